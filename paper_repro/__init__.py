@@ -1,0 +1,1 @@
+"""Reproduction of the paper's experiments and the ``modgate`` command line."""

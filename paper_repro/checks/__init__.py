@@ -1,0 +1,87 @@
+"""The registry of numerical theorem checks behind ``modgate verify``.
+
+Every module of this package registers its rows with :func:`check`. A check is a
+function ``(rng, trials) -> Outcome`` that draws fresh random and adversarial
+instances, computes both sides of a THEORY statement and returns the number of
+instances and the worst error found; the row passes when that error is at most
+the tolerance declared with the check. Modules are discovered automatically, so
+adding a result means adding one module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Outcome", "CheckResult", "check", "registry", "run_checks"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check measured: how many instances, and the worst error among them."""
+
+    trials: int
+    worst_error: float
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    statement: str
+    trials: int
+    worst_error: float
+    tolerance: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class _Check:
+    id: str
+    statement: str
+    tolerance: float
+    func: Callable[[np.random.Generator, int], Outcome]
+
+
+_REGISTRY: dict[str, _Check] = {}
+
+
+def check(id: str, statement: str, tolerance: float):
+    """Register a check under a row ``id`` (e.g. ``"T1"``, ``"T1b"``, ``"S9"``)."""
+
+    def wrap(func):
+        if id in _REGISTRY:
+            raise ValueError(f"id: the verify row {id!r} is registered twice")
+        _REGISTRY[id] = _Check(id, statement, tolerance, func)
+        return func
+
+    return wrap
+
+
+def _sort_key(id: str):
+    m = re.match(r"([A-Z]+)(\d+)(.*)", id)
+    return (m.group(1) != "T", m.group(1), int(m.group(2)), m.group(3)) if m else (True, id, 0, "")
+
+
+def registry() -> list[_Check]:
+    """All registered checks, in THEORY order (T1, T2, …, T12, then the others)."""
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+    return sorted(_REGISTRY.values(), key=lambda c: _sort_key(c.id))
+
+
+def run_checks(seed: int = 0, trials: int = 20, only=None, progress: bool = False):
+    """Run the registered checks; yield one :class:`CheckResult` per row."""
+    from tqdm.auto import tqdm
+
+    rows = [c for c in registry() if not only or c.id in only or c.id.rstrip("abcdefgh") in only]
+    for c in tqdm(rows, desc="verify", disable=not progress, leave=False):
+        rng = np.random.default_rng([seed, *map(ord, c.id)])
+        out = c.func(rng, trials)
+        err = float(out.worst_error)
+        passed = bool(np.isfinite(err) and err <= c.tolerance)
+        yield CheckResult(c.id, c.statement, out.trials, err, c.tolerance, passed)

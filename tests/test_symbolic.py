@@ -1,0 +1,12 @@
+"""Symbolic proofs (sympy) of the identities behind the numeric checks."""
+
+from theory import symbolic
+
+
+def test_T1_compensation_identity_symbolically():
+    assert symbolic.t1_compensation_identity(K=2, n=3)
+    assert symbolic.t1_compensation_identity(K=3, n=2)
+
+
+def test_T1_jsd_entropy_form_symbolically():
+    assert symbolic.t1_jsd_entropy_form(K=3, n=3)

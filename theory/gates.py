@@ -1,0 +1,103 @@
+r"""Gates, the modular model and the envelope (THEORY §2, T2).
+
+A gate is a K×n matrix whose columns lie in Δ_K. The modular model is
+
+.. math:: p_g(x) = \sum_k g_k(x)\, p_k(x),\qquad Z(g) = \sum_x p_g(x),
+
+and the normalized gates :math:`G_1 = \{g : Z(g) = 1\}` represent exactly the
+envelope :math:`M = \{q \in \Delta(X) : \ell \le q \le u\}` with
+:math:`\ell = \min_k p_k`, :math:`u = \max_k p_k` (T2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory._validation import SUM_TOL, check_distribution, check_stack
+
+__all__ = ["envelope", "model", "mass", "gate_for", "check_gate", "in_envelope"]
+
+#: Slack allowed when testing ``lo <= q <= hi`` pointwise (relative to the envelope).
+ENVELOPE_TOL = 1e-12
+
+
+def envelope(P) -> tuple[np.ndarray, np.ndarray]:
+    r"""The pointwise envelope :math:`(\ell, u) = (\min_k p_k, \max_k p_k)` of the experts (T2)."""
+    P = check_stack(P, "P")
+    return P.min(axis=0), P.max(axis=0)
+
+
+def check_gate(gate, P: np.ndarray, name: str = "gate") -> np.ndarray:
+    """Validate a gate: shape (K, n) like ``P``, non-negative, columns summing to 1."""
+    try:
+        g = np.asarray(gate, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a (K, n) array of real numbers") from exc
+    if g.shape != P.shape:
+        raise ValueError(f"{name}: expected shape {P.shape} (K experts × |X|), got {g.shape}")
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    if np.any(g < 0):
+        i = np.argwhere(g < 0)[0]
+        raise ValueError(
+            f"{name}: entries must be non-negative, found {g[tuple(i)]:.3g} at {tuple(i)}"
+        )
+    off = np.abs(g.sum(axis=0) - 1.0)
+    if np.any(off > SUM_TOL):
+        x = int(np.argmax(off))
+        raise ValueError(
+            f"{name}: every column g(x) must lie on the simplex Δ_K; column {x} sums to "
+            f"{g[:, x].sum()!r}"
+        )
+    return np.ascontiguousarray(g)
+
+
+def model(gate, P) -> np.ndarray:
+    r"""The modular model :math:`p_g(x) = \sum_k g_k(x) p_k(x)`, shape (n,) (not renormalized)."""
+    P = check_stack(P, "P")
+    g = check_gate(gate, P)
+    return np.einsum("kn,kn->n", g, P)
+
+
+def mass(gate, P) -> float:
+    r"""The mass :math:`Z(g) = \sum_x p_g(x) = \sum_k \mathbb{E}_{x\sim p_k}[g_k(x)]`."""
+    return float(model(gate, P).sum())
+
+
+def in_envelope(q: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Boolean mask of the x where ``lo(x) <= q(x) <= hi(x)`` up to rounding."""
+    slack = ENVELOPE_TOL * np.maximum(hi, 1e-300)
+    return (q >= lo - slack) & (q <= hi + slack)
+
+
+def gate_for(q, P) -> np.ndarray:
+    r"""A normalized gate :math:`g \in G_1` with :math:`p_g = q` (constructive inverse of T2).
+
+    At each x, weight :math:`\theta = (q(x) - \ell(x)) / (u(x) - \ell(x))` (θ = 0 when
+    u = ℓ) goes to an argmax expert and 1 − θ to an argmin expert.
+
+    Raises ``ValueError`` if ``q`` is not a distribution or leaves the envelope
+    :math:`\ell \le q \le u` at some x.
+    """
+    P = check_stack(P, "P")
+    q = check_distribution(q, "q")
+    if q.shape[0] != P.shape[1]:
+        raise ValueError(f"q: expected length |X| = {P.shape[1]}, got {q.shape[0]}")
+    lo, hi = P.min(axis=0), P.max(axis=0)
+    ok = in_envelope(q, lo, hi)
+    if not ok.all():
+        x = int(np.argmin(ok))
+        raise ValueError(
+            f"q: not representable by a gate (outside the envelope of P, T2): at index {x}, "
+            f"q = {q[x]:.6g} is not within [min_k p_k, max_k p_k] = [{lo[x]:.6g}, {hi[x]:.6g}]"
+        )
+    width = hi - lo
+    theta = np.divide(q - lo, width, out=np.zeros_like(q), where=width > 0)
+    theta = np.clip(theta, 0.0, 1.0)
+    n = q.shape[0]
+    cols = np.arange(n)
+    g = np.zeros_like(P)
+    # Ordered so that, when argmax == argmin (u = l), the column still sums to 1.
+    g[P.argmin(axis=0), cols] += 1.0 - theta
+    g[P.argmax(axis=0), cols] += theta
+    return g
