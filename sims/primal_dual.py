@@ -1,0 +1,552 @@
+r"""The stochastic primal-dual algorithm of the linearized robust problem (THEORY §8, T12).
+
+The normalization Z(g) = 1 is linear in the gate, so (T12)
+
+.. math:: V^* = \min_{g}\ \max_{\lambda\in\Lambda,\ \mu\in\mathbb R}\
+          \sum_k \lambda_k L_k(p_g) + \mu\,(Z(g) - 1),
+          \qquad Z(g) = \sum_k \mathbb E_{y\sim p_k}[g_k(y)],
+
+and every term has an unbiased stochastic gradient: the payoff from samples
+x ~ D_k, the mass from samples y ~ p_k of the experts. Each step draws b samples
+per domain and b per expert and makes three moves:
+
+* gate: a descent step on :math:`\sum_k \lambda_k \operatorname{mean}_{x\in B_k}(-\log p_{g}(x))
+  + \mu \sum_k \operatorname{mean}_{y\in E_k} g_k(y)`;
+* mixture: exponentiated gradient :math:`\lambda \leftarrow \Pi_\Lambda(\lambda\odot e^{\eta_\lambda \hat\ell})`
+  with :math:`\hat\ell_k = \operatorname{mean}_{x\in B_k}(-\log p_g(x)) - c_k`;
+* multiplier: dual ascent :math:`\mu \leftarrow \mu + \eta_\mu(\hat Z - 1)`.
+
+Step sizes decay as 1/√t and the returned gate and mixture are the averages of
+the iterates, the O(1/√T) regime of stochastic convex–concave games. Training
+only draws samples and evaluates the experts (and the gate) at the sampled
+points; it never sums over X. The exact tables of D and P are read after
+training (and at the optional ``eval_every`` checkpoints of the history) to
+report the exact worst-case payoff of the averaged model, renormalized by its
+exact mass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+
+from theory._validation import (
+    check_choice,
+    check_feasible,
+    check_int,
+    check_pair,
+    check_positive,
+)
+from theory.divergences import _cross_entropy_rows, _entropy_rows
+from theory.mixtures import MixtureSet, Simplex
+
+__all__ = [
+    "GateModel",
+    "TabularGate",
+    "SoftmaxLinearGate",
+    "loglik_features",
+    "SPDHistory",
+    "SPDResult",
+    "stochastic_primal_dual",
+    "exact_payoffs",
+    "softmax_linear_optimum",
+    "ClassOptimum",
+]
+
+_OBJECTIVES = ("regret", "cross_entropy", "divergence")
+
+
+class GateModel(Protocol):
+    """The small protocol a gate object follows to be trained by :func:`stochastic_primal_dual`.
+
+    ``columns(idx)`` returns the current gate g(x) at the points ``idx`` as a
+    (K, len(idx)) array with columns on Δ_K. ``descend(idx, grad, lr)`` makes one
+    descent step on a minibatch objective J whose gradient with respect to the
+    gate values g(x_i) is ``grad[:, i]`` (repeated points add up) and records the
+    new iterate. ``table(average)`` returns the gate on all of X, (K, n): the
+    current iterate or the average of all recorded iterates.
+    """
+
+    K: int
+    n: int
+
+    def columns(self, idx: np.ndarray) -> np.ndarray: ...
+
+    def descend(self, idx: np.ndarray, grad: np.ndarray, lr: float) -> None: ...
+
+    def table(self, average: bool = False) -> np.ndarray: ...
+
+
+class TabularGate:
+    r"""One vector of logits per point x: :math:`g(x) = \mathrm{softmax}(\theta(x))`.
+
+    The step is exponentiated gradient on each visited column,
+    :math:`\theta(x) \leftarrow \theta(x) - \eta\, b_{\rm tot}\, \partial J/\partial g(x)`,
+    i.e. mirror descent in the entropic geometry of Δ_K, where the payoff is
+    convex in g. The factor :math:`b_{\rm tot}` (the number of samples in the
+    minibatch) makes the move of a column per visit of order η whatever |X| is.
+    Averaging is over the gate values g, lazily: a column is accumulated only
+    when it changes, so a step costs O(K·b), not O(K·n).
+    """
+
+    def __init__(self, K: int, n: int):
+        self.K, self.n = int(K), int(n)
+        self._logits = np.zeros((self.K, self.n))
+        self._sum = np.zeros((self.K, self.n))
+        self._last = np.zeros(self.n, dtype=np.int64)
+        self._t = 0
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        return softmax(self._logits[:, idx], axis=0)
+
+    def descend(self, idx: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        touched = np.unique(idx)
+        self._sum[:, touched] += self.columns(touched) * (self._t - self._last[touched])
+        self._last[touched] = self._t
+        step = np.zeros((self.K, touched.size))
+        np.add.at(step.T, np.searchsorted(touched, idx), grad.T)
+        self._t += 1
+        logits = self._logits[:, touched] - lr / np.sqrt(self._t) * idx.size * step
+        self._logits[:, touched] = logits - logits.max(axis=0)
+
+    def table(self, average: bool = False) -> np.ndarray:
+        current = softmax(self._logits, axis=0)
+        if not average or self._t == 0:
+            return current
+        return (self._sum + current * (self._t - self._last)) / self._t
+
+
+def loglik_features(P) -> tuple[np.ndarray, float]:
+    r"""Normalized expert log-likelihood features of every x, shape (n, K + 1), and their norm bound R.
+
+    .. math:: \phi(x) = \tfrac{1}{\sqrt 2}\,\big(r(x)/S,\ 1\big),\qquad
+              r_k(x) = \log p_k(x) - \tfrac1K\textstyle\sum_j \log p_j(x),\quad
+              S = \max_x \|r(x)\|_2,
+
+    so that ‖φ(x)‖₂ ≤ R = 1 (T11). The centering removes what all experts share,
+    which a softmax ignores anyway; the class softmax(Wφ) then contains every
+    constant gate (weights on the last coordinate only) and every posterior gate
+    :math:`g_k \propto z_k\, p_k(x)^a`. S is a property of the experts, computed
+    once from their tables.
+    """
+    logP = np.log(P)
+    r = logP - logP.mean(axis=0)
+    S = float(np.sqrt((r**2).sum(axis=0)).max())
+    r = r / S if S > 0 else r
+    Phi = np.hstack([r.T, np.ones((P.shape[1], 1))]) / np.sqrt(2.0)
+    return np.ascontiguousarray(Phi), 1.0
+
+
+class SoftmaxLinearGate:
+    r"""Softmax-linear gate on features: :math:`g(x) = \mathrm{softmax}(W\phi(x))`, W ∈ R^{K×d}.
+
+    The step is SGD on W with the chain rule through the softmax,
+    :math:`\partial J/\partial u_k = g_k(\partial J/\partial g_k - \sum_j g_j\,\partial J/\partial g_j)`,
+    and the average is the Polyak average of W. ``features`` is an (n, d) array
+    or ``"loglik"`` (:func:`loglik_features` of the experts, then ``P`` is needed).
+    """
+
+    def __init__(self, K: int, features, P=None, radius: float = 10.0):
+        if isinstance(features, str):
+            check_choice(features, "features", ("loglik",))
+            if P is None:
+                raise ValueError("P: the 'loglik' features need the experts")
+            features, _ = loglik_features(P)
+        Phi = np.asarray(features, dtype=np.float64)
+        if Phi.ndim != 2 or not np.all(np.isfinite(Phi)):
+            raise ValueError(f"features: expected a finite (n, d) array, got shape {Phi.shape}")
+        self.K, self.n = int(K), Phi.shape[0]
+        self.radius = check_positive(radius, "radius")
+        self.features = np.ascontiguousarray(Phi)
+        self.W = np.zeros((self.K, Phi.shape[1]))
+        self._sq = np.zeros_like(self.W)
+        self._sum = np.zeros_like(self.W)
+        self._t = 0
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        return softmax(self.W @ self.features[idx].T, axis=0)
+
+    def descend(self, idx: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        G = self.columns(idx)
+        dU = G * (grad - (G * grad).sum(axis=0))
+        dW = dU @ self.features[idx]
+        self._sq += dW**2
+        self.W -= lr * dW / np.sqrt(self._sq + 1e-12)
+        norm = np.linalg.norm(self.W)
+        if norm > self.radius:
+            self.W *= self.radius / norm
+        self._t += 1
+        self._sum += self._t * self.W
+        
+
+    def weights(self, average: bool = False) -> np.ndarray:
+        if average and self._t:
+            return self._sum / (self._t * (self._t + 1) / 2)
+        return self.W.copy()
+
+    def table(self, average: bool = False) -> np.ndarray:
+        return softmax(self.weights(average) @ self.features.T, axis=0)
+
+
+@dataclass(frozen=True)
+class SPDHistory:
+    """Records of a run, every ``eval_every`` steps (plot-ready arrays).
+
+    ``worst_case[i]``: exact max over Λ of the payoff of the averaged model
+    (renormalized) after ``step[i]`` steps; ``mass[i]``: exact Z of the current
+    gate; ``lam[i]``: the current mixture; ``mu[i]``: the current multiplier.
+    """
+
+    step: np.ndarray
+    worst_case: np.ndarray
+    mass: np.ndarray
+    lam: np.ndarray
+    mu: np.ndarray
+
+
+@dataclass(frozen=True)
+class SPDResult:
+    """Output of :func:`stochastic_primal_dual` (T12).
+
+    ``gate`` (K, n): averaged gate; ``model`` (n,): its model p_g renormalized by
+    the exact mass ``mass`` = Z(gate); ``lam``: averaged mixture; ``worst_case``:
+    exact :math:`\\max_{\\lambda\\in\\Lambda}\\sum_k\\lambda_k L_k(\\text{model})` attained at
+    ``worst_lam``; ``per_domain``: the exact L_k(model); ``mu``: final multiplier.
+    """
+
+    gate: np.ndarray
+    model: np.ndarray
+    lam: np.ndarray
+    worst_case: float
+    worst_lam: np.ndarray
+    per_domain: np.ndarray
+    mass: float
+    mu: float
+    history: SPDHistory
+    steps: int
+    batch: int
+    objective: str
+    seed: int
+
+
+def _offsets(D: np.ndarray, P: np.ndarray, objective: str) -> np.ndarray:
+    if objective == "regret":
+        c = np.array([_cross_entropy_rows(D[k : k + 1], P[k])[0] for k in range(D.shape[0])])
+        if not np.all(np.isfinite(c)):
+            k = int(np.argmax(~np.isfinite(c)))
+            raise ValueError(
+                f"P: the regret objective needs CE(D_k, p_k) < inf; expert {k} has "
+                f"probability 0 where domain {k} has mass"
+            )
+        return c
+    if objective == "divergence":
+        return _entropy_rows(D)
+    return np.zeros(D.shape[0])
+
+
+def exact_payoffs(D, P, q, objective: str = "regret") -> np.ndarray:
+    r"""Exact per-domain losses :math:`L_k(q) = \mathrm{CE}(D_k, q) - c_k` (THEORY §3) of a model q."""
+    D, P = check_pair(D, P)
+    check_choice(objective, "objective", _OBJECTIVES)
+    q = np.ascontiguousarray(q, dtype=np.float64)
+    return _cross_entropy_rows(D, q) - _offsets(D, P, objective)
+
+
+class _RowSampler:
+    """Inverse-CDF sampling of b points from each row of a stochastic matrix."""
+
+    def __init__(self, A: np.ndarray):
+        self.cum = np.cumsum(A, axis=1)
+        # The last index with positive mass: a uniform at the top of [0, total)
+        # must not fall on a trailing zero through rounding.
+        n = A.shape[1]
+        self.last = n - 1 - np.argmax(A[:, ::-1] > 0, axis=1)
+
+    def draw(self, rng: np.random.Generator, b: int) -> np.ndarray:
+        u = rng.random((self.cum.shape[0], b))
+        out = np.empty(u.shape, dtype=np.int64)
+        for k, row in enumerate(self.cum):
+            out[k] = np.searchsorted(row, u[k] * row[-1], side="right")
+        return np.minimum(out, self.last[:, None])
+
+
+def _make_gate(gate, K: int, n: int, P: np.ndarray):
+    if isinstance(gate, str):
+        check_choice(gate, "gate", ("tabular", "loglik"))
+        return TabularGate(K, n) if gate == "tabular" else SoftmaxLinearGate(K, "loglik", P)
+    for attr in ("columns", "descend", "table"):
+        if not callable(getattr(gate, attr, None)):
+            raise ValueError(
+                f"gate: expected 'tabular', 'loglik' or an object with columns/descend/table "
+                f"methods, got {type(gate).__name__} without {attr!r}"
+            )
+    if getattr(gate, "K", K) != K or getattr(gate, "n", n) != n:
+        raise ValueError(f"gate: expected a gate for K = {K} experts on n = {n} points")
+    return gate
+
+
+_DEFAULT_LR = {"tabular": (0.5, 1.0, 1.0), "loglik": (0.3, 1.0, 1.0)}
+
+
+def stochastic_primal_dual(
+    D,
+    P,
+    mixtures: MixtureSet | None = None,
+    objective: str = "regret",
+    gate="tabular",
+    steps: int = 20_000,
+    batch: int = 32,
+    seed=0,
+    lr: tuple[float, float, float] | None = None,
+    eval_every: int | None = None,
+    progress: bool = False,
+) -> SPDResult:
+    r"""Solve :math:`\min_g \max_{\lambda\in\Lambda,\mu} L(g,\lambda) + \mu(Z(g)-1)` by sampling (T12).
+
+    Parameters
+    ----------
+    D, P : (K, n) domains (sampled only) and experts (sampled, and evaluated at
+        the sampled points).
+    mixtures : Λ (default the simplex).
+    objective : ``"regret"`` (c_k = CE(D_k, p_k), estimated on the same minibatch
+        as a control variate: :math:`\hat\ell_k = \operatorname{mean}_{x\in B_k}
+        \log(p_k(x)/p_g(x))`), ``"cross_entropy"`` (c = 0), or ``"divergence"``
+        (c_k = H(D_k), the one quantity read exactly from D, since entropies of
+        the domains are not estimable without bias from samples).
+    gate : ``"tabular"``, ``"loglik"`` (softmax-linear on :func:`loglik_features`)
+        or a :class:`GateModel`.
+    steps, batch : number of steps T, samples per domain and per expert per step.
+    lr : (η_θ, η_λ, η_μ); step t uses η/√t. Defaults depend on the gate.
+    eval_every : record the history every so many steps (default: 40 records).
+    progress : show a progress bar.
+    """
+    D, P = check_pair(D, P)
+    K, n = D.shape
+    objective = check_choice(objective, "objective", _OBJECTIVES)
+    steps = check_int(steps, "steps")
+    batch = check_int(batch, "batch")
+    Lam = Simplex(K) if mixtures is None else mixtures
+    if not isinstance(Lam, MixtureSet) or Lam.K != K:
+        raise ValueError(f"mixtures: expected a mixture set over K = {K} domains, got {Lam!r}")
+    check_feasible(D, P, Lam.support())
+    kind = gate if isinstance(gate, str) else "tabular"
+    lr_theta, lr_lam, lr_mu = _DEFAULT_LR.get(kind, _DEFAULT_LR["tabular"]) if lr is None else lr
+    for name, v in zip(("lr[0]", "lr[1]", "lr[2]"), (lr_theta, lr_lam, lr_mu), strict=True):
+        check_positive(v, name)
+    eval_every = max(1, steps // 40) if eval_every is None else check_int(eval_every, "eval_every")
+    model_gate = _make_gate(gate, K, n, P)
+
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(seed)
+    data, experts = _RowSampler(D), _RowSampler(P)
+    logP = np.log(np.where(P > 0, P, 1.0))
+    c_exact = _offsets(D, P, objective)
+    is_simplex = isinstance(Lam, Simplex)
+    lam = Lam.center()
+    lam_sum = np.zeros(K)
+    mu = 1.0  # the multiplier of the fixed-mixture optimum is the water level ν, 1 for P = D
+    owner = np.repeat(np.arange(K), batch)
+    rows = np.arange(K * batch)
+    records: list[tuple] = []
+
+    for t in tqdm(range(1, steps + 1), desc="primal-dual", disable=not progress, leave=False):
+        xs = data.draw(rng, batch).ravel()
+        ys = experts.draw(rng, batch).ravel()
+        Gx = model_gate.columns(xs)
+        Px = P[:, xs]
+        pg = (Gx * Px).sum(axis=0)
+        loss = -np.log(pg)
+        if objective == "regret":
+            loss_k = (loss + logP[owner, xs]).reshape(K, batch).mean(axis=1)
+        else:
+            loss_k = loss.reshape(K, batch).mean(axis=1) - c_exact
+        mass_hat = model_gate.columns(ys)[owner, rows].sum() / batch
+
+        grad_x = -(lam[owner] / batch) * Px / pg
+        grad_y = np.zeros((K, K * batch))
+        grad_y[owner, rows] = mu / batch
+        root = np.sqrt(t)
+        model_gate.descend(
+            np.concatenate([xs, ys]), np.concatenate([grad_x, grad_y], axis=1), lr_theta
+        )
+
+        logits = np.log(np.maximum(lam, 1e-12)) + (lr_lam / root) * loss_k
+        lam = softmax(logits)
+        if not is_simplex:
+            lam = Lam.project(np.maximum(lam, 1e-6 / K) / np.maximum(lam, 1e-6 / K).sum())
+        lam_sum += lam
+        mu += (lr_mu / root) * (mass_hat - 1.0)
+
+        if t % eval_every == 0 or t == steps:
+            avg = model_gate.table(average=True)
+            wc = _worst_case(D, P, avg, c_exact, Lam)[0]
+            records.append((t, wc, float((model_gate.table() * P).sum()), lam.copy(), mu))
+
+    gate_avg = model_gate.table(average=True)
+    worst, worst_lam, per_domain, q, Z = _worst_case(D, P, gate_avg, c_exact, Lam)
+    step, wc, mass, lams, mus = zip(*records, strict=True)
+    history = SPDHistory(
+        np.array(step), np.array(wc), np.array(mass), np.array(lams), np.array(mus)
+    )
+    return SPDResult(
+        gate=gate_avg,
+        model=q,
+        lam=lam_sum / steps,
+        worst_case=worst,
+        worst_lam=worst_lam,
+        per_domain=per_domain,
+        mass=Z,
+        mu=float(mu),
+        history=history,
+        steps=steps,
+        batch=batch,
+        objective=objective,
+        seed=int(seed) if np.isscalar(seed) else 0,
+    )
+
+
+def _worst_case(D, P, gate, c, Lam):
+    pg = (gate * P).sum(axis=0)
+    Z = float(pg.sum())
+    q = np.ascontiguousarray(pg / Z)
+    per_domain = _cross_entropy_rows(D, q) - c
+    value, lam = Lam.argmax_linear(per_domain)
+    return float(value), lam, per_domain, q, Z
+
+
+@dataclass(frozen=True)
+class ClassOptimum:
+    r"""Best worst-case payoff of a softmax-linear gate class, by a deterministic solver.
+
+    ``constrained``: :math:`\min_{W : Z(g_W) = 1}\max_{\lambda\in\Lambda} L(g_W,\lambda)`, the
+    target of the primal-dual iteration restricted to the class (T12);
+    ``renormalized``: :math:`\min_W \max_{\lambda\in\Lambda} L(p_{g_W}/Z(g_W),\lambda)`, a lower
+    bound on the payoff of any renormalized model of the class. ``W`` attains
+    ``constrained``.
+    """
+
+    constrained: float
+    renormalized: float
+    W: np.ndarray
+
+
+def _class_losses(W, Phi, D, P, c, renormalize):
+    """Per-domain losses of softmax(WΦᵀ) and their gradients in W, shape (K,), (K, K, d)."""
+    K = P.shape[0]
+    U = W.reshape(K, -1) @ Phi.T
+    G = softmax(U, axis=0)
+    pg = (G * P).sum(axis=0)
+    Z = pg.sum()
+    L = -(D * np.log(pg)).sum(axis=1) - c
+    dU = D[:, None, :] * (G * (1.0 - P / pg))[None, :, :]
+    if renormalize:
+        L = L + np.log(Z)
+        dU = dU + (G * (P - pg) / Z)[None, :, :]
+    return L, dU @ Phi
+
+
+def softmax_linear_optimum(
+    D,
+    P,
+    mixtures: MixtureSet | None = None,
+    objective: str = "regret",
+    features="loglik",
+    radius: float = 10.0,
+    restarts: int = 4,
+    seed=0,
+) -> ClassOptimum:
+    r"""Best worst-case payoff over the class :math:`\{g_W = \mathrm{softmax}(W\phi) : \|W\|_F \le B\}`.
+
+    Solved in epigraph form, :math:`\min_{W,t} t` s.t. :math:`t \ge v\cdot L(W)` for every
+    vertex v of Λ (a linear function is maximized over Λ at a vertex) and
+    :math:`\|W\|_F^2 \le B^2`, by SLSQP with exact gradients, from W = 0 and
+    ``restarts − 1`` random starts (the renormalized problem also from the
+    constrained solution). The class is not convex in W: the result is the best
+    local optimum found, a deterministic reference for
+    :func:`stochastic_primal_dual` with ``gate="loglik"`` (same features and B).
+    """
+    from scipy.optimize import minimize
+
+    D, P = check_pair(D, P)
+    K = D.shape[0]
+    objective = check_choice(objective, "objective", _OBJECTIVES)
+    restarts = check_int(restarts, "restarts")
+    B = check_positive(radius, "radius")
+    Lam = Simplex(K) if mixtures is None else mixtures
+    check_feasible(D, P, Lam.support())
+    Phi = loglik_features(P)[0] if isinstance(features, str) else np.asarray(features, float)
+    c = _offsets(D, P, objective)
+    V = Lam.vertices()
+    rng = np.random.default_rng(seed)
+    dim = K * Phi.shape[1]
+    starts = [np.zeros(dim)] + [
+        rng.normal(size=dim) * (0.5 * B / np.sqrt(dim)) for _ in range(restarts - 1)
+    ]
+
+    def solve(renorm: bool, starts: list[np.ndarray]) -> tuple[float, np.ndarray]:
+        def worst(W):
+            return V @ _class_losses(W, Phi, D, P, c, renorm)[0]
+
+        constraints = [
+            {
+                "type": "ineq",
+                "fun": lambda z: z[-1] - worst(z[:-1]),
+                "jac": lambda z: np.hstack(
+                    [
+                        -(V @ _class_losses(z[:-1], Phi, D, P, c, renorm)[1].reshape(K, -1)),
+                        np.ones((V.shape[0], 1)),
+                    ]
+                ),
+            },
+            {
+                "type": "ineq",
+                "fun": lambda z: np.array([B**2 - z[:-1] @ z[:-1]]),
+                "jac": lambda z: np.append(-2.0 * z[:-1], 0.0)[None, :],
+            },
+        ]
+        if not renorm:
+            constraints.append(
+                {
+                    "type": "eq",
+                    "fun": lambda z: np.array([_mass(z[:-1], Phi, P) - 1.0]),
+                    "jac": lambda z: np.append(_mass_grad(z[:-1], Phi, P), 0.0)[None, :],
+                }
+            )
+        best = (np.inf, starts[0])
+        for W0 in starts:
+            res = minimize(
+                lambda z: z[-1],
+                np.append(W0, worst(W0).max()),
+                jac=lambda z: np.eye(1, dim + 1, dim)[0],
+                constraints=constraints,
+                method="SLSQP",
+                options={"maxiter": 500, "ftol": 1e-12},
+            )
+            W = res.x[:-1]
+            W *= min(1.0, B / max(np.linalg.norm(W), 1e-300))
+            if not renorm and abs(_mass(W, Phi, P) - 1.0) > 1e-6:
+                continue
+            value = float(worst(W).max())
+            if value < best[0]:
+                best = (value, W)
+        return best
+
+    constrained, W = solve(False, starts)
+    renormalized, _ = solve(True, [W, *starts])
+    return ClassOptimum(
+        constrained=constrained, renormalized=min(renormalized, constrained), W=W.reshape(K, -1)
+    )
+
+
+def _mass(W, Phi, P):
+    return float((softmax(W.reshape(P.shape[0], -1) @ Phi.T, axis=0) * P).sum())
+
+
+def _mass_grad(W, Phi, P):
+    G = softmax(W.reshape(P.shape[0], -1) @ Phi.T, axis=0)
+    pg = (G * P).sum(axis=0)
+    return (G * (P - pg) @ Phi).ravel()
