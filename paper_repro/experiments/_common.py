@@ -1,0 +1,34 @@
+"""Small helpers shared by the experiment modules: simplex grids and number formatting."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def simplex_grid(K: int, resolution: int) -> np.ndarray:
+    """Every λ ∈ Δ_K whose entries are multiples of 1/``resolution`` (vertices included)."""
+    points = [
+        c for c in itertools.product(range(resolution + 1), repeat=K - 1) if sum(c) <= resolution
+    ]
+    grid = np.array([[*c, resolution - sum(c)] for c in points], dtype=np.float64)
+    return grid / resolution
+
+
+def ternary_xy(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Planar coordinates of points of Δ_3: e_1 at (0, 0), e_2 at (1, 0), e_3 at the apex."""
+    lam = np.atleast_2d(lam)
+    return lam[:, 1] + 0.5 * lam[:, 2], lam[:, 2] * np.sqrt(3.0) / 2.0
+
+
+def fmt(x: float, digits: int = 4) -> str:
+    """A float with ``digits`` significant digits, in scientific form when tiny."""
+    if x != 0 and abs(x) < 10 ** (-digits + 1):
+        return f"{x:.1e}"
+    return f"{x:.{digits}g}"
+
+
+def vec(v, digits: int = 3) -> str:
+    """A short vector, e.g. ``(0.25, 0.5, 0.25)``."""
+    return "(" + ", ".join(f"{float(x):.{digits}f}" for x in np.asarray(v).ravel()) + ")"

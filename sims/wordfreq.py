@@ -1,0 +1,117 @@
+r"""Real domains: word-frequency distributions of natural languages (EXPERIMENTS E10).
+
+The data are the frequency tables shipped inside the ``wordfreq`` wheel; nothing
+is downloaded. For languages ℓ_1..ℓ_K the finite set X is the union over k of
+the top-N words of ℓ_k that are strings of length ≤ ``max_len`` over a fixed
+alphabet A, and
+
+.. math:: D_k(x) = \frac{f_k(x)}{\sum_{y \in X} f_k(y)},\qquad x \in X,
+
+with f_k(x) = ``wordfreq.word_frequency(x, ℓ_k)``. A word of X that language k
+never uses has D_k(x) = 0, so the domains have overlapping but different
+supports (THEORY §1).
+
+The default alphabet is the 26 ASCII letters ``a``–``z``, shared by the eight
+languages en, de, fr, es, it, nl, pt, sv. Words containing any other character —
+accented letters (``é``, ``ä``, ``ß``, ``å``), apostrophes, digits — are dropped,
+so e.g. German ``für`` and Swedish ``är`` are not in X. Pass an ``alphabet``
+including those letters to keep them.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory._validation import check_int
+
+__all__ = ["Domains", "wordfreq_domains"]
+
+
+@dataclass(frozen=True)
+class Domains:
+    """K domains on a finite set of strings: ``D[k, i]`` is the probability of
+    ``strings[i]`` in ``languages[k]``."""
+
+    strings: list[str]
+    D: np.ndarray
+    languages: tuple[str, ...]
+    alphabet: str
+    top_n: int
+    max_len: int
+
+
+def _check_languages(languages) -> tuple[str, ...]:
+    import wordfreq
+
+    if isinstance(languages, str) or not hasattr(languages, "__iter__"):
+        raise ValueError(f"languages: expected a list of language codes, got {languages!r}")
+    langs = tuple(languages)
+    if not langs:
+        raise ValueError("languages: expected at least one language code, got none")
+    if len(set(langs)) != len(langs):
+        raise ValueError(f"languages: each language must appear once, got {list(langs)}")
+    available = wordfreq.available_languages()
+    missing = [lang for lang in langs if lang not in available]
+    if missing:
+        raise ValueError(
+            f"languages: no wordfreq data for {missing}; available: {sorted(available)}"
+        )
+    return langs
+
+
+def _check_alphabet(alphabet) -> str:
+    if not isinstance(alphabet, str) or not alphabet:
+        raise ValueError(f"alphabet: expected a non-empty string of letters, got {alphabet!r}")
+    if len(set(alphabet)) != len(alphabet):
+        raise ValueError(f"alphabet: letters must be distinct, got {alphabet!r}")
+    # wordfreq lower-cases and tokenizes its input, so only lowercase letters
+    # map one string to exactly one word of its tables.
+    bad = [c for c in alphabet if not (c.isalpha() and c == c.lower())]
+    if bad:
+        raise ValueError(f"alphabet: expected lowercase letters only, got {bad!r}")
+    return alphabet
+
+
+def wordfreq_domains(languages, top_n: int, max_len: int, alphabet: str | None = None) -> Domains:
+    r"""Word-frequency domains of ``languages`` on the union of their top-``top_n`` words.
+
+    X = ⋃_k {x ∈ top_n_list(ℓ_k, N) : x ∈ A^{≤ max_len}}, sorted; D_k(x) ∝
+    word_frequency(x, ℓ_k) on X (zeros allowed). ``alphabet`` A defaults to the
+    ASCII lowercase letters; words with other characters are dropped (see the
+    module docstring).
+
+    Raises ``ValueError`` for unknown or repeated languages, non-positive sizes, an
+    alphabet that is not made of distinct lowercase letters, or a language with no
+    kept word.
+    """
+    import wordfreq
+
+    langs = _check_languages(languages)
+    top_n = check_int(top_n, "top_n")
+    max_len = check_int(max_len, "max_len")
+    letters = _check_alphabet(string.ascii_lowercase if alphabet is None else alphabet)
+    allowed = frozenset(letters)
+
+    def kept(word: str) -> bool:
+        return len(word) <= max_len and all(c in allowed for c in word)
+
+    words: set[str] = set()
+    for lang in langs:
+        words.update(w for w in wordfreq.top_n_list(lang, top_n) if kept(w))
+    strings = sorted(words)
+    F = np.array(
+        [[wordfreq.word_frequency(w, lang) for w in strings] for lang in langs], dtype=np.float64
+    ).reshape(len(langs), len(strings))
+    totals = F.sum(axis=1)
+    empty = [lang for lang, t in zip(langs, totals, strict=True) if not t > 0]
+    if empty:
+        raise ValueError(
+            f"languages: no word of {empty} among their top {top_n} is a string of length "
+            f"≤ {max_len} over the alphabet {letters!r}"
+        )
+    D = np.ascontiguousarray(F / totals[:, None])
+    D.setflags(write=False)
+    return Domains(strings, D, langs, letters, top_n, max_len)
