@@ -20,6 +20,7 @@ from sims.monolithic import (
     uniform_mixing,
     worst_case,
 )
+from tests.reference import entropy, jsd, kl
 from theory.minimax import robust_gate
 from theory.mixtures import Box, L1Ball, Simplex
 from theory.monolithic import (
@@ -29,7 +30,6 @@ from theory.monolithic import (
     jsd_gap,
     product_interference,
 )
-from tests.reference import entropy, jsd, kl
 
 # ----------------------------------------------------------------------------- references
 
@@ -158,7 +158,9 @@ def test_T9b_separable_limit_is_T_minus_one_times_entropy_of_lambda(K, T, V):
 
 def test_interference_grows_with_length_and_shrinks_with_overlap():
     lam = np.array([0.5, 0.5])
-    by_length = [interference(separable_domains(2, T, 2), lam, "product", (T, 2)) for T in (2, 4, 8)]
+    by_length = [
+        interference(separable_domains(2, T, 2), lam, "product", (T, 2)) for T in (2, 4, 8)
+    ]
     assert np.all(np.diff(by_length) > 0)
     by_overlap = [
         interference(pattern_domains(2, 4, 2, w, seed=1), lam, "product", (4, 2))

@@ -87,34 +87,62 @@ def plot(data: dict, out_dir: Path) -> Path:
         ax.plot(0.0, (T - 1) * data["H_lam"], "D", color=c, mfc="none", ms=9)
     d = data[f"pattern_T{data['lengths'][0]}"]
     ax.plot(data["overlaps"], d["jsd"], "k--", lw=1, label="JSD_λ(D), T = 2")
-    ax.plot(data["overlaps"], d["modular"], color=plotting.color("robust gate"), lw=2.2,
-            label="modular KL(D_λ‖q*_λ), all T")
+    ax.plot(
+        data["overlaps"],
+        d["modular"],
+        color=plotting.color("robust gate"),
+        lw=2.2,
+        label="modular KL(D_λ‖q*_λ), all T",
+    )
     ax.plot([], [], "kD", mfc="none", label="(T − 1)·H(λ), separable limit")
-    ax.set(xlabel="overlap ω of the per-position patterns", ylabel="KL(D_λ ‖ model) (nats)",
-           title="pattern domains (ω = 0: separable)")
+    ax.set(
+        xlabel="overlap ω of the per-position patterns",
+        ylabel="KL(D_λ ‖ model) (nats)",
+        title="pattern domains (ω = 0: separable)",
+    )
     ax.legend(loc="upper right")
 
     ax = axes[0, 1]
     for i, T in enumerate(data["lengths"]):
         d, c = data[f"markov_T{T}"], plotting.color("", i)
         ax.plot(data["separations"], d["I"], "o-", color=c, label=f"aggregate retraining, T = {T}")
-        ax.plot(data["separations"], d["modular"], "s--", color=c, mfc="none",
-                label=f"modular, product experts, T = {T}")
-    ax.set(xlabel="separation s of the Markov domains", ylabel="KL(D_λ ‖ model) (nats)",
-           title="order-1 Markov domains, product class")
+        ax.plot(
+            data["separations"],
+            d["modular"],
+            "s--",
+            color=c,
+            mfc="none",
+            label=f"modular, product experts, T = {T}",
+        )
+    ax.set(
+        xlabel="separation s of the Markov domains",
+        ylabel="KL(D_λ ‖ model) (nats)",
+        title="order-1 Markov domains, product class",
+    )
     ax.legend(loc="upper left", fontsize=7)
 
     ax = axes[0, 2]
-    lhs = np.concatenate([data[f"{f}_T{T}"]["lhs"] for f in ("pattern", "markov")
-                          for T in data["lengths"]])
-    rhs = np.concatenate([data[f"{f}_T{T}"]["rhs"] for f in ("pattern", "markov")
-                          for T in data["lengths"]])
-    ax.plot(lhs, rhs, "o", color=plotting.color("aggregate retraining"), alpha=0.7,
-            label=f"all instances (max |lhs − rhs| = {fmt(np.abs(lhs - rhs).max())})")
+    lhs = np.concatenate(
+        [data[f"{f}_T{T}"]["lhs"] for f in ("pattern", "markov") for T in data["lengths"]]
+    )
+    rhs = np.concatenate(
+        [data[f"{f}_T{T}"]["rhs"] for f in ("pattern", "markov") for T in data["lengths"]]
+    )
+    ax.plot(
+        lhs,
+        rhs,
+        "o",
+        color=plotting.color("aggregate retraining"),
+        alpha=0.7,
+        label=f"all instances (max |lhs − rhs| = {fmt(np.abs(lhs - rhs).max())})",
+    )
     top = float(max(lhs.max(), rhs.max()))
     ax.plot([0, top], [0, top], "k-", lw=0.8, label="lhs = rhs")
-    ax.set(xlabel="lhs: KL(D_λ‖h_λ) (nats)",
-           ylabel="rhs: H(h_λ) − Σλ_k H(D_k) − JSD_λ (nats)", title="both sides of T9")
+    ax.set(
+        xlabel="lhs: KL(D_λ‖h_λ) (nats)",
+        ylabel="rhs: H(h_λ) − Σλ_k H(D_k) − JSD_λ (nats)",
+        title="both sides of T9",
+    )
     ax.legend(loc="upper left")
     plotting.title(fig, "T9", "aggregate retraining pays the JSD gap; the modular model does not")
     return plotting.save(fig, Path(out_dir) / "E4_interference.png")
@@ -125,15 +153,33 @@ def table(data: dict) -> dict[str, list[dict]]:
     for T in data["lengths"]:
         d = data[f"pattern_T{T}"]
         for i, w in enumerate(data["overlaps"]):
-            pattern.append({"T": T, "overlap": w, "interference": d["I"][i],
-                            "closed_form": d["I_closed"][i], "jsd": d["jsd"][i],
-                            "modular_kl": d["modular"][i], "t9_lhs": d["lhs"][i],
-                            "t9_rhs": d["rhs"][i], "separable_limit": (T - 1) * data["H_lam"]})
+            pattern.append(
+                {
+                    "T": T,
+                    "overlap": w,
+                    "interference": d["I"][i],
+                    "closed_form": d["I_closed"][i],
+                    "jsd": d["jsd"][i],
+                    "modular_kl": d["modular"][i],
+                    "t9_lhs": d["lhs"][i],
+                    "t9_rhs": d["rhs"][i],
+                    "separable_limit": (T - 1) * data["H_lam"],
+                }
+            )
         d = data[f"markov_T{T}"]
         for i, s in enumerate(data["separations"]):
-            markov.append({"T": T, "separation": s, "interference": d["I"][i], "jsd": d["jsd"][i],
-                           "modular_kl": d["modular"][i], "expert_error": d["eps"][i],
-                           "t9_lhs": d["lhs"][i], "t9_rhs": d["rhs"][i]})
+            markov.append(
+                {
+                    "T": T,
+                    "separation": s,
+                    "interference": d["I"][i],
+                    "jsd": d["jsd"][i],
+                    "modular_kl": d["modular"][i],
+                    "expert_error": d["eps"][i],
+                    "t9_lhs": d["lhs"][i],
+                    "t9_rhs": d["rhs"][i],
+                }
+            )
     return {"pattern": pattern, "markov": markov}
 
 
