@@ -10,3 +10,9 @@ def test_T1_compensation_identity_symbolically():
 
 def test_T1_jsd_entropy_form_symbolically():
     assert symbolic.t1_jsd_entropy_form(K=3, n=3)
+
+
+def test_T9_product_class_jsd_gap_symbolically():
+    assert symbolic.t9_product_jsd_gap(K=2, V=2)
+    assert symbolic.t9_product_jsd_gap(K=3, V=2)
+    assert symbolic.t9_product_jsd_gap(K=2, V=3)
