@@ -194,9 +194,11 @@ def train_monolithic(
 
     .. math:: \theta \leftarrow \theta - \eta \sum_k \alpha_k \big(\mu(\theta) - \mu_k\big),
 
-    μ(θ) and μ_k the window marginals of h_θ and D_k. The default step
-    η = 1/(T − r) is 1/L for the Lipschitz constant L of the gradient (the
-    statistic is T − r one-hot blocks, so its covariance has norm < T − r).
+    μ(θ) and μ_k the window marginals of h_θ and D_k. The default step is
+    η = 1/L for a bound L on the Lipschitz constant of the gradient, the norm of
+    the covariance of the statistic under h_θ: it is T − r one-hot blocks, so
+    L = T − r for ``markov:r``; for ``product`` the blocks are independent under
+    h_θ and each has covariance diag(m) − m mᵀ of norm < 1, so L = 1.
     ``alpha`` defaults to uniform weights.
     """
     D = check_stack(D, "D")
@@ -209,7 +211,7 @@ def train_monolithic(
     if r > T - 1:
         raise ValueError(f"family: the order r = {r} must be at most T − 1 = {T - 1}")
     steps = check_int(steps, "steps", minimum=0)
-    eta = 1.0 / (T - r) if lr is None else check_positive(lr, "lr")
+    eta = (1.0 if r == 0 else 1.0 / (T - r)) if lr is None else check_positive(lr, "lr")
 
     mu_k = _moments(D, (T, V), r)
     mu_alpha = alpha @ mu_k

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linprog, minimize
+from scipy.special import logsumexp
 from scipy.stats import entropy as scipy_entropy
 
 from sims.domains import markov_domains, pattern_domains, product_domains, separable_domains
@@ -418,3 +420,203 @@ def test_worst_case_rejects_bad_inputs():
         worst_case(D[0], D, P, Simplex(2))
     with pytest.raises(ValueError, match="sizes"):
         proportional_mixing(D, P, [1, 2])
+
+
+# ----------------------------------------------------------------------------- independent fits
+
+
+def _loglinear_fit(t, T, V, r):
+    """min_θ KL(t‖h_θ) for h_θ ∝ exp Σ_s θ_s[x_{s..s+r}], by L-BFGS on the enumerated design."""
+    seqs = np.array(list(itertools.product(range(V), repeat=T)))
+    blocks = []
+    for s in range(T - r):
+        idx = np.zeros(len(seqs), dtype=int)
+        for a in range(s, s + r + 1):
+            idx = idx * V + seqs[:, a]
+        block = np.zeros((len(seqs), V ** (r + 1)))
+        block[np.arange(len(seqs)), idx] = 1.0
+        blocks.append(block)
+    A = np.hstack(blocks)
+
+    def objective(theta):
+        logits = A @ theta
+        lse = logsumexp(logits)
+        h = np.exp(logits - lse)
+        return lse - t @ logits, A.T @ (h - t)
+
+    res = minimize(
+        objective,
+        np.zeros(A.shape[1]),
+        jac=True,
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 5000},
+    )
+    logits = A @ res.x
+    return np.exp(logits - logsumexp(logits))
+
+
+@pytest.mark.parametrize("T, V, r", [(2, 2, 0), (3, 2, 1), (3, 3, 0), (4, 2, 1), (4, 2, 2)])
+def test_aggregate_matches_a_numerical_moment_matching_fit_of_the_loglinear_model(T, V, r):
+    """Aggregate retraining = argmin_θ KL(D_λ‖h_θ) found by a generic optimizer (full support)."""
+    rng = np.random.default_rng(T * 10 + V + r)
+    D = rng.dirichlet(np.ones(V**T), size=3)
+    lam = rng.dirichlet(np.ones(3))
+    family = "product" if r == 0 else f"markov:{r}"
+    fitted = _loglinear_fit(lam @ D, T, V, r)
+    np.testing.assert_allclose(aggregate(D, lam, family, (T, V)), fitted, atol=1e-6)
+    assert interference(D, lam, family, (T, V)) == pytest.approx(kl(lam @ D, fitted), abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- comparator scores
+
+
+def _max_over_set(L, spec):
+    """max_{λ∈Λ} λ·L by scipy's LP on the set's own inequalities (not its vertex list)."""
+    K = len(L)
+    if spec[0] == "simplex":
+        return float(np.max(L))
+    if spec[0] == "box":
+        res = linprog(
+            -L, A_eq=np.ones((1, K)), b_eq=[1.0], bounds=list(zip(spec[1], spec[2], strict=True))
+        )
+        return float(-res.fun)
+    # ℓ1 ball ∩ simplex: variables (λ, s) with s ≥ |λ − c|, Σ s ≤ r
+    c, radius = np.asarray(spec[1]), spec[2]
+    eye = np.eye(K)
+    A_ub = np.block([[eye, -eye], [-eye, -eye], [np.zeros((1, K)), np.ones((1, K))]])
+    b_ub = np.concatenate([c, -c, [radius]])
+    A_eq = np.hstack([np.ones((1, K)), np.zeros((1, K))])
+    res = linprog(
+        np.concatenate([-L, np.zeros(K)]),
+        A_ub=A_ub,
+        b_ub=b_ub,
+        A_eq=A_eq,
+        b_eq=[1.0],
+        bounds=[(0, None)] * (2 * K),
+    )
+    return float(-res.fun)
+
+
+def _mixture_from(spec):
+    if spec[0] == "simplex":
+        return Simplex(spec[1])
+    if spec[0] == "box":
+        return Box(spec[1], spec[2])
+    return L1Ball(spec[1], spec[2])
+
+
+SETS = [("simplex", 3), ("box", [0.1, 0.2, 0.1], [0.6, 0.5, 0.7]), ("ball", [0.5, 0.3, 0.2], 0.6)]
+
+
+@pytest.mark.parametrize("spec", SETS, ids=["simplex", "box", "ball"])
+@pytest.mark.parametrize("objective", ["divergence", "regret"])
+@pytest.mark.parametrize("family", ["full", "product", "markov:1"])
+def test_comparator_scores_equal_an_independent_worst_case_over_the_mixture_set(
+    spec, objective, family
+):
+    D, P = _instance(17, K=3, T=3, V=2)
+    mix = _mixture_from(spec)
+    results = [
+        uniform_mixing(D, P, family, (3, 2), mix, objective),
+        proportional_mixing(D, P, [3, 1, 6], family, (3, 2), mix, objective),
+        regmix(D, P, family, (3, 2), mix, objective, samples=20, candidates=200, seed=2),
+        merge_experts(D, P, family, (3, 2), mix, objective),
+        group_dro(D, P, family, (3, 2), mix, objective),
+    ]
+    own = np.array([kl(D[k], P[k]) for k in range(3)])
+    for res in results:
+        L = np.array([kl(D[k], res.model) for k in range(3)])
+        if objective == "regret":
+            L = L - own
+        np.testing.assert_allclose(res.per_domain, L, atol=1e-12)
+        assert res.worst_case == pytest.approx(_max_over_set(L, spec), abs=1e-9), res.name
+        assert res.model.shape == (8,) and res.model.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_on_the_simplex_the_worst_case_is_the_max_of_the_mixture_divergence_over_lambda():
+    """KL(D_λ‖h) is convex in λ: its max over a fine grid of Δ_2 is the vertex value."""
+    D, P = _instance(18, K=2, T=3, V=2)
+    grid = np.linspace(0.0, 1.0, 401)
+    for res in (uniform_mixing(D, P, "product", (3, 2)), merge_experts(D, P, "product", (3, 2))):
+        curve = [kl(w * D[0] + (1 - w) * D[1], res.model) for w in grid]
+        assert res.worst_case == pytest.approx(max(curve), abs=1e-12)
+
+
+def test_comparators_inside_the_envelope_never_beat_the_robust_gate():
+    """T10: perfect experts, full class: every weighting α gives D_α ∈ M."""
+    rng = np.random.default_rng(19)
+    D = rng.dirichlet(np.full(10, 0.7), size=3)
+    for mix in (Simplex(3), Box([0.1] * 3, [0.5] * 3)):
+        robust = robust_gate(D, D, mixtures=mix)
+        results = [
+            uniform_mixing(D, D, "full", mixtures=mix),
+            proportional_mixing(D, D, [1, 5, 2], "full", mixtures=mix),
+            regmix(D, D, "full", mixtures=mix, samples=16, seed=0),
+            group_dro(D, D, "full", mixtures=mix, objective="divergence"),
+        ]
+        assert all(r.in_envelope for r in results)
+        for cmp in compare_to_robust(results, robust.upper, tol=robust.gap):
+            assert cmp.worst_case >= robust.lower - 1e-10, cmp.name
+            assert not cmp.beats_robust and cmp.explained
+
+
+# ----------------------------------------------------------------------------- training details
+
+
+@settings(max_examples=15, deadline=None)
+@given(K=st.integers(1, 3), T=st.integers(1, 4), V=st.integers(2, 3), seed=st.integers(0, 999))
+def test_default_step_is_a_descent_step_for_the_product_family(K, T, V, seed):
+    """η = 1 ≤ 1/L for product models: the pooled loss never rises, even on near-point masses."""
+    D = product_domains(K, T, V, separation=6.0, seed=seed)
+    tr = train_monolithic(D, None, "product", (T, V), steps=60)
+    assert np.all(np.diff(tr.losses) <= 1e-12)
+
+
+def test_decoupling_K2_cosine_reaches_minus_one_with_default_step():
+    D = product_domains(2, 4, 3, separation=1.5, seed=8)
+    tr = train_monolithic(D, [0.35, 0.65], "product", (4, 3), steps=1500)
+    assert abs(1.0 + tr.cosines[-1, 0, 1]) <= 1e-6
+    # α_1 g_1 = −α_2 g_2 at the optimum: the norms are in the ratio α_2 : α_1
+    assert tr.residuals[-1, 0] * 0.35 == pytest.approx(tr.residuals[-1, 1] * 0.65, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda D, P: train_monolithic(D, None, "full", (3, 2)), "family"),
+        (lambda D, P: train_monolithic(D, None, "product", (2, 2)), "shape"),
+        (lambda D, P: train_monolithic(D, None, "markov:3", (3, 2)), "family"),
+        (lambda D, P: train_monolithic(D, [0.5, 0.5], "product", (3, 2)), "alpha"),
+        (lambda D, P: train_monolithic(D, None, "product", (3, 2), steps=-1), "steps"),
+        (lambda D, P: train_monolithic(D, None, "product", (3, 2), lr=0.0), "lr"),
+        (lambda D, P: uniform_mixing(D, P[:2], "full"), "P"),
+        (lambda D, P: uniform_mixing(D, P, "full", mixtures=Simplex(2)), "mixtures"),
+        (lambda D, P: uniform_mixing(D, P, "full", mixtures=[1, 0, 0]), "mixtures"),
+        (lambda D, P: uniform_mixing(D, P, "full", objective="mse"), "objective"),
+        (lambda D, P: proportional_mixing(D, P, [0, 0, 0], "full"), "sizes"),
+        (lambda D, P: proportional_mixing(D, P, [1, -1, 2], "full"), "sizes"),
+        (lambda D, P: group_dro(D, P, "full", tol=0.0), "tol"),
+        (lambda D, P: group_dro(D, P, "full", max_iter=0), "max_iter"),
+        (lambda D, P: regmix(D, P, "full", degree=3), "degree"),
+        (lambda D, P: regmix(D, P, "full", samples=0), "samples"),
+        (lambda D, P: merge_experts(D, P, "full", weights=[0.5, 0.5]), "weights"),
+        (lambda D, P: merge_experts(D, P, "product"), "shape"),
+        (lambda D, P: compare_to_robust([uniform_mixing(D, P)], float("nan")), "robust_value"),
+        (lambda D, P: compare_to_robust(["uniform"], 1.0), "results"),
+        (lambda D, P: compare_to_robust([uniform_mixing(D, P)], 1.0, tol=-1.0), "tol"),
+        (lambda D, P: worst_case(np.full(8, np.nan), D, P), "model"),
+    ],
+)
+def test_bad_comparator_and_training_arguments_raise_named_errors(call, match):
+    D, P = _instance(20)
+    with pytest.raises(ValueError, match=match):
+        call(D, P)
+
+
+def test_merging_experts_with_disjoint_supports_is_rejected():
+    D = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]])
+    with pytest.raises(ValueError, match="P"):
+        merge_experts(D, D, "full")
