@@ -108,3 +108,28 @@ def test_generators_are_deterministic_in_the_seed():
 def test_bad_generator_arguments_raise_named_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_markov_domains_of_order_zero_are_the_product_domains():
+    np.testing.assert_array_equal(
+        markov_domains(3, 3, 2, r=0, separation=1.2, seed=9),
+        product_domains(3, 3, 2, separation=1.2, seed=9),
+    )
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.25, 0.9])
+def test_pattern_domains_have_blurred_point_marginals_on_distinct_symbols(overlap):
+    K, T, V = 3, 3, 4
+    D = pattern_domains(K, T, V, overlap, seed=11)
+    margins = np.stack([_marginals_by_loops(D[k], T, V) for k in range(K)])
+    peaks = margins.argmax(axis=2)
+    for t in range(T):
+        # the K patterns use K different symbols at every position
+        assert len(set(peaks[:, t])) == K
+    expected = np.full((K, T, V), overlap / V)
+    expected[np.arange(K)[:, None], np.arange(T)[None, :], peaks] += 1.0 - overlap
+    np.testing.assert_allclose(margins, expected, atol=1e-14)
+    # and each domain is the product of those marginals
+    for k in range(K):
+        for i, x in enumerate(itertools.product(range(V), repeat=T)):
+            assert D[k, i] == pytest.approx(np.prod(expected[k, range(T), x]), abs=1e-15)
