@@ -620,3 +620,11 @@ def test_merging_experts_with_disjoint_supports_is_rejected():
     D = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]])
     with pytest.raises(ValueError, match="P"):
         merge_experts(D, D, "full")
+
+
+def test_E8_check_fails_when_training_stops_before_the_gradients_cancel():
+    from paper_repro.experiments import e8_decoupling as e8
+
+    p = e8.params("quick") | {"steps": 5}
+    passed, measured = e8.EXPERIMENT.check(e8.run(p))
+    assert not passed and "1 + cos(g_1, g_2)" in measured
