@@ -329,9 +329,33 @@ def _prefix_eval(lo, hi, W, Pc, r, grad, hess):
     return f
 
 
-@numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _em_prefixes(nodes, start, stop, W, Pc, r, tol, max_iter):
-    """Solve every prefix problem max_{r∈Δ_K} Σ_a W_a log Σ_k r_k Pc_k(a), in place on r.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _newton_direction(hess, grad, free, nf):
+    """The Newton ascent direction of f on the face {Σ_k d_k = 0, d_k = 0 off ``free[:nf]``}:
+    the solution d of −H d + ν 1 = ∇f, 1·d = 0 restricted to the free experts."""
+    A = np.zeros((nf + 1, nf + 1))
+    b = np.zeros(nf + 1)
+    for a in range(nf):
+        for c in range(nf):
+            A[a, c] = -hess[free[a], free[c]]
+        A[a, nf] = 1.0
+        A[nf, a] = 1.0
+        b[a] = grad[free[a]]
+    # When the experts' conditionals are collinear at s (always when K exceeds the
+    # number of children) the system is singular but consistent: ∇f lies in the span
+    # of the vectors (p_k(a|s))_k that also span the range of the Hessian. The
+    # minimum-norm solution is then the Newton step within that range; a ridge
+    # instead would send the step far along the flat directions.
+    sol = np.linalg.lstsq(A, b, rcond=1e-13)[0]
+    d = np.zeros(grad.size)
+    for a in range(nf):
+        d[free[a]] = sol[a]
+    return d
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _solve_prefix(lo, hi, W, Pc, x, tol, max_iter):
+    """Maximize f(r) = Σ_a W_a log Σ_k r_k Pc_k(a) over Δ_K from ``x`` (children lo..hi-1).
 
     Each step is a Newton step on the face of the active experts (those with
     r_k > 0 or ∇_k > r·∇), with a backtracking line search that keeps f
@@ -339,77 +363,78 @@ def _em_prefixes(nodes, start, stop, W, Pc, r, tol, max_iter):
     r_k ← r_k ∇_k / r·∇ instead, which always does. Newton matters at prefixes
     where the experts' conditionals nearly coincide: there EM's linear rate is
     arbitrarily close to 1. Stops when the certified gap
-    (r·∇) log(max_k ∇_k / r·∇) ≥ f(r*) − f(r) is ≤ tol. Returns the gaps and
-    the number of steps.
+    (r·∇) log(max_k ∇_k / r·∇) ≥ f(r*) − f(r) is ≤ tol. Returns the final
+    weights, their gap and the number of steps.
     """
     K = Pc.shape[0]
+    grad, hess = np.empty(K), np.empty((K, K))
+    grad2, hess2 = np.empty(K), np.empty((K, K))
+    free = np.empty(K, dtype=np.int64)
+    f = _prefix_eval(lo, hi, W, Pc, x, grad, hess)
+    it = 0
+    while True:
+        dot = np.sum(x * grad)
+        g = dot * np.log(np.max(grad) / dot)
+        if g <= tol or it >= max_iter:
+            break
+        it += 1
+        nf = 0
+        for k in range(K):
+            if x[k] > 0.0 or grad[k] > dot:
+                free[nf] = k
+                nf += 1
+        d = _newton_direction(hess, grad, free, nf)
+        # An expert at weight 0 that the step would push negative is held at 0 and the
+        # step recomputed without it; otherwise the step length would be 0 at once.
+        while True:
+            kept = 0
+            for a in range(nf):
+                if x[free[a]] > 0.0 or d[free[a]] >= 0.0:
+                    free[kept] = free[a]
+                    kept += 1
+            if kept == nf:
+                break
+            nf = kept
+            d = _newton_direction(hess, grad, free, nf)
+        slope = np.sum(grad * d)
+        accepted = False
+        if slope > 0.0 and np.all(np.isfinite(d)):
+            tmax, block = np.inf, -1
+            for k in range(K):
+                if d[k] < 0.0 and -x[k] / d[k] < tmax:
+                    tmax, block = -x[k] / d[k], k
+            t = min(1.0, tmax)
+            for _ in range(40):
+                y = np.maximum(x + t * d, 0.0)
+                if t == tmax:
+                    y[block] = 0.0
+                y /= np.sum(y)
+                fy = _prefix_eval(lo, hi, W, Pc, y, grad2, hess2)
+                # Accept sufficient ascent, or no loss beyond rounding of f.
+                if fy >= f + 1e-4 * t * slope or (t == 1.0 and fy >= f + 1e-15 * f):
+                    accepted = True
+                    break
+                t *= 0.5
+        if not accepted:
+            y = x * grad / dot
+            fy = _prefix_eval(lo, hi, W, Pc, y, grad2, hess2)
+        x, grad, hess, grad2, hess2 = y, grad2, hess2, grad, hess
+        f = fy
+    return x, max(g, 0.0), it
+
+
+# The per-prefix solver is a separate function so that its work arrays are private to
+# each prefix: inside a prange body numba may hoist such allocations out of the loop.
+@numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _em_prefixes(nodes, start, stop, W, Pc, r, tol, max_iter):
+    """Solve every prefix problem of ``nodes`` with :func:`_solve_prefix`, in place on r;
+    returns the per-prefix gaps and step counts."""
     m = nodes.size
     gap = np.zeros(m)
     steps = np.zeros(m, dtype=np.int64)
     for i in numba.prange(m):
         s = nodes[i]
-        lo, hi = start[s], stop[s]
-        x = r[s].copy()
-        grad, hess = np.empty(K), np.empty((K, K))
-        grad2, hess2 = np.empty(K), np.empty((K, K))
-        free = np.empty(K, dtype=np.int64)
-        f = _prefix_eval(lo, hi, W, Pc, x, grad, hess)
-        it = 0
-        while True:
-            dot = np.sum(x * grad)
-            g = dot * np.log(np.max(grad) / dot)
-            if g <= tol or it >= max_iter:
-                break
-            it += 1
-            nf = 0
-            for k in range(K):
-                if x[k] > 0.0 or grad[k] > dot:
-                    free[nf] = k
-                    nf += 1
-            A = np.zeros((nf + 1, nf + 1))
-            b = np.zeros(nf + 1)
-            scale = 0.0
-            for a in range(nf):
-                scale = max(scale, -hess[free[a], free[a]])
-            for a in range(nf):
-                for c in range(nf):
-                    A[a, c] = -hess[free[a], free[c]]
-                # A tiny ridge keeps the system regular when experts are collinear at s.
-                A[a, a] += 1e-12 * scale + 1e-300
-                A[a, nf] = 1.0
-                A[nf, a] = 1.0
-                b[a] = grad[free[a]]
-            sol = np.linalg.solve(A, b)
-            d = np.zeros(K)
-            for a in range(nf):
-                d[free[a]] = sol[a]
-            slope = np.sum(grad * d)
-            accepted = False
-            if slope > 0.0:
-                tmax, block = np.inf, -1
-                for k in range(K):
-                    if d[k] < 0.0 and -x[k] / d[k] < tmax:
-                        tmax, block = -x[k] / d[k], k
-                t = min(1.0, tmax)
-                for _ in range(40):
-                    y = np.maximum(x + t * d, 0.0)
-                    if t == tmax:
-                        y[block] = 0.0
-                    y /= np.sum(y)
-                    fy = _prefix_eval(lo, hi, W, Pc, y, grad2, hess2)
-                    # Accept sufficient ascent, or no loss beyond rounding of f.
-                    if fy >= f + 1e-4 * t * slope or (t == 1.0 and fy >= f + 1e-15 * f):
-                        accepted = True
-                        break
-                    t *= 0.5
-            if not accepted:
-                y = x * grad / dot
-                fy = _prefix_eval(lo, hi, W, Pc, y, grad2, hess2)
-            x, grad, hess, grad2, hess2 = y, grad2, hess2, grad, hess
-            f = fy
-        r[s] = x
-        gap[i] = max(g, 0.0)
-        steps[i] = it
+        r[s], gap[i], steps[i] = _solve_prefix(start[s], stop[s], W, Pc, r[s].copy(), tol, max_iter)
     return gap, steps
 
 
@@ -434,9 +459,10 @@ def distill_router(strings, P, target, tol: float = 1e-10, max_iter: int = 100_0
     solved by the monotone EM update
     :math:`r_k \leftarrow r_k \nabla_k f_s(r)`, with
     :math:`\nabla_k f_s(r) = \sum_a p(a|s)\, p_k(a|s) / \sum_j r_j p_j(a|s)`
-    and :math:`r \cdot \nabla f_s(r) = 1`. Concavity gives the certificate
-    :math:`f_s(r^*) - f_s(r) \le \max_k \nabla_k f_s(r) - 1 =: \mathrm{gap}(s)`,
-    and the KL excess is at most :math:`\sum_s p(s)\,\mathrm{gap}(s)`. Every
+    and :math:`r \cdot \nabla f_s(r) = 1`. Jensen's inequality gives the certificate
+    :math:`f_s(r^*) - f_s(r) = \sum_a p(a|s) \log \frac{m^*_a}{m_a}
+    \le \log \sum_k r^*_k \nabla_k f_s(r) \le \log \max_k \nabla_k f_s(r) =: \mathrm{gap}(s)`
+    (m the mixed conditionals), and the KL excess is at most :math:`\sum_s p(s)\,\mathrm{gap}(s)`. Every
     prefix is iterated until gap(s) ≤ tol / Σ_s p(s), which bounds the total by
     ``tol``. Prefixes the target never reaches keep uniform weights over the
     experts alive there.
@@ -473,7 +499,8 @@ def distill_router(strings, P, target, tol: float = 1e-10, max_iter: int = 100_0
     prefix_gap[nodes] = gap
     edges = np.einsum("ck,kc->c", router[trie.parent], ex.cond)
     student = trie._path_products(edges)[trie.leaf]
-    kl = float(_kl_rows(target[None, :], student)[0])
+    # KL ≥ 0 exactly (Gibbs); a negative value is rounding in a student summing to 1 ± ε.
+    kl = max(0.0, float(_kl_rows(target[None, :], student)[0]))
     bound = float(tmass[nodes] @ gap)
     return RouterResult(
         router=router,
