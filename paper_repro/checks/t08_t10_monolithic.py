@@ -67,8 +67,9 @@ def _mixture_set(rng, K: int):
     if kind == 0 or K == 1:
         return Simplex(K)
     if kind == 1:
-        lo = rng.uniform(0.0, 1.0 / K, K)
-        return Box(lo, np.minimum(1.0, lo + rng.uniform(0.1, 1.0, K)))
+        # a box around a random point of the simplex, so it meets the simplex
+        inner = rng.dirichlet(np.ones(K))
+        return Box(inner * rng.random(K), np.minimum(1.0, inner + rng.uniform(0.05, 0.5, K)))
     return L1Ball(rng.dirichlet(np.ones(K)), float(rng.uniform(0.05, 1.5)))
 
 
