@@ -654,12 +654,13 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
 def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     r"""Exact ancestral sampling from the student q_r of a causal router (THEORY §9).
 
-    All samples advance one symbol at a time. At a prefix s each sample reads
-    the K router weights r(s) to draw an expert k ~ r(s) (the K next-symbol
-    evaluations per symbol) and then draws the next symbol a ~ p_k(·|s) by a
-    binary search in expert k's conditional CDF over the children of s; the
-    pair has law :math:`\sum_k r_k(s) p_k(a|s) = q_r(a|s)`. Returns the indices
-    of the sampled strings.
+    Each sample walks down the trie from the root, one symbol at a time. At a
+    prefix s it reads the K router weights r(s) to draw an expert k ~ r(s) (the
+    K next-symbol evaluations per symbol) and then draws the next symbol
+    a ~ p_k(·|s) by a binary search in expert k's conditional CDF over the
+    children of s; the pair has law :math:`\sum_k r_k(s) p_k(a|s) = q_r(a|s)`.
+    The walks run in a compiled loop fed by the generator seeded with ``seed``.
+    Returns the indices of the sampled strings.
     """
     trie = _as_trie(strings)
     ex = _experts(trie, P)
@@ -670,32 +671,33 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     # Only experts alive at s may be drawn there (validation made their weights sum to 1).
     r_cdf = _segment_cdf((r * (ex.mass > 0).T).ravel(), np.arange(0, r.size, K))
     cdf = _segment_cdf(ex.cond[:, 1:], trie.child_start[trie.internal] - 1)
-    return _ancestral(trie, r_cdf.reshape(r.shape), cdf, size, rng)
-
-
-def _ancestral(trie: Trie, r_cdf, cdf, size, rng) -> SampleResult:
-    node = np.zeros(size, dtype=np.int64)
-    out = np.empty(size, dtype=np.int64)
-    active = np.arange(size)
-    flat = cdf.ravel()
-    width = cdf.shape[1]
-    while active.size:
-        s = node[active]
-        k = (r_cdf[s] <= rng.random(active.size)[:, None]).sum(axis=1)
-        u = rng.random(active.size)
-        lo = trie.child_start[s] - 1
-        hi = trie.child_stop[s] - 2
-        base = k * width
-        todo = np.flatnonzero(lo < hi)
-        while todo.size:
-            mid = (lo[todo] + hi[todo]) >> 1
-            right = flat[base[todo] + mid] <= u[todo]
-            lo[todo] = np.where(right, mid + 1, lo[todo])
-            hi[todo] = np.where(right, hi[todo], mid)
-            todo = todo[lo[todo] < hi[todo]]
-        child = lo + 1
-        node[active] = child
-        done = trie.string_index[child] >= 0
-        out[active[done]] = trie.string_index[child[done]]
-        active = active[~done]
+    out = _ancestral(
+        r_cdf.reshape(r.shape), cdf, trie.child_start, trie.child_stop, trie.string_index, size, rng
+    )
     return SampleResult(out, size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ancestral(r_cdf, cdf, child_start, child_stop, string_index, size, rng):
+    """``size`` walks from the root: at node s draw k by scanning the K entries of
+    ``r_cdf[s]``, then a child by binary search in ``cdf[k]`` over the children of s,
+    until a leaf; returns the leaves' string indices. Column j of ``cdf`` is node j + 1."""
+    out = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        s = 0
+        while string_index[s] < 0:
+            u = rng.random()
+            k = 0
+            while r_cdf[s, k] <= u:
+                k += 1
+            u = rng.random()
+            lo, hi = child_start[s] - 1, child_stop[s] - 2
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if cdf[k, mid] <= u:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            s = lo + 1
+        out[i] = string_index[s]
+    return out
