@@ -299,12 +299,19 @@ def _cvxpy_group_dro(D, c, vertices, design=None):
     return problem.value
 
 
-def _one_hot_design(T, V):
+def _window_design(T, V, r=0):
+    """The sufficient statistic of the ``markov:r`` class as a (V**T, (T − r)·V**(r+1)) matrix:
+    one indicator block per window x_{s..s+r}, rows in lexicographic order of V^T."""
     seqs = np.array(list(itertools.product(range(V), repeat=T)))
-    A = np.zeros((len(seqs), T * V))
-    for t in range(T):
-        A[np.arange(len(seqs)), t * V + seqs[:, t]] = 1.0
-    return A
+    blocks = []
+    for s in range(T - r):
+        idx = np.zeros(len(seqs), dtype=int)
+        for a in range(s, s + r + 1):
+            idx = idx * V + seqs[:, a]
+        block = np.zeros((len(seqs), V ** (r + 1)))
+        block[np.arange(len(seqs)), idx] = 1.0
+        blocks.append(block)
+    return np.hstack(blocks)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -316,7 +323,11 @@ def test_group_dro_is_certified_and_matches_cvxpy(seed, mixtures):
         mixtures
     ]
     c = np.array([kl(D[k], P[k]) for k in range(K)]) + np.array([entropy(d) for d in D])
-    for family, design in (("full", None), ("product", _one_hot_design(3, 2))):
+    for family, design in (
+        ("full", None),
+        ("product", _window_design(3, 2)),
+        ("markov:1", _window_design(3, 2, 1)),
+    ):
         res = group_dro(D, P, family, (3, 2), mixtures=mix, objective="regret")
         assert res.converged and res.lower - 1e-12 <= res.upper <= res.lower + 1e-8
         assert res.worst_case == pytest.approx(res.upper, abs=1e-12)
@@ -427,16 +438,7 @@ def test_worst_case_rejects_bad_inputs():
 
 def _loglinear_fit(t, T, V, r):
     """min_θ KL(t‖h_θ) for h_θ ∝ exp Σ_s θ_s[x_{s..s+r}], by L-BFGS on the enumerated design."""
-    seqs = np.array(list(itertools.product(range(V), repeat=T)))
-    blocks = []
-    for s in range(T - r):
-        idx = np.zeros(len(seqs), dtype=int)
-        for a in range(s, s + r + 1):
-            idx = idx * V + seqs[:, a]
-        block = np.zeros((len(seqs), V ** (r + 1)))
-        block[np.arange(len(seqs)), idx] = 1.0
-        blocks.append(block)
-    A = np.hstack(blocks)
+    A = _window_design(T, V, r)
 
     def objective(theta):
         logits = A @ theta
