@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -95,6 +101,79 @@ def test_an_interrupted_run_resumes_and_recomputes_only_the_unfinished_experimen
     assert "3 of 3 claims pass" in (tmp_path / "REPORT.md").read_text()
 
 
+# A standalone runner with three fast experiments; the one named on the command
+# line blocks, so that the test can kill the whole process while it computes.
+_KILLABLE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    import paper_repro.reproduce as rp
+    from paper_repro import plotting
+
+    out, log, hang = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+    def experiment(eid):
+        def run(params):
+            with open(log, "a") as fh:
+                fh.write(eid + "\\n")
+            if eid == hang:
+                time.sleep(600)
+            return {"x": np.arange(params["n"], dtype=float)}
+
+        def plot(data, out_dir):
+            fig, axes = plotting.figure()
+            axes[0, 0].plot(data["x"], data["x"])
+            return plotting.save(fig, Path(out_dir) / f"{eid}_toy.png")
+
+        return rp.Experiment(
+            id=eid, stem="toy", name=eid, claim="toy", params=lambda mode: {"n": 4},
+            run=run, plot=plot, table=lambda d: [{"x": float(v)} for v in d["x"]],
+            check=lambda d: (True, "ok"), setup=lambda p: "toy",
+        )
+
+    sys.exit(rp.reproduce(out=out, experiments=[experiment(e) for e in ("E91", "E92", "E93")]))
+    """
+)
+
+
+def _calls(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_a_killed_run_resumes_and_recomputes_only_what_was_unfinished(tmp_path):
+    script, log, out = tmp_path / "runner.py", tmp_path / "calls.log", tmp_path / "out"
+    script.write_text(_KILLABLE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out), str(log), "E92"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "E92" not in _calls(log):
+            assert proc.poll() is None, "the runner exited before reaching E92"
+            assert time.monotonic() < deadline, "the runner never reached E92"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert _calls(log) == ["E91", "E92"]
+    cached = sorted(p.name.split("-")[0] for p in (out / ".cache").glob("*.pkl"))
+    assert cached == ["E91"]
+    assert not (out / "REPORT.md").exists()
+
+    log.unlink()
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), str(log), "none"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert _calls(log) == ["E92", "E93"]
+    assert "3 of 3 claims pass" in (out / "REPORT.md").read_text()
+    assert _no_temp_files(out)
+
+
 def test_a_deleted_cache_entry_is_the_only_one_recomputed(tmp_path, toys):
     assert rp.reproduce(out=tmp_path, experiments=toys) == 0
     entries = sorted((tmp_path / ".cache").glob("*.pkl"))
@@ -176,3 +255,63 @@ def test_every_planned_experiment_module_is_importable():
     missing = [e for e in loaded if not isinstance(e, rp.Experiment)]
     assert not missing, missing
     assert [e.id for e in loaded] == [f"E{i}" for i in range(1, 11)]
+
+
+# ----------------------------------------------------------------------------- E5
+
+
+@pytest.fixture(scope="module")
+def e5():
+    from paper_repro.experiments import e5_robustness
+
+    p = e5_robustness.params("quick")
+    p["synthetic"] |= {"K": 3, "T": 3, "V": 3, "sizes": [300, 200, 100], "resolution": 4}
+    p["real"] |= {
+        "languages": ["en", "fr"],
+        "top_n": 100,
+        "max_len": 6,
+        "order": 1,
+        "m": 2000,
+        "resolution": 5,
+    }
+    return e5_robustness.run(p)
+
+
+def _kl(p, q) -> float:
+    from scipy.special import rel_entr
+
+    return float(rel_entr(p, q).sum())
+
+
+@pytest.mark.parametrize("setting", ["synthetic", "real"])
+def test_E5_grid_values_are_the_mixture_divergences_and_peak_at_a_vertex(e5, setting):
+    d = e5[setting]
+    K = d["D"].shape[0]
+    assert all(any(np.allclose(lam, e) for lam in d["grid"]) for e in np.eye(K))
+    for i, q in enumerate(d["models"]):
+        for j in (0, len(d["grid"]) // 2, len(d["grid"]) - 1):
+            assert d["kl"][i, j] == pytest.approx(
+                _kl(d["grid"][j] @ d["D"], q), rel=1e-9, abs=1e-12
+            )
+        assert d["kl"][i].max() == pytest.approx(max(_kl(row, q) for row in d["D"]), rel=1e-9)
+
+
+@pytest.mark.parametrize("setting", ["synthetic", "real"])
+def test_E5_T10_robust_gate_worst_case_is_below_every_mixture_of_the_experts(e5, setting):
+    d = e5[setting]
+    D, P = d["D"], d["P"]
+    v = d["kl"][d["names"].index("robust gate")].max()
+    rng = np.random.default_rng(11)
+    for alpha in [*np.eye(P.shape[0]), *rng.dirichlet(np.ones(P.shape[0]), 40)]:
+        assert max(_kl(row, alpha @ P) for row in D) >= v - 1e-7
+
+
+def test_E5_check_fails_when_a_heuristic_mixture_beats_the_robust_gate(e5):
+    from paper_repro.experiments import e5_robustness
+
+    passed, measured = e5_robustness.check(e5)
+    assert passed, measured
+    d = e5["synthetic"]
+    kl = d["kl"].copy()
+    kl[d["names"].index("uniform mixture")] *= 0.1
+    assert not e5_robustness.check(e5 | {"synthetic": d | {"kl": kl}})[0]

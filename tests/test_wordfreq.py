@@ -103,3 +103,91 @@ def test_bad_arguments_raise_a_named_error(kwargs, message):
     args = {"languages": ["en"], "top_n": 50, "max_len": 6} | kwargs
     with pytest.raises(ValueError, match=message):
         wordfreq_domains(**args)
+
+
+# ----------------------------------------------------------------------------- E10
+
+
+def _tiny_e10_params() -> dict:
+    from paper_repro.experiments import e10_wordfreq
+
+    return e10_wordfreq.params("quick") | {
+        "languages": ["en", "de", "fr"],
+        "top_n": 150,
+        "max_len": 8,
+        "order": 1,
+        "m": 3000,
+        "spd_steps": 100,
+        "distill_max_iter": 200,
+    }
+
+
+@pytest.fixture(scope="module")
+def e10():
+    from paper_repro.experiments import e10_wordfreq
+
+    p = _tiny_e10_params()
+    return p, e10_wordfreq.run(p)
+
+
+def _kl_scipy(p, q) -> float:
+    from scipy.special import rel_entr
+
+    return float(rel_entr(p, q).sum())
+
+
+def test_E10_per_language_kl_and_worst_case_match_an_independent_computation(e10):
+    _, data = e10
+    D = data["D"]
+    for i, q in enumerate(data["models"]):
+        expected = [_kl_scipy(D[k], q) for k in range(D.shape[0])]
+        np.testing.assert_allclose(data["kl"][i], expected, rtol=1e-9, atol=1e-12)
+        # The worst case over Δ_K is at a vertex: no mixture D_λ is farther from q.
+        lams = np.random.default_rng(i).dirichlet(np.ones(D.shape[0]), 50)
+        inner = max(_kl_scipy(lam @ D, q) for lam in lams)
+        assert inner <= max(expected) + 1e-9
+
+
+def test_E10_robust_gate_equalizes_the_languages_it_weights(e10):
+    _, data = e10
+    i = data["names"].index("robust gate (dual)")
+    kl, lam = data["kl"][i], data["lam_star"]
+    v = kl.max()
+    assert np.all(np.abs(kl[lam > 1e-6] - v) <= 1e-6)
+    assert np.all(kl <= v + 1e-9)
+
+
+def test_E10_T10_no_mixture_of_the_experts_beats_the_robust_gate(e10):
+    _, data = e10
+    D, P = data["D"], data["P"]
+    v = data["kl"][data["names"].index("robust gate (dual)")].max()
+    rng = np.random.default_rng(5)
+    for alpha in [*np.eye(P.shape[0]), *rng.dirichlet(np.ones(P.shape[0]), 30)]:
+        q = alpha @ P
+        assert max(_kl_scipy(D[k], q) for k in range(D.shape[0])) >= v - 1e-7
+
+
+def test_E10_outputs_record_X_the_frequencies_and_the_seeds(e10):
+    from paper_repro.experiments import e10_wordfreq
+
+    p, data = e10
+    tables = e10_wordfreq.table(data)
+    fresh = wordfreq_domains(p["languages"], p["top_n"], p["max_len"])
+    assert [r["word"] for r in tables["X"]] == fresh.strings
+    for k, lang in enumerate(p["languages"]):
+        np.testing.assert_array_equal([r[f"D_{lang}"] for r in tables["X"]], fresh.D[k])
+    assert {"expert_seed", "pooled_seed", "regmix_seed", "spd_seed"} <= set(p)
+    lam = [r["lam_star_dual"] for r in tables["lambda"]]
+    assert sum(lam) == pytest.approx(1.0)
+
+
+def test_E10_check_passes_and_fails_when_a_mixture_beats_the_robust_gate(e10):
+    from paper_repro.experiments import e10_wordfreq
+
+    _, data = e10
+    passed, measured = e10_wordfreq.check(data)
+    assert passed, measured
+    names = data["names"]
+    worse = data["kl"].copy()
+    worse[names.index("robust gate (dual)")] = worse[names.index("uniform mixture")] + 0.1
+    assert not e10_wordfreq.check(data | {"kl": worse})[0]

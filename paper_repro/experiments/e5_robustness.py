@@ -125,7 +125,10 @@ def _evaluate(D: np.ndarray, P: np.ndarray, others: dict, weights: dict, resolut
         for n in names
     ]
     return {
+        "D": D,
+        "P": P,
         "names": names,
+        "models": np.array([models[n] for n in names]),
         "grid": grid,
         "kl": kl,
         "vertex": vertex,
