@@ -44,6 +44,7 @@ from theory.mixtures import MixtureSet, Simplex
 from theory.monolithic import (
     _aggregate,
     _ce_rows,
+    _check_order,
     _check_shape,
     _ent_rows,
     _mix,
@@ -208,8 +209,7 @@ def train_monolithic(
     if r is None:
         raise ValueError("family: train_monolithic needs a sequence family 'product' or 'markov:r'")
     T, V = _check_shape(shape, n, family)
-    if r > T - 1:
-        raise ValueError(f"family: the order r = {r} must be at most T − 1 = {T - 1}")
+    _check_order(r, T)
     steps = check_int(steps, "steps", minimum=0)
     eta = (1.0 if r == 0 else 1.0 / (T - r)) if lr is None else check_positive(lr, "lr")
 
@@ -290,6 +290,7 @@ def _setup(D, P, family, shape, mixtures, objective) -> _Setup:
     order = parse_family(family)
     if order is not None:
         shape = _check_shape(shape, D.shape[1], family)
+        _check_order(order, shape[0])
     mixtures = _check_mixtures(mixtures, D.shape[0])
     return _Setup(D, P, objective_offsets(D, P, objective), order, shape, mixtures, family)
 
@@ -463,6 +464,15 @@ def group_dro(
     )
 
 
+def _generator(seed) -> np.random.Generator:
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"seed: expected a non-negative integer or a Generator, got {seed!r}"
+        ) from exc
+
+
 def _quadratic_features(A: np.ndarray) -> np.ndarray:
     """[1, α_i, α_i α_j (i ≤ j)] for each row α of A."""
     iu = np.triu_indices(A.shape[1])
@@ -499,7 +509,7 @@ def regmix(
     if degree > 2:
         raise ValueError(f"degree: expected 1 (linear) or 2 (quadratic), got {degree}")
     K = st.D.shape[0]
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     train = np.vstack([np.eye(K), np.full((1, K), 1.0 / K), rng.dirichlet(np.ones(K), samples)])
     losses = np.array([_dual(st, a)[1] for a in train])
     # a domain with infinite loss at some sampled α (a zero of h_α on its support)
@@ -581,10 +591,17 @@ def compare_to_robust(results, robust_value: float, tol: float = 1e-9) -> tuple[
     objective (e.g. ``robust_gate(...).upper``); a comparator beats it when its
     worst case is below by more than ``tol`` (the certificate's width).
     """
-    v = float(robust_value)
+    try:
+        v = float(robust_value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"robust_value: expected a number, got {robust_value!r}") from exc
     if not np.isfinite(v):
         raise ValueError(f"robust_value: expected a finite number, got {robust_value!r}")
     tol = check_positive(tol, "tol", allow_zero=True)
+    if isinstance(results, MixingResult) or not hasattr(results, "__iter__"):
+        raise ValueError(
+            f"results: expected a sequence of MixingResult, got {type(results).__name__}"
+        )
     out = []
     for r in results:
         if not isinstance(r, MixingResult):

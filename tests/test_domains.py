@@ -103,6 +103,9 @@ def test_generators_are_deterministic_in_the_seed():
         (lambda: product_domains(2, 3, 2, separation=-1), "separation"),
         (lambda: product_domains(2, 40, 4), "T, V"),
         (lambda: product_domains(0, 3, 2), "K"),
+        (lambda: product_domains(2, 3, 2, seed=-1), "seed"),
+        (lambda: markov_domains(2, 3, 2, seed="a"), "seed"),
+        (lambda: separable_domains(2, 3, 2, seed=1.5), "seed"),
     ],
 )
 def test_bad_generator_arguments_raise_named_errors(call, match):

@@ -78,6 +78,7 @@ def test_aggregate_equals_markov_chain_built_by_enumeration(sizes, r, zeros, see
     rng = np.random.default_rng(seed)
     D = _random_domains(rng, K, T, V, zeros)
     alpha = rng.dirichlet(np.ones(K))
+    r = min(r, T - 1)  # orders beyond T − 1 are rejected
     family = "product" if r == 0 else f"markov:{r}"
     expected = _markov_projection_by_loops(alpha @ D, T, V, r)
     np.testing.assert_allclose(aggregate(D, alpha, family, (T, V)), expected, atol=1e-14)
@@ -91,6 +92,7 @@ def test_aggregate_is_the_M_projection_by_the_pythagorean_identity(sizes, r, see
     rng = np.random.default_rng(seed)
     D = _random_domains(rng, K, T, V, zeros=False)
     lam = rng.dirichlet(np.ones(K))
+    r = min(r, T - 1)  # orders beyond T − 1 are rejected
     family = "product" if r == 0 else f"markov:{r}"
     h = aggregate(D, lam, family, (T, V))
     other = _markov_projection_by_loops(rng.dirichlet(np.ones(V**T)), T, V, r)
@@ -106,6 +108,7 @@ def test_T9_jsd_gap_identity_on_random_domains(sizes, r, zeros, seed):
     rng = np.random.default_rng(seed)
     D = _random_domains(rng, K, T, V, zeros)
     lam = rng.dirichlet(np.ones(K))
+    r = min(r, T - 1)  # orders beyond T − 1 are rejected
     family = "product" if r == 0 else f"markov:{r}"
     lhs, rhs = jsd_gap(D, lam, family, (T, V))
     assert lhs == pytest.approx(rhs, abs=1e-10)
@@ -227,6 +230,8 @@ def test_T8_modular_model_beats_average_expert_error():
     [
         (lambda D: aggregate(D, [0.5, 0.5], "tree"), "family"),
         (lambda D: aggregate(D, [0.5, 0.5], "markov:x", (3, 2)), "family"),
+        (lambda D: aggregate(D, [0.5, 0.5], "markov:3", (3, 2)), "family"),
+        (lambda D: interference(D, [0.5, 0.5], "markov:-1", (3, 2)), "family"),
         (lambda D: aggregate(D, [0.5, 0.5], "product"), "shape"),
         (lambda D: aggregate(D, [0.5, 0.5], "product", (2, 2)), "shape"),
         (lambda D: aggregate(D, [0.5, 0.6], "product", (3, 2)), "alpha"),
@@ -610,6 +615,10 @@ def test_decoupling_K2_cosine_reaches_minus_one_with_default_step():
         (lambda D, P: compare_to_robust(["uniform"], 1.0), "results"),
         (lambda D, P: compare_to_robust([uniform_mixing(D, P)], 1.0, tol=-1.0), "tol"),
         (lambda D, P: worst_case(np.full(8, np.nan), D, P), "model"),
+        (lambda D, P: regmix(D, P, "full", seed="x"), "seed"),
+        (lambda D, P: group_dro(D, P, "markov:3", (3, 2)), "family"),
+        (lambda D, P: compare_to_robust(uniform_mixing(D, P), 1.0), "results"),
+        (lambda D, P: compare_to_robust([uniform_mixing(D, P)], "high"), "robust_value"),
     ],
 )
 def test_bad_comparator_and_training_arguments_raise_named_errors(call, match):

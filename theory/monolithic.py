@@ -102,6 +102,15 @@ def _check_shape(shape, n: int, family: str) -> tuple[int, int]:
     return T, V
 
 
+def _check_order(r: int, T: int) -> None:
+    """Reject a Markov order with no window of length r + 1 in a sequence of length T."""
+    if r > T - 1:
+        raise ValueError(
+            f"family: the order r = {r} must be at most T − 1 = {T - 1} "
+            "(an order-(T − 1) chain is already every law on V^T: use 'full')"
+        )
+
+
 def _marginal(tensor: np.ndarray, keep: range) -> np.ndarray:
     """Marginal of a (V,)*T tensor on the consecutive positions ``keep`` (axes kept in place)."""
     drop = tuple(a for a in range(tensor.ndim) if a not in keep)
@@ -142,6 +151,7 @@ def _validated(D, alpha, family, shape, name="alpha"):
     order = parse_family(family)
     if order is not None:
         shape = _check_shape(shape, D.shape[1], family)
+        _check_order(order, shape[0])
     return D, alpha, order, shape
 
 
