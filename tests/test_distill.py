@@ -79,7 +79,7 @@ def cvxpy_prefix_problems(strings, P, target):
         A = np.array([[brute_cond(m, c) for m in pm] for c in kids])
         r = cp.Variable(len(P), nonneg=True)
         prob = cp.Problem(cp.Maximize(W @ cp.log(A @ r)), [cp.sum(r) == 1])
-        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-13, tol_gap_rel=1e-13, tol_feas=1e-13)
+        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
         out[s] = (float(prob.value), np.clip(r.value, 0, None), W, A)
     return out
 
@@ -450,3 +450,17 @@ def test_S9_sample_rejection_validates_the_gate_and_size():
         sample_rejection(strings, P * 2, g, 10)
     with pytest.raises(ValueError, match="size"):
         sample_router(strings, P, posterior_router(strings, P, np.ones(3) / 3), -1)
+
+
+def test_S9_verify_rows_pooled_chisquare_rejects_a_wrong_law():
+    from paper_repro.checks.s9_distillation import _chisquare_terms, _pooled_outcome
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(12))
+    q = 0.9 * p + 0.1 * rng.dirichlet(np.ones(12))
+    terms_p = [_chisquare_terms(rng.choice(12, 4000, p=p), p) for _ in range(5)]
+    terms_q = [_chisquare_terms(rng.choice(12, 4000, p=q), p) for _ in range(5)]
+    assert _pooled_outcome(terms_p).worst_error == 0.0
+    assert _pooled_outcome(terms_q).worst_error > 0.0
+    # A sample where the claimed law is 0 is an outright failure.
+    assert _chisquare_terms(np.array([0, 1]), np.array([1.0, 0.0]))[0] == math.inf
