@@ -6,9 +6,10 @@ Every experiment module ``paper_repro/experiments/e<i>_<stem>.py`` defines an
 1. computes each selected experiment's data (``run(params)``), in parallel
    worker processes when ``jobs > 1`` (joblib, loky backend, one task each);
 2. caches the data on disk under ``<out>/.cache/``, content-hashed by the
-   experiment ID, its parameters, the package version and the experiment's own
-   source file, so that an interrupted run resumes without recomputing finished
-   experiments;
+   experiment ID, its parameters, the package version and the source files the
+   data depend on (:func:`dependency_files`), so that an interrupted run resumes
+   without recomputing finished experiments, and an edit of the mathematics
+   recomputes everything it may change;
 3. writes, per experiment, the figure ``E<i>_<stem>.png`` and the plotted numbers
    ``E<i>_<stem>.csv`` and ``.json``; then ``REPORT.md`` with one section per
    experiment (claim, setup, figure, measured numbers, computed pass/fail).
@@ -25,6 +26,8 @@ import csv
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
+import inspect
 import json
 import math
 import pickle
@@ -42,7 +45,15 @@ from paper_repro.experiments import PLANNED
 from paper_repro.plotting import atomic_path
 from theory._validation import check_choice, check_int
 
-__all__ = ["Experiment", "Outcome", "load_experiments", "progress", "reproduce"]
+__all__ = [
+    "Experiment",
+    "Outcome",
+    "cache_key",
+    "dependency_files",
+    "load_experiments",
+    "progress",
+    "reproduce",
+]
 
 Rows = list[dict]
 
@@ -136,12 +147,53 @@ def _version() -> str:
         return "unknown"
 
 
-def _source_digest(exp: Experiment) -> str:
-    module = sys.modules.get(getattr(exp.run, "__module__", ""), None)
+# Source that every experiment's data depend on: a change to any of these files
+# changes every cache key, so a figure is never loaded from a cache computed by
+# older mathematics.
+_LIBRARY_PACKAGES = ("theory", "sims")
+
+
+def _module_file(name: str) -> Path | None:
+    module = sys.modules.get(name)
     path = getattr(module, "__file__", None)
-    if not path or not Path(path).exists():
-        return ""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return Path(path) if path and Path(path).exists() else None
+
+
+def dependency_files(exp: Experiment) -> list[Path]:
+    """The source files whose content names the cached data of ``exp``.
+
+    The module defining ``exp.run``, every ``paper_repro.experiments`` module it
+    uses (shared setups such as E10's real domains used by E5), and every module
+    of the library packages ``theory`` and ``sims``.
+    """
+    files: set[Path] = set()
+    home = getattr(exp.run, "__module__", "")
+    own = _module_file(home)
+    if own is not None:
+        files.add(own)
+        for value in vars(sys.modules[home]).values():
+            name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+            if isinstance(name, str) and name.startswith("paper_repro.experiments"):
+                dep = _module_file(name)
+                if dep is not None:
+                    files.add(dep)
+    for package in _LIBRARY_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            files.update(Path(folder).rglob("*.py"))
+    return sorted(files)
+
+
+def _source_digest(exp: Experiment) -> str:
+    digest = hashlib.sha256()
+    for path in dependency_files(exp):
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:  # an editor's temporary file, gone since the listing
+            continue
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(content).digest())
+    return digest.hexdigest()
 
 
 def _jsonable(x):

@@ -71,7 +71,9 @@ def _experiment(eid: str) -> rp.Experiment:
 
 
 @pytest.fixture
-def toys():
+def toys(monkeypatch):
+    # The toys' cache keys should not move when the library is edited between two runs.
+    monkeypatch.setattr(rp, "_LIBRARY_PACKAGES", ())
     CALLS.clear()
     BROKEN.clear()
     yield [_experiment(e) for e in ("E91", "E92", "E93")]
@@ -112,6 +114,8 @@ _KILLABLE = textwrap.dedent(
     from paper_repro import plotting
 
     out, log, hang = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    # Only the toy experiments' own source names their cache here.
+    rp._LIBRARY_PACKAGES = ()
 
     def experiment(eid):
         def run(params):
@@ -190,6 +194,26 @@ def test_the_cache_key_depends_on_the_parameters(tmp_path, toys):
     rp.reproduce(mode="full", out=tmp_path, experiments=toys, only=["E91"])
     assert CALLS == ["E91"]
     assert rp.cache_key(toys[0], _params("quick")) != rp.cache_key(toys[0], _params("full"))
+
+
+def test_the_cache_key_depends_on_the_library_source(tmp_path, toys, monkeypatch):
+    package = tmp_path / "fakelib"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "kernel.py").write_text("SCALE = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(rp, "_LIBRARY_PACKAGES", ("fakelib",))
+    before = rp.cache_key(toys[0], _params("quick"))
+    assert package / "kernel.py" in rp.dependency_files(toys[0])
+    (package / "kernel.py").write_text("SCALE = 2.0\n")
+    assert rp.cache_key(toys[0], _params("quick")) != before
+
+
+def test_an_experiment_using_another_experiments_setup_depends_on_its_source():
+    from paper_repro.experiments import e5_robustness
+
+    names = {p.name for p in rp.dependency_files(e5_robustness.EXPERIMENT)}
+    assert {"e5_robustness.py", "e10_wordfreq.py", "minimax.py", "experts.py"} <= names
 
 
 def test_outputs_are_complete_and_no_temporary_file_is_left(tmp_path, toys):
