@@ -34,6 +34,7 @@ __all__ = [
     "skewness",
     "loss_range",
     "rademacher_softmax_linear",
+    "rademacher_tabular",
     "generalization_bound",
     "uniform_generalization_bound",
     "net_size",
@@ -100,6 +101,28 @@ def rademacher_softmax_linear(B, R, K, lam, m) -> float:
     m_arr = _check_sizes(m, K)
     s = skewness(lam, m_arr)
     return float(2.0 * math.sqrt(2.0) * B * R * math.sqrt(K * s / m_arr.sum()))
+
+
+def rademacher_tabular(M, n, lam, m) -> float:
+    r"""Bound on the weighted Rademacher complexity of a tabular model over X (T11, monolithic).
+
+    For the class of all models q on n points with :math:`-\log q(x) \in [0, M]`, the
+    loss is a free vector :math:`a \in [0, M]^n` evaluated at x, so with
+    :math:`S_y = \sum_k (\lambda_k/m_k)\sum_{i : x_{k,i} = y}\sigma_{k,i}` (symmetric),
+
+    .. math:: R_m = \mathbb E \sup_a \sum_y a_y S_y = M \sum_y \mathbb E[S_y]_+
+              = \tfrac M2 \sum_y \mathbb E|S_y|
+              \le \tfrac M2 \sqrt{n \sum_y \mathbb E S_y^2}
+              \le \tfrac M2 \sqrt{n\, s(\lambda\|\bar m)/m},
+
+    by Jensen, Cauchy–Schwarz and :math:`\sum_y \mathbb E S_y^2 = \sum_k \lambda_k^2/m_k`.
+    Unlike the gate's complexity it grows with |X| = n.
+    """
+    M = check_positive(M, "M", allow_zero=True)
+    n = check_int(n, "n")
+    lam = check_distribution(lam, "lam")
+    m_arr = _check_sizes(m, lam.shape[0])
+    return float(0.5 * M * math.sqrt(n * skewness(lam, m_arr) / m_arr.sum()))
 
 
 def net_size(epsilon, K: int) -> float:
