@@ -464,3 +464,24 @@ def test_S9_verify_rows_pooled_chisquare_rejects_a_wrong_law():
     assert _pooled_outcome(terms_q).worst_error > 0.0
     # A sample where the claimed law is 0 is an outright failure.
     assert _chisquare_terms(np.array([0, 1]), np.array([1.0, 0.0]))[0] == math.inf
+
+
+def test_E9_tiny_run_passes_and_its_check_can_fail():
+    from paper_repro.experiments import e9_distillation as e9
+
+    p = e9.params("quick") | {"Ks": [2], "top_n": 40, "samples": 3000, "timing_repeats": 1}
+    data = e9.run(p)
+    ok, measured = e9.check(data)
+    assert ok, measured
+    row = data["rows"][0]
+    assert row["V_lower"] <= row["V_star"] <= row["V_upper"] + 1e-12
+    assert row["kl_router_lower"] <= row["kl_router"]
+    for broken in (
+        {"chi2_p_router": 1e-6},
+        {"acceptance_z": 4.5},
+        {"max_err_constant_gate": 1e-9},
+        {"converged": False},
+        {"speedup": 0.9},
+    ):
+        bad = {"samples": data["samples"], "rows": [row | broken]}
+        assert not e9.check(bad)[0], broken
