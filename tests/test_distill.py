@@ -7,6 +7,7 @@ products along each string, the per-prefix distillation problems by cvxpy
 """
 
 import math
+import warnings
 
 import cvxpy as cp
 import numpy as np
@@ -79,7 +80,10 @@ def cvxpy_prefix_problems(strings, P, target):
         A = np.array([[brute_cond(m, c) for m in pm] for c in kids])
         r = cp.Variable(len(P), nonneg=True)
         prob = cp.Problem(cp.Maximize(W @ cp.log(A @ r)), [cp.sum(r) == 1])
-        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+        with warnings.catch_warnings():
+            # "Solution may be inaccurate": the 1e-8 comparisons below judge that.
+            warnings.simplefilter("ignore", UserWarning)
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
         out[s] = (float(prob.value), np.clip(r.value, 0, None), W, A)
     return out
 
