@@ -540,10 +540,23 @@ def _qp_step(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray) -> np
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-13
     settings.max_iter = 100
-    sol = clarabel.DefaultSolver(Q, -(V @ (g + B @ lam)), A, b, cones, settings).solve()
+    lin = V @ (g + B @ lam)
+    sol = clarabel.DefaultSolver(Q, -lin, A, b, cones, settings).solve()
     w = np.clip(np.asarray(sol.x), 0.0, None)
     if not np.all(np.isfinite(w)) or w.sum() <= 0:
         return None
+    # The interior-point answer resolves the objective, not the step: near the
+    # optimum the step is many orders below the objective's scale. Re-solving the
+    # KKT system on the face it found gives the step to linear-algebra accuracy.
+    face = np.flatnonzero(w > 1e-9 * w.max())
+    f = face.size
+    kkt = np.zeros((f + 1, f + 1))
+    kkt[:f, :f] = V[face] @ B @ V[face].T
+    kkt[:f, f] = kkt[f, :f] = 1.0
+    polished = np.linalg.lstsq(kkt, np.r_[lin[face], 1.0], rcond=None)[0][:f]
+    if np.all(polished >= 0.0):
+        w = np.zeros(m)
+        w[face] = polished
     return (w / w.sum()) @ V
 
 
@@ -582,9 +595,9 @@ def _cut_multipliers(V, G):
 _MU_MIN = 1e-12
 _MU_START = 1e-8
 # A predicted ascent below _NOISE (relative) cannot be confirmed by evaluating d in
-# floating point; below _PRED_FLOOR the model sees no ascent at all.
+# floating point; a step below _STEP_FLOOR is a few ulps of λ, i.e. no step at all.
 _NOISE = 1e-12
-_PRED_FLOOR = 1e-30
+_STEP_FLOOR = 1e-15
 
 
 def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
@@ -655,7 +668,7 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
         nxt = _qp_step(V, cur.lam, g, B)
         delta = None if nxt is None else nxt - cur.lam
         pred = -np.inf if delta is None else g @ delta - 0.5 * delta @ B @ delta
-        if not pred > _PRED_FLOOR * max(1.0, abs(cur.value)):
+        if delta is None or not np.abs(delta).max() > _STEP_FLOOR:
             # The model sees no ascent left: the remaining gap is on the primal side.
             combine()
             stalls += 1
@@ -665,15 +678,18 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
                 break
         else:
             trial = evaluate(nxt)
-            rho = (trial.value - cur.value) / pred
-            # Below the rounding noise of d the ascent test is meaningless; there the
-            # quadratic model is accurate and its step is taken on trust.
-            if trial.value >= cur.value or pred <= _NOISE * max(1.0, abs(cur.value)):
+            if pred <= _NOISE * max(1.0, abs(cur.value)):
+                # Below the rounding noise of d the ascent test is meaningless; there
+                # the quadratic model is accurate and its step is taken on trust.
                 cur, H = trial, None
-            if rho < 0.25:
-                mu *= 10.0
-            elif rho > 0.75:
-                mu = max(mu / 10.0, _MU_MIN * scale)
+            else:
+                rho = (trial.value - cur.value) / pred
+                if trial.value >= cur.value:
+                    cur, H = trial, None
+                if rho < 0.25:
+                    mu *= 10.0
+                elif rho > 0.75:
+                    mu = max(mu / 10.0, _MU_MIN * scale)
         if it % 10 == 0 and best["upper"] - best["lower"] > tol:
             combine()
         history.append((best["lower"], best["upper"]))
