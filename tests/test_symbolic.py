@@ -16,3 +16,8 @@ def test_T9_product_class_jsd_gap_symbolically():
     assert symbolic.t9_product_jsd_gap(K=2, V=2)
     assert symbolic.t9_product_jsd_gap(K=3, V=2)
     assert symbolic.t9_product_jsd_gap(K=2, V=3)
+
+
+def test_T11_loss_is_2_lipschitz_in_the_gate_logits_symbolically():
+    assert symbolic.t11_lipschitz_constant(K=2)
+    assert symbolic.t11_lipschitz_constant(K=3)

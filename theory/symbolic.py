@@ -103,3 +103,37 @@ def t9_product_jsd_gap(K: int = 2, V: int = 2) -> bool:
         residual = sp.expand(residual.subs(dict(zip(atoms, free, strict=True))))
         assert residual == 0, f"T9 {name} residual: {residual}"
     return True
+
+
+def t11_lipschitz_constant(K: int = 2) -> bool:
+    r"""T11: the loss :math:`f(u) = -\log \sum_k \mathrm{softmax}(u)_k\, p_k` is 2-Lipschitz in
+    the logits u for the ℓ∞/ℓ1 pairing: :math:`\|\partial f/\partial u\|_1 \le 2`, and 2 is sharp.
+
+    Symbolically: (i) :math:`\partial f/\partial u_k = g_k(1 - p_k/p_g)`; (ii) writing it as
+    :math:`a_k - b_k` with :math:`a_k = g_k` and :math:`b_k = g_k p_k/p_g`, both a and b are
+    nonnegative and sum to 1, so by the triangle inequality
+    :math:`\|a - b\|_1 \le \|a\|_1 + \|b\|_1 = 2`; (iii) along g = (1 − e, e, 0, …),
+    p = (e², 1, …), the norm tends to 2 as e → 0.
+    """
+    u = sp.symbols(f"u0:{K}", real=True)
+    p = sp.symbols(f"p0:{K}", positive=True)
+    weights = [sp.exp(uk) for uk in u]
+    total = sum(weights)
+    g = [w / total for w in weights]
+    pg = sum(gk * pk for gk, pk in zip(g, p, strict=True))
+    f = -sp.log(pg)
+    for k in range(K):
+        residual = sp.simplify(sp.diff(f, u[k]) - g[k] * (1 - p[k] / pg))
+        assert residual == 0, f"∂f/∂u_{k} residual: {residual}"
+    b = [gk * pk / pg for gk, pk in zip(g, p, strict=True)]
+    for name, vec in (("g", g), ("g p / p_g", b)):
+        assert sp.simplify(sum(vec) - 1) == 0, f"{name} does not sum to 1"
+        assert all(sp.simplify(v).is_positive for v in vec), f"{name} is not positive"
+    e = sp.symbols("e", positive=True)
+    gs = [1 - e, e] + [0] * (K - 2)
+    ps = [e**2, sp.Integer(1)] + [sp.Integer(1)] * (K - 2)
+    pgs = sum(gk * pk for gk, pk in zip(gs, ps, strict=True))
+    # For small e, g_1 p_1 / p_g < g_1 and g_2 p_2 / p_g > g_2: the signs of the two terms are fixed.
+    norm = (gs[0] - gs[0] * ps[0] / pgs) + (gs[1] * ps[1] / pgs - gs[1])
+    assert sp.limit(norm, e, 0, "+") == 2, "the constant 2 is not approached"
+    return True
