@@ -261,12 +261,24 @@ def _check_router(trie: Trie, ex: _Experts, router) -> tuple[np.ndarray, np.ndar
     law at s would not sum to 1.
     """
     K = ex.P.shape[0]
-    r = np.asarray(router, dtype=np.float64)
+    try:
+        r = np.asarray(router, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("router: expected a (num_nodes, K) array of real numbers") from exc
     if r.shape != (trie.num_nodes, K):
         raise ValueError(
             f"router: expected shape (num_nodes, K) = {(trie.num_nodes, K)}, got {np.shape(router)}"
         )
-    r = check_stack(r, "router")
+    if not np.all(np.isfinite(r)) or np.any(r < 0):
+        raise ValueError("router: entries must be finite and non-negative")
+    off = np.abs(r.sum(axis=1) - 1.0)
+    if np.any(off > SUM_TOL):
+        s = int(np.argmax(off))
+        raise ValueError(
+            f"router: every row r(s) must lie on the simplex Δ_K; the row of prefix "
+            f"{trie.prefix(s)!r} (node {s}) sums to {r[s].sum()!r}"
+        )
+    r = np.ascontiguousarray(r)
     edges = np.einsum("ck,kc->c", r[trie.parent], ex.cond)
     node_mass = trie._path_products(edges)
     total = np.einsum("sk,ks->s", r, ex.mass > 0)
@@ -559,6 +571,15 @@ class SampleResult:
         return self.indices.size / self.proposals
 
 
+def _generator(seed) -> np.random.Generator:
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"seed: expected an int, a sequence of ints or a numpy Generator, got {seed!r}"
+        ) from exc
+
+
 def _segment_cdf(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray:
     """Cumulative sums of ``values`` (…, m) restarted at each segment start, with +inf
     from the last positive entry of each segment on.
@@ -623,7 +644,7 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
             f"got Z = {Z!r}"
         )
     size = check_int(size, "size")
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     K = ex.P.shape[0]
     cdf = np.cumsum(ex.P, axis=1)
     cdf[cdf >= cdf[:, -1:]] = np.inf
@@ -666,7 +687,7 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     ex = _experts(trie, P)
     r, _ = _check_router(trie, ex, router)
     size = check_int(size, "size")
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     K = ex.P.shape[0]
     # Only experts alive at s may be drawn there (validation made their weights sum to 1).
     r_cdf = _segment_cdf((r * (ex.mass > 0).T).ravel(), np.arange(0, r.size, K))

@@ -452,8 +452,19 @@ def test_S9_sample_rejection_validates_the_gate_and_size():
         sample_rejection(strings, P, g, 2.5)
     with pytest.raises(ValueError, match="P"):
         sample_rejection(strings, P * 2, g, 10)
+    r = posterior_router(strings, P, np.ones(3) / 3)
     with pytest.raises(ValueError, match="size"):
-        sample_router(strings, P, posterior_router(strings, P, np.ones(3) / 3), -1)
+        sample_router(strings, P, r, -1)
+    with pytest.raises(ValueError, match="seed"):
+        sample_router(strings, P, r, 10, seed="abc")
+    with pytest.raises(ValueError, match="seed"):
+        sample_rejection(strings, P, g, 10, seed=-1)
+    with pytest.raises(ValueError, match="router"):
+        sample_router(strings, P, [["x"] * 3] * len(r), 10)
+    with pytest.raises(ValueError, match=r"router.*simplex"):
+        sample_router(strings, P, r * 0.5, 10)
+    with pytest.raises(ValueError, match="router"):
+        sample_router(strings, P, -r, 10)
 
 
 def test_S9_verify_rows_pooled_chisquare_rejects_a_wrong_law():
