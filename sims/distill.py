@@ -305,7 +305,7 @@ class RouterResult:
     Σ_s target(s)·gap(s), an upper bound on ``kl`` − min_r KL(target‖q_r);
     ``lower`` = max(0, kl − gap_bound) ≤ min_r KL ≤ ``kl``; ``prefix_gap``
     (num_nodes,): the per-prefix optimality gap bound; ``iterations``: the most
-    EM steps spent on one prefix; ``converged``: gap_bound ≤ tol.
+    solver steps (Newton or EM) spent on one prefix; ``converged``: gap_bound ≤ tol.
     """
 
     router: np.ndarray

@@ -274,6 +274,8 @@ def test_S9_em_router_solves_every_prefix_problem_like_cvxpy(seed, K):
         # Never worse than the conic solver, which only approximates the maximum.
         assert prefix_objective(W, A, r) >= prefix_objective(W, A, r_ref / r_ref.sum()) - 1e-12
         if np.linalg.matrix_rank(A) == K:  # strictly concave: the maximizer is unique
+            # An interior-point solution is accurate to ~√(objective accuracy) in its
+            # argument, so weights are compared at 1e-5, objectives at 1e-8.
             np.testing.assert_allclose(r, r_ref, atol=1e-5)
     # The total: KL(p‖q_r*) = Σ_s p(s)[Σ_a p(a|s) log p(a|s) − f_s*], with the cvxpy optima.
     tm = brute_mass(strings, target)
@@ -282,6 +284,12 @@ def test_S9_em_router_solves_every_prefix_problem_like_cvxpy(seed, K):
     assert res.kl == pytest.approx(float(rel_entr(target, res.student).sum()), abs=1e-13)
     rows = {trie.prefix(c): res.router[c] for c in range(trie.num_nodes)}
     np.testing.assert_allclose(brute_student(strings, P, rows.__getitem__), res.student, rtol=1e-12)
+
+
+def tm_nodes(strings, target):
+    trie = Trie(strings)
+    mass = brute_mass(strings, target)
+    return np.array([mass[trie.prefix(c)] for c in range(trie.num_nodes)])
 
 
 def test_S9_em_is_monotone_and_its_certificate_brackets_the_optimum():
@@ -299,12 +307,6 @@ def test_S9_em_is_monotone_and_its_certificate_brackets_the_optimum():
     assert kls[0] > kls[-1]
     first = distill_router(strings, P, target, tol=1e-12, max_iter=0)
     assert not first.converged and first.iterations == 0
-
-
-def tm_nodes(strings, target):
-    trie = Trie(strings)
-    mass = brute_mass(strings, target)
-    return np.array([mass[trie.prefix(c)] for c in range(trie.num_nodes)])
 
 
 def test_S9_distill_router_of_a_single_expert_is_that_expert():
