@@ -1,0 +1,112 @@
+"""T11 measured: weighted empirical laws, the exact uniform gap of the tabular class,
+the violation rate of the bound, the m^{-1/2} rate and input validation."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from sims.domains import dirichlet_domains
+from sims.experts import tabular_experts
+from sims.generalization import _tabular_sup, generalization_gaps, log_log_slope, weighted_counts
+
+
+def _setup(n=30, seed=0):
+    D = dirichlet_domains(3, n, 1.0, seed=seed)
+    return D, tabular_experts(D, 300, seed=seed + 1)
+
+
+def test_T11_weighted_counts_are_unbiased_with_the_multinomial_variance():
+    D, _ = _setup(n=6)
+    lam, sizes = np.array([0.5, 0.3, 0.2]), np.array([10, 40, 25])
+    w = weighted_counts(D, lam, sizes, 20000, seed=1)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-12)
+    variance = sum(lam[k] ** 2 / sizes[k] * D[k] * (1 - D[k]) for k in range(3))
+    assert np.all(np.abs(w.mean(axis=0) - lam @ D) <= 5 * np.sqrt(variance / 20000))
+    # Rare points have heavy-tailed sample variances: compare on the scale of the largest.
+    np.testing.assert_allclose(w.var(axis=0), variance, rtol=0.05, atol=0.02 * variance.max())
+
+
+def test_T11_tabular_uniform_gap_is_the_exact_supremum_over_the_class():
+    rng = np.random.default_rng(2)
+    n, eps = 8, 0.01
+    for _ in range(5):
+        v = rng.dirichlet(np.ones(n)) - rng.dirichlet(np.ones(n))
+        value = _tabular_sup(v[None, :], eps)[0]
+        # Independent: SLSQP from many starts over {q ≥ ε, Σq = 1} never beats it ...
+        best = -np.inf
+        for _ in range(20):
+            q0 = rng.dirichlet(np.ones(n)) * (1 - n * eps) + eps
+            res = minimize(
+                lambda q, v=v: (v * np.log(q)).sum(),
+                q0,
+                method="SLSQP",
+                bounds=[(eps, 1.0)] * n,
+                constraints=[{"type": "eq", "fun": lambda q: q.sum() - 1.0}],
+            )
+            best = max(best, -res.fun)
+        assert best <= value + 1e-6
+        # ... and reaches it up to the solver's accuracy; random feasible points stay below.
+        assert best >= value - 1e-4
+        Q = rng.dirichlet(np.ones(n), size=2000) * (1 - n * eps) + eps
+        assert (-(v * np.log(Q)).sum(axis=1)).max() <= value + 1e-12
+
+
+def test_T11_violation_rate_is_at_most_delta_and_sup_dominates_the_trained_gate():
+    D, P = _setup()
+    study = generalization_gaps(
+        D, P, [0.2, 0.3, 0.5], [30, 300], mbar=[0.6, 0.3, 0.1], draws=200, delta=0.05, seed=3
+    )
+    assert study.gate_gap.shape == (2, 200) and study.tab_sup.shape == (2, 200)
+    assert np.all(study.gate_violation <= 0.05) and np.all(study.tab_violation <= 0.05)
+    # The ascent starts from the trained gate, so the uniform estimate is at least its gap.
+    assert np.all(study.gate_sup >= study.gate_gap - 1e-12)
+    assert np.all(study.tab_sup >= study.tab_gap - 1e-12)
+    # The bound with empirical risk 0 is the pure slack, which grows with the skewness.
+    assert study.skewness[0] > 1.0
+    np.testing.assert_array_equal(study.sizes[1], [180, 90, 30])
+
+
+def test_T11_uniform_gap_of_the_gate_shrinks_like_m_to_the_minus_half():
+    D, P = _setup(seed=4)
+    study = generalization_gaps(
+        D, P, np.ones(3) / 3, [100, 1000, 10000], draws=100, train_steps=60, sup_steps=60, seed=5
+    )
+    slope = log_log_slope(study.m, study.gate_sup.mean(axis=1))
+    assert -0.65 <= slope <= -0.35
+
+
+def test_T11_gate_generalizes_better_than_a_tabular_model_on_a_large_set():
+    # The gate's complexity does not depend on n; the tabular class's grows like sqrt(n/m).
+    D, P = _setup(n=300, seed=6)
+    study = generalization_gaps(
+        D, P, np.ones(3) / 3, [100], draws=50, train_steps=60, sup_steps=40, seed=7
+    )
+    assert study.gate_sup.mean() < 0.5 * study.tab_sup.mean()
+    assert study.gate_gap.mean() < study.tab_gap.mean()
+
+
+def test_T11_log_log_slope_recovers_a_power_law():
+    x = np.array([1.0, 10.0, 100.0])
+    assert log_log_slope(x, 3.0 * x**-0.5) == pytest.approx(-0.5, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"lam": [0.5, 0.5]}, "lam"),
+        ({"m": [10.5]}, "m"),
+        ({"m": [2]}, "m"),
+        ({"m": []}, "m"),
+        ({"mbar": [1.0, 0.0, 0.0]}, "mbar"),
+        ({"draws": 0}, "draws"),
+        ({"delta": 1.5}, "delta"),
+        ({"radius": 0.0}, "radius"),
+        ({"beta": -1.0}, "beta"),
+        ({"P": np.full((3, 5), 0.2)}, "P"),
+    ],
+)
+def test_T11_generalization_gaps_reject_bad_input_naming_the_argument(kwargs, name):
+    D, P = _setup(n=10)
+    args = {"D": D, "P": P, "lam": np.ones(3) / 3, "m": [30], "draws": 2} | kwargs
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        generalization_gaps(**args)
