@@ -142,6 +142,7 @@ def run(p: dict) -> dict:
             steps=p["spd_steps"],
             batch=p["spd_batch"],
             seed=p["spd_seed"],
+            reference=False,  # the class optimum is computed once below
         )
         models[f"primal-dual gate ({gate})"] = res.model
         spd[gate] = {"lam": res.lam, "worst_case": res.worst_case, "mass": res.mass}
