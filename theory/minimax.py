@@ -519,19 +519,20 @@ def _vertex_matrix(mixtures: MixtureSet) -> np.ndarray:
     return V / V.sum(axis=1, keepdims=True)
 
 
-def _qp_step(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray) -> np.ndarray | None:
-    r"""The regularized Newton step :math:`\arg\max_{\lambda'\in\Lambda} g\cdot(\lambda'-\lambda)
-    - \tfrac12 (\lambda'-\lambda)^\top B (\lambda'-\lambda)` (B positive definite).
+def _qp_hull(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray):
+    r"""The regularized Newton step restricted to conv(rows of V):
+    :math:`\arg\max_{w\in\Delta_m} g\cdot(V^\top w-\lambda)
+    - \tfrac12 (V^\top w-\lambda)^\top B (V^\top w-\lambda)` (B positive definite).
 
-    Solved by Clarabel over the vertex weights w ∈ Δ_m (λ' = Vᵀw). The step only
-    proposes the next trial point: its accuracy never enters the certificates.
+    Solved by Clarabel over the weights w. The step only proposes the next trial
+    point: its accuracy never enters the certificates. Returns (λ', w) or None.
     """
     import clarabel
     from scipy import sparse
 
     m = V.shape[0]
     if m == 1:
-        return V[0].copy()
+        return V[0].copy(), np.ones(1)
     Q = sparse.csc_matrix(np.triu(V @ B @ V.T))
     A = sparse.csc_matrix(np.vstack([np.ones((1, m)), -np.eye(m)]))
     b = np.r_[1.0, np.zeros(m)]
@@ -557,7 +558,31 @@ def _qp_step(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray) -> np
     if np.all(polished >= 0.0):
         w = np.zeros(m)
         w[face] = polished
-    return (w / w.sum()) @ V
+    w /= w.sum()
+    return w @ V, w
+
+
+def _qp_step(mixtures: MixtureSet, W: list, lam, g, B) -> np.ndarray | None:
+    """The regularized Newton step over all of Λ by simplicial decomposition.
+
+    The QP is solved over the hull of a working set W of vertices; the LP oracle
+    ``argmax_linear`` at the QP's gradient then either certifies the answer for
+    all of Λ or returns a vertex to add. Λ is never enumerated (an ℓ1 ball in
+    Δ_8 has hundreds of vertices). W is pruned to the face of the answer.
+    """
+    for _ in range(4 * len(lam) + 20):
+        out = _qp_hull(np.array(W), lam, g, B)
+        if out is None:
+            return None
+        nxt, w = out
+        slope = g - B @ (nxt - lam)
+        top, v = mixtures.argmax_linear(slope)
+        known = min(np.abs(np.array(W) - v).max(axis=1)) <= 1e-12
+        if known or top <= slope @ nxt + 1e-13 * max(1.0, np.abs(slope).max()):
+            break
+        W.append(np.asarray(v, dtype=np.float64))
+    W[:] = [W[j] for j in np.flatnonzero(w > 0)] + ([] if known else [v])
+    return nxt
 
 
 def _lp(c, A_ub, b_ub, m, extra_bounds):
@@ -613,8 +638,13 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
     cutting-plane LP (a convex combination of models is a model, and losses are
     convex) and the combination is offered as a further primal candidate.
     """
-    V = _vertex_matrix(mixtures)
-    oracle = _Oracle(D, P, c, active=V.max(axis=0) > 0)
+    K = D.shape[0]
+    oracle = _Oracle(D, P, c, active=mixtures.support())
+    # The vertex maximizing λ_k, for each k: their barycenter weights every domain
+    # that Λ can weight, and they seed the working set of the Newton QPs.
+    W = [np.asarray(mixtures.argmax_linear(e)[1], dtype=np.float64) for e in np.eye(K)]
+    start = np.mean(W, axis=0)
+    W = [w for j, w in enumerate(W) if not any(np.array_equal(w, u) for u in W[:j])]
     best = {"lower": -np.inf, "lam": None, "upper": np.inf, "q": None, "g": None}
     cuts: list[tuple[np.ndarray, bool, np.ndarray]] = []
 
@@ -636,20 +666,23 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
         return p
 
     def combine():
-        mu = _cut_multipliers(V, np.array([g for _, _, g in cuts]) - best["lower"])
-        if mu is None:
+        if not vertices:
+            vertices.append(_vertex_matrix(mixtures))
+        weights = _cut_multipliers(vertices[0], np.array([g for _, _, g in cuts]) - best["lower"])
+        if weights is None:
             return
         combo = np.zeros(D.shape[1])
-        for w, (lam, mixed, _) in zip(mu, cuts, strict=True):
+        for w, (lam, mixed, _) in zip(weights, cuts, strict=True):
             if w > 0:
                 q = oracle.best_model(lam)
                 combo += w * (oracle.mixed_model(q) if mixed else q)
         combo = _to_envelope(np.clip(combo, oracle.lo, oracle.hi), oracle.lo, oracle.hi)
         offer_primal(combo, oracle.losses(combo))
 
-    # At the barycenter of the vertices every active domain has positive weight, so
-    # its model is positive on every active support and all its losses are finite.
-    cur = evaluate(V.mean(axis=0))
+    # At the start every active domain has positive weight, so its model is
+    # positive on every active support and all its losses are finite.
+    vertices: list[np.ndarray] = []
+    cur = evaluate(start / start.sum())
     oracle.interior = cur.q
     history = []
     bar = tqdm(total=max_iter, desc="robust gate", disable=not progress, leave=False)
@@ -665,7 +698,7 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
         # Steps stay on Σλ = 1, so shifting g by a constant changes nothing but the
         # rounding: centered, g·δ is accurate even when δ is a few ulps of λ.
         g = cur.grad - cur.grad.mean()
-        nxt = _qp_step(V, cur.lam, g, B)
+        nxt = _qp_step(mixtures, W, cur.lam, g, B)
         delta = None if nxt is None else nxt - cur.lam
         pred = -np.inf if delta is None else g @ delta - 0.5 * delta @ B @ delta
         if delta is None or not np.abs(delta).max() > _STEP_FLOOR:
@@ -723,7 +756,14 @@ def _cvxpy_solve(D, P, c, mixtures):
     vertex_cons = [-(T[j, S] @ y) - V[j] @ c <= s for j in range(V.shape[0])]
     cons = [y <= cp.log(q), q >= lo[S], q <= hi[S], cp.sum(q) == 1, *vertex_cons]
     prob = cp.Problem(cp.Minimize(s), cons)
-    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    # Clarabel sometimes stalls at 1e-10 on many vertex constraints; a looser
+    # second attempt still gives a usable reference (its bounds are recomputed exactly).
+    for tol in (1e-10, 1e-8):
+        try:
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+            break
+        except cp.error.SolverError:
+            continue
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise ValueError(f"method: the conic solver failed on this instance ({prob.status})")
     mu = np.clip(np.array([float(cn.dual_value) for cn in vertex_cons]), 0.0, None)
