@@ -31,6 +31,20 @@ def test_verify_exits_1_on_a_failing_row(capsys, monkeypatch):
     assert "FAIL" in capsys.readouterr().out
 
 
+def test_verify_reports_a_raising_row_as_failed_and_keeps_the_table(capsys, monkeypatch):
+    registry = dict(checks._REGISTRY)
+
+    def crashing(rng, trials):
+        raise RuntimeError("solver exploded")
+
+    registry["T0"] = checks._Check("T0", "a check that raises", 1e-12, crashing)
+    monkeypatch.setattr(checks, "_REGISTRY", registry)
+    code = main(["verify", "--only", "T0,T1", "--trials", "3"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "solver exploded" in out and "T1 " in out
+
+
 def test_console_entry_point_runs_as_module():
     res = subprocess.run(
         [sys.executable, "-m", "paper_repro", "--help"], capture_output=True, text=True, check=True

@@ -53,7 +53,7 @@ def test_weights_are_checked():
 
 
 def test_normalize_is_explicit_never_silent():
-    with pytest.raises(ValueError, match="normalize=True"):
+    with pytest.raises(ValueError, match="row 0 sums to 4.0"):
         check_stack([[2.0, 2.0]], "D")
     np.testing.assert_allclose(check_stack([[2.0, 2.0]], "D", normalize=True), [[0.5, 0.5]])
     with pytest.raises(ValueError, match="cannot normalize row 0"):

@@ -58,10 +58,7 @@ def check_distribution(p, name: str = "p", *, normalize: bool = False) -> np.nda
             raise ValueError(f"{name}: cannot normalize, the entries sum to {total}")
         return np.ascontiguousarray(a / total)
     if abs(total - 1.0) > SUM_TOL:
-        raise ValueError(
-            f"{name}: must sum to 1 (tolerance {SUM_TOL:g}), sums to {total!r}; "
-            "pass normalize=True to rescale"
-        )
+        raise ValueError(f"{name}: must sum to 1 (tolerance {SUM_TOL:g}), sums to {total!r}")
     return np.ascontiguousarray(a)
 
 
@@ -88,7 +85,7 @@ def check_stack(
         k = int(np.argmax(off))
         raise ValueError(
             f"{name}: every row must sum to 1 (tolerance {SUM_TOL:g}); row {k} sums to "
-            f"{totals[k]!r}; pass normalize=True to rescale"
+            f"{totals[k]!r}"
         )
     return np.ascontiguousarray(a)
 

@@ -228,23 +228,26 @@ def cross_entropy(p, q) -> float:
 def kl(p, q) -> float:
     r"""Kullback–Leibler divergence :math:`\mathrm{KL}(p\|q) = \sum_x p(x)\log\frac{p(x)}{q(x)}`.
 
-    Equals +inf when p(x) > 0 = q(x) for some x (THEORY §1).
+    Equals +inf when p(x) > 0 = q(x) for some x (THEORY §1). Inputs that sum
+    to 1 only up to rounding can give values of order 1e-17 below 0; they are
+    reported as 0, the true minimum (Gibbs' inequality).
     """
     p = check_distribution(p, "p")
     q = check_distribution(q, "q")
     check_same_length(p, q, ("p", "q"))
-    return float(_kl_rows(p[None, :], q)[0])
+    return max(0.0, float(_kl_rows(p[None, :], q)[0]))
 
 
 def kl_rows(D, q) -> np.ndarray:
     r"""Row-wise divergences :math:`(\mathrm{KL}(D_k\|q))_{k=1..K}`, shape (K,).
 
-    One pass over the K×n matrix, parallel over chunks of X.
+    One pass over the K×n matrix, parallel over chunks of X. Rounding below 0
+    is reported as 0, as in :func:`kl`.
     """
     D = check_stack(D, "D")
     q = check_distribution(q, "q")
     check_same_length(D, q, ("D", "q"))
-    return _kl_rows(D, q)
+    return np.maximum(_kl_rows(D, q), 0.0)
 
 
 def cross_entropy_rows(D, q) -> np.ndarray:
