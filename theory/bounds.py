@@ -132,7 +132,7 @@ def net_size(epsilon, K: int) -> float:
     return float((3.0 / eps) ** (K - 1))
 
 
-def _bound(emp_risk, lam, m, M, delta, rademacher, log_term) -> float:
+def _bound(emp_risk, lam, m, M, rademacher, log_term) -> float:
     emp = float(emp_risk)
     if not math.isfinite(emp):
         raise ValueError(f"emp_risk: expected a finite number, got {emp_risk!r}")
@@ -153,7 +153,7 @@ def generalization_bound(emp_risk, lam, m, M, delta, rademacher) -> float:
     Rademacher complexity is at most ``rademacher``.
     """
     delta = _check_delta(delta)
-    return _bound(emp_risk, lam, m, M, delta, rademacher, math.log(1.0 / delta))
+    return _bound(emp_risk, lam, m, M, rademacher, math.log(1.0 / delta))
 
 
 def uniform_generalization_bound(emp_risk, lam, m, M, delta, rademacher, epsilon) -> float:
@@ -168,6 +168,4 @@ def uniform_generalization_bound(emp_risk, lam, m, M, delta, rademacher, epsilon
     N = net_size(epsilon, check_distribution(lam, "lam").shape[0])
     M_val = check_positive(M, "M", allow_zero=True)
     log_term = math.log(max(N, 1.0) / delta)
-    return _bound(emp_risk, lam, m, M_val, delta, rademacher, log_term) + 2.0 * M_val * float(
-        epsilon
-    )
+    return _bound(emp_risk, lam, m, M_val, rademacher, log_term) + 2.0 * M_val * float(epsilon)
