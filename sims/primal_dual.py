@@ -16,8 +16,10 @@ per domain and b per expert and makes three moves:
   with :math:`\hat\ell_k = \operatorname{mean}_{x\in B_k}(-\log p_g(x)) - c_k`;
 * multiplier: dual ascent :math:`\mu \leftarrow \mu + \eta_\mu(\hat Z - 1)`.
 
-Step sizes decay as 1/√t and the returned gate and mixture are the averages of
-the iterates, the O(1/√T) regime of stochastic convex–concave games. Training
+The mixture and multiplier steps decay as η/√t and the gate takes AdaGrad steps
+(of order η/√t as well, with per-column or per-entry scales); the returned gate
+and mixture are the averages of the iterates, the O(1/√T) regime of stochastic
+convex–concave games. Training
 only draws samples and evaluates the experts (and the gate) at the sampled
 points; it never sums over X. The exact tables of D and P are read after
 training (and at the optional ``eval_every`` checkpoints of the history) to
@@ -370,7 +372,8 @@ def stochastic_primal_dual(
     gate : ``"tabular"``, ``"loglik"`` (softmax-linear on :func:`loglik_features`)
         or a :class:`GateModel`.
     steps, batch : number of steps T, samples per domain and per expert per step.
-    lr : (η_θ, η_λ, η_μ); step t uses η/√t. Defaults depend on the gate.
+    lr : (η_θ, η_λ, η_μ): the gate's AdaGrad step η_θ, and η_λ/√t, η_μ/√t for the
+        mixture and the multiplier.
     eval_every : record the history every so many steps (default: about 40
         checkpoints spaced geometrically, for log-log plots of the O(1/√T) rate).
     reference : also compute ``reference``, the best value of the gate's class
