@@ -85,7 +85,7 @@ def check_stack(
         k = int(np.argmax(off))
         raise ValueError(
             f"{name}: every row must sum to 1 (tolerance {SUM_TOL:g}); row {k} sums to "
-            f"{totals[k]!r}"
+            f"{float(totals[k])!r}"
         )
     return np.ascontiguousarray(a)
 
