@@ -36,7 +36,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.primal_dual import loglik_features
-from theory._validation import check_distribution, check_int, check_pair, check_positive
+from theory._validation import (
+    check_distribution,
+    check_int,
+    check_pair,
+    check_positive,
+    check_stack,
+)
 from theory.bounds import (
     generalization_bound,
     loss_range,
@@ -86,7 +92,15 @@ class GapStudy:
 def weighted_counts(D, lam, sizes, draws: int, seed=0) -> np.ndarray:
     r"""The weighted empirical laws :math:`\hat w(x) = \sum_k (\lambda_k/m_k) c_k(x)` of
     ``draws`` independent samples, m_k = ``sizes[k]`` points from row k of D; shape (draws, n)."""
-    D = np.asarray(D, dtype=np.float64)
+    D = check_stack(D, "D")
+    K = D.shape[0]
+    lam = check_distribution(lam, "lam")
+    if lam.shape[0] != K:
+        raise ValueError(f"lam: expected {K} weights (one per domain), got {lam.shape[0]}")
+    sizes = np.asarray(sizes)
+    if sizes.shape != (K,) or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
+        raise ValueError(f"sizes: expected {K} integer sample sizes ≥ 1, got {sizes!r}")
+    draws = check_int(draws, "draws")
     rng = np.random.default_rng(seed)
     w = np.zeros((draws, D.shape[1]))
     for k, (row, mk) in enumerate(zip(D, sizes, strict=True)):
@@ -97,7 +111,13 @@ def weighted_counts(D, lam, sizes, draws: int, seed=0) -> np.ndarray:
 
 def log_log_slope(x, y) -> float:
     """Least-squares slope of log y against log x (the exponent of a power law)."""
-    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    for name, a in (("x", x), ("y", y)):
+        if a.ndim != 1 or a.size < 2 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise ValueError(f"{name}: expected at least two finite positive numbers, got {a!r}")
+    if x.shape != y.shape:
+        raise ValueError(f"y: expected {x.size} values (one per x), got {y.size}")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def _gate_terms(W, Phi, P):

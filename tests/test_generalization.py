@@ -110,3 +110,20 @@ def test_T11_generalization_gaps_reject_bad_input_naming_the_argument(kwargs, na
     args = {"D": D, "P": P, "lam": np.ones(3) / 3, "m": [30], "draws": 2} | kwargs
     with pytest.raises(ValueError, match=rf"^{name}:"):
         generalization_gaps(**args)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: weighted_counts([[0.5, 0.6]], [1.0], [3], 2), "D"),
+        (lambda: weighted_counts([[0.5, 0.5]], [0.5, 0.5], [3], 2), "lam"),
+        (lambda: weighted_counts([[0.5, 0.5]], [1.0], [0], 2), "sizes"),
+        (lambda: weighted_counts([[0.5, 0.5]], [1.0], [3], 0), "draws"),
+        (lambda: log_log_slope([1.0, 2.0], [1.0, 0.0]), "y"),
+        (lambda: log_log_slope([1.0], [1.0]), "x"),
+        (lambda: log_log_slope([1.0, 2.0, 3.0], [1.0, 2.0]), "y"),
+    ],
+)
+def test_T11_helpers_reject_bad_input_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        call()
