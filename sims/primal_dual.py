@@ -279,7 +279,12 @@ class SPDResult:
 
     @property
     def certified_gap(self) -> float:
-        """worst_case − d(lam) ≥ worst_case − V* ≥ 0."""
+        """worst_case − d(lam) ≥ worst_case − V*.
+
+        worst_case − V* ≥ 0 for models in the envelope M (Z(gate) = 1, T2); the
+        renormalized p_g/Z of a gate with Z ≠ 1 may leave M and fall slightly
+        below V*, so both differences can be slightly negative.
+        """
         return self.worst_case - self.lower
 
 
