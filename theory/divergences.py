@@ -132,78 +132,121 @@ def _weighted_log_sum(w, a, b, lo, hi):
     return s
 
 
-@numba.njit(parallel=True, **_JIT)
-def _kl_rows(D, q):
-    """KL(D_k || q) for every row k: sum over D>0 of D log(D/q)."""
-    K, n = D.shape
-    part = np.zeros((_CHUNKS, K))
-    for c in numba.prange(_CHUNKS):
-        lo, hi = _chunk_bounds(n, c, _CHUNKS)
-        for k in range(K):
-            part[c, k] = _weighted_log_sum(D[k], D[k], q, lo, hi)
-    return part.sum(axis=0)
+def _kernels(parallel: bool):
+    """Compile the row kernels, parallel over chunks of X or serial.
 
-
-@numba.njit(parallel=True, **_JIT)
-def _cross_entropy_rows(D, q):
-    """CE(D_k, q) = -sum over D>0 of D log q for every row k."""
-    K, n = D.shape
-    ones = np.ones(n)
-    part = np.zeros((_CHUNKS, K))
-    for c in numba.prange(_CHUNKS):
-        lo, hi = _chunk_bounds(n, c, _CHUNKS)
-        for k in range(K):
-            part[c, k] = -_weighted_log_sum(D[k], q, ones, lo, hi)
-    return part.sum(axis=0)
-
-
-@numba.njit(parallel=True, **_JIT)
-def _entropy_rows(D):
-    """H(D_k) = -sum over D>0 of D log D for every row k."""
-    K, n = D.shape
-    ones = np.ones(n)
-    part = np.zeros((_CHUNKS, K))
-    for c in numba.prange(_CHUNKS):
-        lo, hi = _chunk_bounds(n, c, _CHUNKS)
-        for k in range(K):
-            part[c, k] = -_weighted_log_sum(D[k], D[k], ones, lo, hi)
-    return part.sum(axis=0)
-
-
-@numba.njit(parallel=True, **_JIT)
-def _mixture(lam, D):
-    """D_lam = sum_k lam_k D_k, column by column."""
-    K, n = D.shape
-    out = np.empty(n)
-    for c in numba.prange(_CHUNKS):
-        lo, hi = _chunk_bounds(n, c, _CHUNKS)
-        for i in range(lo, hi):
-            out[i] = 0.0
-        for k in range(K):
-            w = lam[k]
-            if w != 0.0:
-                for i in range(lo, hi):
-                    out[i] += w * D[k, i]
-    return out
-
-
-@numba.njit(parallel=True, **_JIT)
-def _jsd_kernel(lam, D, m):
-    """sum over (k, x) with lam_k D_k(x) > 0 of lam_k D_k(x) log(D_k(x) / m(x)).
-
-    Weighting each term by the joint mass lam_k D_k(x) (not lam_k times a row
-    divergence) keeps 0 log 0 = 0 when that joint mass underflows: then m(x) ≥
-    lam_k D_k(x) > 0 whenever a term is evaluated.
+    The serial build (one chunk) serves small inputs, where waking a thread
+    team costs far more than the arithmetic. Both builds run the same code, and
+    each is cached separately (the chunk count is part of numba's cache key).
     """
-    K, n = D.shape
-    part = np.zeros((_CHUNKS, K))
-    for c in numba.prange(_CHUNKS):
-        lo, hi = _chunk_bounds(n, c, _CHUNKS)
-        for k in range(K):
-            if lam[k] > 0.0:
-                joint = lam[k] * D[k, lo:hi]
-                part[c, k] = _weighted_log_sum(joint, D[k, lo:hi], m[lo:hi], 0, hi - lo)
-    return part.sum()
+    chunks = _CHUNKS if parallel else 1
+
+    @numba.njit(parallel=parallel, **_JIT)
+    def kl_rows(D, q):
+        """KL(D_k || q) for every row k: sum over D>0 of D log(D/q)."""
+        K, n = D.shape
+        part = np.zeros((chunks, K))
+        for c in numba.prange(chunks):
+            lo, hi = _chunk_bounds(n, c, chunks)
+            for k in range(K):
+                part[c, k] = _weighted_log_sum(D[k], D[k], q, lo, hi)
+        return part.sum(axis=0)
+
+    @numba.njit(parallel=parallel, **_JIT)
+    def cross_entropy_rows(D, q):
+        """CE(D_k, q) = -sum over D>0 of D log q for every row k."""
+        K, n = D.shape
+        ones = np.ones(n)
+        part = np.zeros((chunks, K))
+        for c in numba.prange(chunks):
+            lo, hi = _chunk_bounds(n, c, chunks)
+            for k in range(K):
+                part[c, k] = -_weighted_log_sum(D[k], q, ones, lo, hi)
+        return part.sum(axis=0)
+
+    @numba.njit(parallel=parallel, **_JIT)
+    def entropy_rows(D):
+        """H(D_k) = -sum over D>0 of D log D for every row k."""
+        K, n = D.shape
+        ones = np.ones(n)
+        part = np.zeros((chunks, K))
+        for c in numba.prange(chunks):
+            lo, hi = _chunk_bounds(n, c, chunks)
+            for k in range(K):
+                part[c, k] = -_weighted_log_sum(D[k], D[k], ones, lo, hi)
+        return part.sum(axis=0)
+
+    @numba.njit(parallel=parallel, **_JIT)
+    def mixture(lam, D):
+        """D_lam = sum_k lam_k D_k, column by column."""
+        K, n = D.shape
+        out = np.empty(n)
+        for c in numba.prange(chunks):
+            lo, hi = _chunk_bounds(n, c, chunks)
+            for i in range(lo, hi):
+                out[i] = 0.0
+            for k in range(K):
+                w = lam[k]
+                if w != 0.0:
+                    for i in range(lo, hi):
+                        out[i] += w * D[k, i]
+        return out
+
+    @numba.njit(parallel=parallel, **_JIT)
+    def jsd_sum(lam, D, m):
+        """sum over (k, x) with lam_k D_k(x) > 0 of lam_k D_k(x) log(D_k(x) / m(x)).
+
+        Weighting each term by the joint mass lam_k D_k(x) (not lam_k times a
+        row divergence) keeps 0 log 0 = 0 when that joint mass underflows: then
+        m(x) ≥ lam_k D_k(x) > 0 whenever a term is evaluated.
+        """
+        K, n = D.shape
+        part = np.zeros((chunks, K))
+        for c in numba.prange(chunks):
+            lo, hi = _chunk_bounds(n, c, chunks)
+            for k in range(K):
+                if lam[k] > 0.0:
+                    joint = lam[k] * D[k, lo:hi]
+                    part[c, k] = _weighted_log_sum(joint, D[k, lo:hi], m[lo:hi], 0, hi - lo)
+        return part.sum()
+
+    return kl_rows, cross_entropy_rows, entropy_rows, mixture, jsd_sum
+
+
+_PARALLEL = _kernels(parallel=True)
+_SERIAL = _kernels(parallel=False)
+
+#: Inputs with fewer entries than this (K·n) run on the serial kernels.
+SERIAL_BELOW = 1 << 16
+
+
+def _pick(size: int):
+    return _SERIAL if size < SERIAL_BELOW else _PARALLEL
+
+
+def _kl_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(D_k‖q) per row on validated contiguous inputs (no clamping)."""
+    return _pick(D.size)[0](D, q)
+
+
+def _cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """CE(D_k, q) per row on validated contiguous inputs."""
+    return _pick(D.size)[1](D, q)
+
+
+def _entropy_rows(D: np.ndarray) -> np.ndarray:
+    """H(D_k) per row on validated contiguous inputs."""
+    return _pick(D.size)[2](D)
+
+
+def _mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """D_λ on validated contiguous inputs."""
+    return _pick(D.size)[3](lam, D)
+
+
+def _jsd_kernel(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
+    """The joint-mass-weighted JSD sum on validated contiguous inputs."""
+    return _pick(D.size)[4](lam, D, m)
 
 
 def _jsd(lam: np.ndarray, D: np.ndarray) -> float:
