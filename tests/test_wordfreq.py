@@ -167,18 +167,30 @@ def test_E10_T10_no_mixture_of_the_experts_beats_the_robust_gate(e10):
         assert max(_kl_scipy(D[k], q) for k in range(D.shape[0])) >= v - 1e-7
 
 
-def test_E10_outputs_record_X_the_frequencies_and_the_seeds(e10):
+def test_E10_outputs_record_X_the_frequencies_and_the_seeds(tmp_path):
+    import csv
+    import json
+
+    import paper_repro.reproduce as rp
     from paper_repro.experiments import e10_wordfreq
 
-    p, data = e10
-    tables = e10_wordfreq.table(data)
+    p = _tiny_e10_params()
+    exp = rp.Experiment(**{**e10_wordfreq.EXPERIMENT.__dict__, "params": lambda mode: p})
+    assert rp.reproduce(out=tmp_path, experiments=[exp]) == 0
     fresh = wordfreq_domains(p["languages"], p["top_n"], p["max_len"])
-    assert [r["word"] for r in tables["X"]] == fresh.strings
+    with open(tmp_path / "E10_wordfreq_X.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["word"] for r in rows] == fresh.strings
     for k, lang in enumerate(p["languages"]):
-        np.testing.assert_array_equal([r[f"D_{lang}"] for r in tables["X"]], fresh.D[k])
-    assert {"expert_seed", "pooled_seed", "regmix_seed", "spd_seed"} <= set(p)
-    lam = [r["lam_star_dual"] for r in tables["lambda"]]
+        np.testing.assert_array_equal([float(r[f"D_{lang}"]) for r in rows], fresh.D[k])
+    payload = json.loads((tmp_path / "E10_wordfreq.json").read_text())
+    for seed in ("expert_seed", "pooled_seed", "regmix_seed", "spd_seed"):
+        assert payload["params"][seed] == p[seed]
+    lam = [r["lam_star_dual"] for r in payload["tables"]["lambda"]]
     assert sum(lam) == pytest.approx(1.0)
+    methods = {r["method"] for r in payload["tables"][""]}
+    assert {"robust gate (dual)", "uniform mixture", "aggregate retraining"} <= methods
+    assert {"primal-dual gate (loglik)", "distilled router", "group DRO", "RegMix"} <= methods
 
 
 def test_E10_check_passes_and_fails_when_a_mixture_beats_the_robust_gate(e10):
