@@ -21,3 +21,11 @@ def test_T9_product_class_jsd_gap_symbolically():
 def test_T11_loss_is_2_lipschitz_in_the_gate_logits_symbolically():
     assert symbolic.t11_lipschitz_constant(K=2)
     assert symbolic.t11_lipschitz_constant(K=3)
+
+
+def test_T3_water_filling_satisfies_kkt_symbolically():
+    assert symbolic.t3_water_filling_kkt()
+
+
+def test_T5_dual_hessian_on_a_clipping_pattern_symbolically():
+    assert symbolic.t5_dual_hessian(K=2, free=2)

@@ -137,3 +137,50 @@ def t11_lipschitz_constant(K: int = 2) -> bool:
     norm = (gs[0] - gs[0] * ps[0] / pgs) + (gs[1] * ps[1] / pgs - gs[1])
     assert sp.limit(norm, e, 0, "+") == 2, "the constant 2 is not approached"
     return True
+
+
+def t3_water_filling_kkt() -> bool:
+    r"""T3: :math:`q^*(x) = \mathrm{clip}(t(x)/\nu, \ell(x), u(x))` satisfies the KKT conditions of
+    :math:`\min -\sum_x t(x)\log q(x)` s.t. ℓ ≤ q ≤ u, Σq = 1.
+
+    Per coordinate the Lagrangian is :math:`-t\log q + \nu q - \alpha(q-\ell) + \beta(q-u)`
+    (convex: second derivative t/q² > 0). Stationarity gives: on the free set
+    q = t/ν; at q = ℓ the multiplier :math:`\alpha = \nu - t/\ell = (\nu/\ell)(\ell - t/\nu)`, which is
+    ≥ 0 exactly when t/ν ≤ ℓ; at q = u, :math:`\beta = t/u - \nu = (\nu/u)(t/\nu - u)`, ≥ 0 exactly
+    when t/ν ≥ u. So the clip of t/ν is the KKT point, and ν is fixed by Σq = 1.
+    """
+    t, nu, lo, hi, q = sp.symbols("t nu l u q", positive=True)
+    slope = sp.diff(-t * sp.log(q) + nu * q, q)
+    assert sp.diff(slope, q).is_positive, "the per-coordinate objective is not convex"
+    assert sp.simplify(slope.subs(q, t / nu)) == 0, "q = t/ν is not stationary"
+    alpha = slope.subs(q, lo)
+    assert sp.simplify(alpha - nu / lo * (lo - t / nu)) == 0, f"lower multiplier: {alpha}"
+    beta = -slope.subs(q, hi)
+    assert sp.simplify(beta - nu / hi * (t / nu - hi)) == 0, f"upper multiplier: {beta}"
+    return True
+
+
+def t5_dual_hessian(K: int = 2, free: int = 2) -> bool:
+    r"""T5: on a fixed clipping pattern the dual function has Hessian :math:`-A + a a^\top/T`.
+
+    With t = Σ_k λ_k D_k, a free set F where q = s·t, one point clipped at ℓ and one at
+    u, the mass constraint fixes :math:`s = (1 - \ell - u)/\sum_F t`, and
+    :math:`d(\lambda) = -\sum_F t\log(st) - t_\ell \log\ell - t_u\log u`. Its second
+    derivatives equal :math:`-\sum_F D_j D_k/t + a_j a_k/T` with :math:`a_k = \sum_F D_k`,
+    :math:`T = \sum_F t` (the matrix the dual solver's Newton steps use).
+    """
+    lam = sp.symbols(f"lam0:{K}", positive=True)
+    D = [list(sp.symbols(f"D{k}_0:{free + 2}", positive=True)) for k in range(K)]
+    lo, hi = sp.symbols("l u", positive=True)
+    t = [sum(lam[k] * D[k][x] for k in range(K)) for x in range(free + 2)]
+    T = sum(t[:free])
+    s = (1 - lo - hi) / T
+    d = -sum(t[x] * sp.log(s * t[x]) for x in range(free))
+    d -= t[free] * sp.log(lo) + t[free + 1] * sp.log(hi)
+    a = [sum(D[k][:free]) for k in range(K)]
+    for j in range(K):
+        for k in range(j, K):
+            hess = -sum(D[j][x] * D[k][x] / t[x] for x in range(free)) + a[j] * a[k] / T
+            residual = sp.simplify(sp.diff(d, lam[j], lam[k]) - hess)
+            assert residual == 0, f"∂²d/∂λ_{j}∂λ_{k} residual: {residual}"
+    return True
