@@ -59,18 +59,21 @@ def run(p: dict) -> dict:
 
 
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(width=6.0, height=4.0)
-    ax = axes[0, 0]
-    for i, case in enumerate(CASES):
+    fig, axes = plotting.figure(ncols=2, width=4.6, height=3.8, sharey=True)
+    for i, (ax, case) in enumerate(zip(axes[0], CASES, strict=True)):
         c = plotting.color("", 3 * i)
         d = data[case]
-        ax.plot(data["radii"], d["value"], "o-", color=c, label=f"V*(L1Ball(λ0, r)), {case} experts")
-        ax.axhline(d["d_lam0"], color=c, ls=":", lw=1.2, label=f"d(λ0), {case}")
-        ax.axhline(d["v_simplex"], color=c, ls="--", lw=1.2, label=f"V*(Δ_K), {case}")
-    ax.axhline(data["logK"], color="k", ls="-.", lw=1, label="log K")
-    ax.set(xlabel="radius r of the ℓ1 ball around λ0", ylabel="robust value V* (nats)")
-    ax.legend(loc="lower right", ncol=2)
-    plotting.title(fig, "T7", "prior knowledge on λ lowers the robust value")
+        ax.plot(data["radii"], d["value"], "o-", color=c, ms=4, label="V*(L1Ball(λ0, r))")
+        ax.axhline(d["d_lam0"], color="k", ls=":", lw=1.2, label=f"d(λ0) = {d['d_lam0']:.4f}")
+        ax.axhline(
+            d["v_simplex"], color="k", ls="--", lw=1.2, label=f"V*(Δ_K) = {d['v_simplex']:.4f}"
+        )
+        ax.set(xlabel="radius r of the ℓ1 ball around λ0", title=f"{case} experts")
+        ax.legend(loc="center right")
+    axes[0, 0].set_ylabel("robust value V* (nats)")
+    plotting.title(
+        fig, "T7", f"prior knowledge on λ lowers the robust value (log K = {data['logK']:.3f})"
+    )
     return plotting.save(fig, Path(out_dir) / "E3_prior_knowledge.png")
 
 
