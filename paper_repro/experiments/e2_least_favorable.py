@@ -85,11 +85,11 @@ def plot(data: dict, out_dir: Path) -> Path:
                         xytext=(0, -11 if ty == 0 else 5), ha="center", fontsize=8)
         ax.set_aspect("equal")
         ax.set_xlim(-0.08, 1.08)
-        ax.set_ylim(-0.1, 0.95)
+        ax.set_ylim(-0.1, 1.05)
         ax.axis("off")
         fig.colorbar(shade, ax=ax, shrink=0.75, label="dual function d(λ) (nats)")
         ax.set_title(f"{case} experts: V* = {d['value']:.5f} nats")
-        ax.legend(loc="upper left", fontsize=7.5)
+        ax.legend(loc="upper right", fontsize=7.5)
     plotting.title(fig, "T6", "the least-favorable mixture λ* maximizes the concave dual d(λ)")
     return plotting.save(fig, Path(out_dir) / "E2_least_favorable.png")
 
