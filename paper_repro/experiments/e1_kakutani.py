@@ -71,18 +71,33 @@ def plot(data: dict, out_dir: Path) -> Path:
     lam1, delta = data["lam1"], data["delta"]
     lo, hi = float(delta.min()), float(delta.max())
     ax.plot(lam1, delta, color=plotting.color("robust gate"), label="gate player: Δ(BR_G(λ))")
-    ax.plot([0, 0], [lo, 0], color=plotting.color("uniform mixture"), lw=2.4,
-            label="mixture player: BR_Λ(g)")
+    ax.plot(
+        [0, 0],
+        [lo, 0],
+        color=plotting.color("uniform mixture"),
+        lw=2.4,
+        label="mixture player: BR_Λ(g)",
+    )
     ax.plot([0, 1], [0, 0], color=plotting.color("uniform mixture"), lw=2.4)
     ax.plot([1, 1], [0, hi], color=plotting.color("uniform mixture"), lw=2.4)
-    ax.plot(data["lam_star"][0], data["delta_star"], "k*", ms=13,
-            label=f"saddle point λ*₁ = {data['lam_star'][0]:.4f}")
-    ax.set(xlabel="mixture weight λ₁", ylabel="Δ = L₁(p_g) − L₂(p_g) (nats)",
-           title="best-response maps")
+    ax.plot(
+        data["lam_star"][0],
+        data["delta_star"],
+        "k*",
+        ms=13,
+        label=f"saddle point λ*₁ = {data['lam_star'][0]:.4f}",
+    )
+    ax.set(
+        xlabel="mixture weight λ₁",
+        ylabel="Δ = L₁(p_g) − L₂(p_g) (nats)",
+        title="best-response maps",
+    )
     ax.legend(loc="upper right")
 
     ax = axes[0, 1]
-    ax.plot(lam1, data["dual_value"], color=plotting.color("robust gate"), label="d(λ) = min_g L(g, λ)")
+    ax.plot(
+        lam1, data["dual_value"], color=plotting.color("robust gate"), label="d(λ) = min_g L(g, λ)"
+    )
     ax.axhline(data["value"], color="k", ls="--", lw=1, label=f"V* = {data['value']:.6f}")
     ax.axvline(data["lam_star"][0], color="k", ls=":", lw=1)
     ax.set(xlabel="mixture weight λ₁", ylabel="payoff (nats)", title="dual function")
@@ -90,10 +105,20 @@ def plot(data: dict, out_dir: Path) -> Path:
 
     ax = axes[0, 2]
     it = np.arange(1, data["history_lower"].size + 1)
-    ax.plot(it, data["history_upper"], "o-", color=plotting.color("group DRO"),
-            label="primal max_λ L(g_t, λ)")
-    ax.plot(it, data["history_lower"], "s-", color=plotting.color("uniform mixture"),
-            label="dual d(λ_t)")
+    ax.plot(
+        it,
+        data["history_upper"],
+        "o-",
+        color=plotting.color("group DRO"),
+        label="primal max_λ L(g_t, λ)",
+    )
+    ax.plot(
+        it,
+        data["history_lower"],
+        "s-",
+        color=plotting.color("uniform mixture"),
+        label="dual d(λ_t)",
+    )
     ax.axhline(data["value"], color="k", ls="--", lw=1, label="V*")
     ax.set(xlabel="solver iteration t", ylabel="payoff (nats)", title="primal and dual values meet")
     span = data["history_upper"][0] - data["history_lower"][0]

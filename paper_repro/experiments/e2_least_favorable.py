@@ -76,13 +76,27 @@ def plot(data: dict, out_dir: Path) -> Path:
         shade = ax.tripcolor(tri, d["d"], shading="gouraud", cmap="viridis")
         ax.tricontour(tri, d["d"], levels=10, colors="w", linewidths=0.5, alpha=0.6)
         lx, ly = ternary_xy(d["lam"])
-        ax.plot(lx, ly, "*", color=plotting.color("robust gate"), ms=15, mec="w",
-                label=f"λ* = {vec(d['lam'], 2)}")
+        ax.plot(
+            lx,
+            ly,
+            "*",
+            color=plotting.color("robust gate"),
+            ms=15,
+            mec="w",
+            label=f"λ* = {vec(d['lam'], 2)}",
+        )
         ax.plot([0, 1, 0.5, 0], [0, 0, np.sqrt(3) / 2, 0], "k-", lw=0.8)
-        for (tx, ty), lab in zip([(0, 0), (1, 0), (0.5, np.sqrt(3) / 2)], ["λ1", "λ2", "λ3"],
-                                 strict=True):
-            ax.annotate(f"{lab} = 1", (tx, ty), textcoords="offset points",
-                        xytext=(0, -11 if ty == 0 else 5), ha="center", fontsize=8)
+        for (tx, ty), lab in zip(
+            [(0, 0), (1, 0), (0.5, np.sqrt(3) / 2)], ["λ1", "λ2", "λ3"], strict=True
+        ):
+            ax.annotate(
+                f"{lab} = 1",
+                (tx, ty),
+                textcoords="offset points",
+                xytext=(0, -11 if ty == 0 else 5),
+                ha="center",
+                fontsize=8,
+            )
         ax.set_aspect("equal")
         ax.set_xlim(-0.08, 1.08)
         ax.set_ylim(-0.1, 1.05)
@@ -98,15 +112,37 @@ def table(data: dict) -> dict[str, list[dict]]:
     rows = []
     for case in CASES:
         d = data[case]
-        rows.append({"experts": case, "method": "dual", "value": d["value"], "lower": d["lower"],
-                     "upper": d["upper"], "lam": vec(d["lam"], 9)})
-        rows.append({"experts": case, "method": "cvxpy", "value": d["cvxpy_value"],
-                     "lower": d["cvxpy_lower"], "upper": d["cvxpy_upper"],
-                     "lam": vec(d["cvxpy_lam"], 9)})
+        rows.append(
+            {
+                "experts": case,
+                "method": "dual",
+                "value": d["value"],
+                "lower": d["lower"],
+                "upper": d["upper"],
+                "lam": vec(d["lam"], 9),
+            }
+        )
+        rows.append(
+            {
+                "experts": case,
+                "method": "cvxpy",
+                "value": d["cvxpy_value"],
+                "lower": d["cvxpy_lower"],
+                "upper": d["cvxpy_upper"],
+                "lam": vec(d["cvxpy_lam"], 9),
+            }
+        )
         if case == "perfect":
-            rows.append({"experts": case, "method": "blahut_arimoto", "value": d["ba_capacity"],
-                         "lower": d["ba_lower"], "upper": d["ba_upper"],
-                         "lam": vec(d["ba_prior"], 9)})
+            rows.append(
+                {
+                    "experts": case,
+                    "method": "blahut_arimoto",
+                    "value": d["ba_capacity"],
+                    "lower": d["ba_lower"],
+                    "upper": d["ba_upper"],
+                    "lam": vec(d["ba_prior"], 9),
+                }
+            )
     grid = [
         {"lam1": g[0], "lam2": g[1], "lam3": g[2], "d_perfect": a, "d_imperfect": b}
         for g, a, b in zip(data["grid"], data["perfect"]["d"], data["imperfect"]["d"], strict=True)
