@@ -10,7 +10,8 @@ vector). The game payoff is :math:`L(g,\lambda) = \sum_k \lambda_k L_k(p_g)`.
 * T5 — :func:`dual_function`: :math:`d(\lambda) = \sum_k \lambda_k L_k(q^*_\lambda)`,
   concave, with supergradient :math:`(L_k(q^*_\lambda))_k`.
 * T4/T7 — :func:`robust_gate`: :math:`V^*(\Lambda) = \max_{\lambda\in\Lambda} d(\lambda)`,
-  maximized by a level bundle method over the K-dimensional set Λ, with certified
+  maximized by regularized projected Newton steps over the K-dimensional set Λ
+  (exact Hessian of d on the clipping pattern), with certified
   bounds :math:`d(\lambda) \le V^* \le \max_{\lambda'\in\Lambda} \sum_k \lambda'_k L_k(q)` for
   every iterate; ``method="cvxpy"`` is the exponential-cone reference.
 * T4 (Kakutani) — :func:`best_response_gate`, :func:`best_response_mixture` and
@@ -801,16 +802,18 @@ def robust_gate(
     .. math:: V^*(\Lambda) = \min_{g\in G_1}\max_{\lambda\in\Lambda} \sum_k \lambda_k L_k(p_g)
               = \max_{\lambda\in\Lambda} d(\lambda).
 
-    ``method="dual"`` maximizes the concave d (T5) over Λ by a level bundle method
-    whose inner step is the exact water-filling of T3 (O(nK) per step); it stops
-    when the certified gap upper − lower ≤ ``tol``, or after ``max_iter``
-    iterations with ``converged=False`` and the bounds reached so far.
+    ``method="dual"`` maximizes the concave d (T5) over Λ by regularized projected
+    Newton steps whose inner step is the exact water-filling of T3 (O(nK) per
+    evaluation, O(nK²) per Hessian); it stops when the certified gap
+    upper − lower ≤ ``tol``, or after ``max_iter`` iterations with
+    ``converged=False`` and the bounds reached so far (never NaN).
     ``method="cvxpy"`` solves the exponential-cone formulation with Clarabel
     (small n); its bounds are computed from its (q, λ) in the same way and
     ``converged`` reports the conic solver's status.
 
-    Λ (``mixtures``, default :class:`~theory.mixtures.Simplex`) is used only through
-    ``vertices`` and ``argmax_linear``. Raises ``ValueError`` when V* = ∞ (a domain
+    Λ (``mixtures``, default :class:`~theory.mixtures.Simplex`) is used by the dual
+    method only through its LP oracle ``argmax_linear`` (``vertices`` only if the
+    Newton steps stall; the cvxpy reference has one constraint per vertex). Raises ``ValueError`` when V* = ∞ (a domain
     that some λ ∈ Λ weights puts mass where every expert is 0).
     """
     D, P = check_pair(D, P)
