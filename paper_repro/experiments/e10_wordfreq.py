@@ -228,7 +228,7 @@ def plot(data: dict, out_dir: Path) -> Path:
         0, min(float(np.max(kl)) * 1.05, 3.0 * float(np.max(worst[names.index(UNIFORM)])) + 1)
     )
     ax.set(xlabel="KL divergence (nats)", title="worst-case and per-language KL of each model")
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=7)
 
     ax = axes[0, 1]
     x = np.arange(len(langs))
