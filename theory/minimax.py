@@ -20,6 +20,7 @@ vector). The game payoff is :math:`L(g,\lambda) = \sum_k \lambda_k L_k(p_g)`.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -761,7 +762,10 @@ def _cvxpy_solve(D, P, c, mixtures):
     # second attempt still gives a usable reference (its bounds are recomputed exactly).
     for tol in (1e-10, 1e-8):
         try:
-            prob.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+            # An inaccurate solve is reported through ``converged``, not a warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                prob.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
             break
         except cp.error.SolverError:
             continue
