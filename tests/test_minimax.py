@@ -428,3 +428,16 @@ def test_bad_matrices_raise_value_error_naming_them():
         dual_function(D, P, [0.5, 0.6, -0.1])
     with pytest.raises(ValueError, match="t"):
         water_fill(np.ones(9) / 9, P)
+
+
+@given(seed=st.integers(0, 10**6), objective=st.sampled_from(OBJECTIVES))
+def test_T5_certified_bounds_bracket_every_primal_and_dual_value(seed, objective):
+    # Weak duality: d(λ) ≤ V* ≤ max_k L_k(q) for every λ ∈ Δ_K and every q ∈ M.
+    D, P = _instance(seed, K=3, n=10, domains="zeros", experts="zeros")
+    res = robust_gate(D, P, objective=objective)
+    rng = np.random.default_rng(seed)
+    c = objective_offsets(D, P, objective)
+    for lam in rng.dirichlet(np.ones(3), size=4):
+        assert dual_function(D, P, lam, objective)[0] <= res.upper + 1e-12
+        q = fixed_mixture(D, P, lam).model
+        assert _losses(D, q, c).max() >= res.lower - 1e-12
