@@ -384,7 +384,7 @@ class RobustResult:
     evaluated exactly from the returned pair. ``value`` is ``upper`` for the dual
     method (the worst-case payoff the returned gate actually achieves) and the conic
     solver's optimal value for ``cvxpy``. ``per_domain`` = (L_k(model))_k.
-    ``history`` holds the best (lower, upper) after every iteration.
+    ``history`` holds the best (lower, upper) at the start and after every iteration.
     """
 
     model: np.ndarray
@@ -632,7 +632,7 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
 
     Each iteration evaluates d exactly at one trial λ (T3 water-filling, O(nK))
     and its Hessian on the clipping pattern (O(nK²)); the step maximizes the
-    quadratic model over Λ (a QP in the vertex weights), with a
+    quadratic model over Λ (a small QP, see :func:`_qp_step`), with a
     Levenberg–Marquardt term to stay where the model is trusted. Every evaluated
     λ gives the lower bound d(λ); its model q*_λ ∈ M gives the upper bound
     max_{λ'∈Λ} λ'·L(q*_λ). If the Newton steps stall before the gap closes, the
@@ -664,7 +664,7 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
         # Cuts keep only λ: their models are recomputed when combined, so memory
         # stays O(n) however many cuts are kept.
         cuts.append((lam, p.mixed, p.grad))
-        del cuts[: -(D.shape[0] + 2)]
+        del cuts[: -(K + 2)]
         return p
 
     def combine():
@@ -686,7 +686,7 @@ def _dual_solve(D, P, c, mixtures, tol, max_iter, progress):
     vertices: list[np.ndarray] = []
     cur = evaluate(start / start.sum())
     oracle.interior = cur.q
-    history = []
+    history = [(best["lower"], best["upper"])]
     bar = tqdm(total=max_iter, desc="robust gate", disable=not progress, leave=False)
     mu, H, stalls, it = None, None, 0, 0
     while it < max_iter and best["upper"] - best["lower"] > tol:

@@ -104,7 +104,7 @@ def plot(data: dict, out_dir: Path) -> Path:
     ax.legend(loc="lower center")
 
     ax = axes[0, 2]
-    it = np.arange(1, data["history_lower"].size + 1)
+    it = np.arange(data["history_lower"].size)
     ax.plot(
         it,
         data["history_upper"],
@@ -120,7 +120,11 @@ def plot(data: dict, out_dir: Path) -> Path:
         label="dual d(λ_t)",
     )
     ax.axhline(data["value"], color="k", ls="--", lw=1, label="V*")
-    ax.set(xlabel="solver iteration t", ylabel="payoff (nats)", title="primal and dual values meet")
+    ax.set(
+        xlabel="solver iteration t (0 = start)",
+        ylabel="payoff (nats)",
+        title="primal and dual values meet",
+    )
     span = data["history_upper"][0] - data["history_lower"][0]
     ax.set_ylim(data["value"] - 1.1 * span, data["value"] + 1.1 * span)
     ax.legend(loc="upper right")
@@ -134,7 +138,7 @@ def table(data: dict) -> dict[str, list[dict]]:
         for a, b, c in zip(data["lam1"], data["delta"], data["dual_value"], strict=True)
     ]
     history = [
-        {"iteration": i + 1, "primal_upper": u, "dual_lower": lo}
+        {"iteration": i, "primal_upper": u, "dual_lower": lo}
         for i, (lo, u) in enumerate(zip(data["history_lower"], data["history_upper"], strict=True))
     ]
     return {"best_responses": maps, "solver": history}
@@ -149,7 +153,7 @@ def check(data: dict) -> tuple[bool, str]:
     measured = (
         f"best responses cross at λ₁ = {cross:.4f} (grid step {step:.3g}); solver λ*₁ = "
         f"{lam_star:.6f}; Δ(g*) = {fmt(data['delta_star'])}; primal − dual = {fmt(gap)} after "
-        f"{data['history_lower'].size} iterations; V* = {data['value']:.8f} nats"
+        f"{data['history_lower'].size - 1} iterations; V* = {data['value']:.8f} nats"
     )
     return bool(ok), measured
 
