@@ -92,7 +92,7 @@ def plot(data: dict, out_dir: Path) -> Path:
         ylabel="Δ = L₁(p_g) − L₂(p_g) (nats)",
         title="best-response maps",
     )
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower left")
 
     ax = axes[0, 1]
     ax.plot(
