@@ -4,12 +4,15 @@ Conventions (THEORY §1): natural logarithms; :math:`0 \log 0 = 0`;
 :math:`\mathrm{KL}(p\|q) = +\infty` as soon as :math:`p(x) > 0 = q(x)`.
 
 The public functions validate their inputs and call numba kernels
-(``cache=True``; the row kernels run in parallel over chunks of X). The kernels
+(``cache=True``, vectorized; large inputs are split into one column range
+per core, run on threads since the kernels release the GIL). The kernels
 themselves (``_kl_rows`` …) take validated contiguous float64 arrays and are
 used directly by the solvers on their hot paths.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -39,10 +42,6 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True)
 # Reassociation lets LLVM vectorize the sums and the polynomial below; every
 # term is still evaluated to within a few ulps.
 _FAST = dict(_JIT, fastmath={"reassoc", "contract"})
-
-# Number of chunks the parallel kernels split X into: enough to balance two to
-# a few dozen threads, few enough that the per-chunk partial sums stay tiny.
-_CHUNKS = 64
 
 _LN2 = float(np.log(2.0))
 _TINY = float(np.finfo(np.float64).tiny)
@@ -101,152 +100,150 @@ def _log(r):
     return ex * _LN2 + 2.0 * s * p
 
 
-@numba.njit(**_JIT)
-def _chunk_bounds(n, c, nchunks):
-    step = (n + nchunks - 1) // nchunks
-    lo = min(n, c * step)
-    return lo, min(n, lo + step)
-
-
 @numba.njit(inline="always", **_FAST)
-def _weighted_log_sum(w, a, b, lo, hi):
-    """sum over w(x) > 0 of w(x) log(a(x) / b(x)) for x in [lo, hi).
+def _weighted_log_sum(c, w, a, b):
+    """sum over x with c·w(x) > 0 of c·w(x) log(a(x) / b(x)).
 
     The vectorized pass counts the ratios that are not normal finite floats
-    (b = 0, or under/overflow); if there are any, the range is summed again with
+    (b = 0, or under/overflow); if there are any, the sum is taken again with
     ``np.log``, which gives the exact conventions (+inf where a > 0 = b).
+    Callers pass slices, so the loop index starts at 0: LLVM then knows it is
+    non-negative, which is what lets it vectorize the loop.
     """
     s = 0.0
     nbad = 0
-    for i in range(lo, hi):
+    for i in range(w.shape[0]):
         r = a[i] / b[i]
-        use = w[i] > 0.0
+        wi = c * w[i]
+        use = wi > 0.0
         nbad += use and not (r >= _TINY and r <= _HUGE)
-        s += w[i] * _log(r) if use else 0.0
+        s += wi * _log(r) if use else 0.0
     if nbad == 0:
         return s
     s = 0.0
-    for i in range(lo, hi):
-        if w[i] > 0.0:
-            s += w[i] * np.log(a[i] / b[i])
+    for i in range(w.shape[0]):
+        wi = c * w[i]
+        if wi > 0.0:
+            s += wi * np.log(a[i] / b[i])
     return s
 
 
-def _kernels(parallel: bool):
-    """Compile the row kernels, parallel over chunks of X or serial.
+@numba.njit(**_FAST)
+def _kl_rows_range(D, q, lo, hi):
+    """KL(D_k || q) restricted to columns [lo, hi): sum over D>0 of D log(D/q)."""
+    out = np.empty(D.shape[0])
+    q = q[lo:hi]
+    for k in range(D.shape[0]):
+        row = D[k, lo:hi]
+        out[k] = _weighted_log_sum(1.0, row, row, q)
+    return out
 
-    The serial build (one chunk) serves small inputs, where waking a thread
-    team costs far more than the arithmetic. Both builds run the same code, and
-    each is cached separately (the chunk count is part of numba's cache key).
+
+@numba.njit(**_FAST)
+def _cross_entropy_rows_range(D, q, ones, lo, hi):
+    """CE(D_k, q) = -sum over D>0 of D log q, restricted to columns [lo, hi)."""
+    out = np.empty(D.shape[0])
+    q, ones = q[lo:hi], ones[lo:hi]
+    for k in range(D.shape[0]):
+        out[k] = -_weighted_log_sum(1.0, D[k, lo:hi], q, ones)
+    return out
+
+
+@numba.njit(**_FAST)
+def _entropy_rows_range(D, ones, lo, hi):
+    """H(D_k) = -sum over D>0 of D log D, restricted to columns [lo, hi)."""
+    out = np.empty(D.shape[0])
+    ones = ones[lo:hi]
+    for k in range(D.shape[0]):
+        row = D[k, lo:hi]
+        out[k] = -_weighted_log_sum(1.0, row, row, ones)
+    return out
+
+
+@numba.njit(**_FAST)
+def _mixture_range(lam, D, out, lo, hi):
+    """out[lo:hi] = sum_k lam_k D_k[lo:hi]."""
+    part = out[lo:hi]
+    part[:] = 0.0
+    for k in range(D.shape[0]):
+        w = lam[k]
+        if w != 0.0:
+            row = D[k, lo:hi]
+            for i in range(hi - lo):
+                part[i] += w * row[i]
+    return out
+
+
+@numba.njit(**_FAST)
+def _jsd_range(lam, D, m, lo, hi):
+    """sum over (k, x in [lo, hi)) with lam_k D_k(x) > 0 of lam_k D_k(x) log(D_k(x) / m(x)).
+
+    Weighting each term by the joint mass lam_k D_k(x) (not lam_k times a row
+    divergence) keeps 0 log 0 = 0 when that joint mass underflows: then m(x) ≥
+    lam_k D_k(x) > 0 whenever a term is evaluated.
     """
-    chunks = _CHUNKS if parallel else 1
-
-    @numba.njit(parallel=parallel, **_JIT)
-    def kl_rows(D, q):
-        """KL(D_k || q) for every row k: sum over D>0 of D log(D/q)."""
-        K, n = D.shape
-        part = np.zeros((chunks, K))
-        for c in numba.prange(chunks):
-            lo, hi = _chunk_bounds(n, c, chunks)
-            for k in range(K):
-                part[c, k] = _weighted_log_sum(D[k], D[k], q, lo, hi)
-        return part.sum(axis=0)
-
-    @numba.njit(parallel=parallel, **_JIT)
-    def cross_entropy_rows(D, q):
-        """CE(D_k, q) = -sum over D>0 of D log q for every row k."""
-        K, n = D.shape
-        ones = np.ones(n)
-        part = np.zeros((chunks, K))
-        for c in numba.prange(chunks):
-            lo, hi = _chunk_bounds(n, c, chunks)
-            for k in range(K):
-                part[c, k] = -_weighted_log_sum(D[k], q, ones, lo, hi)
-        return part.sum(axis=0)
-
-    @numba.njit(parallel=parallel, **_JIT)
-    def entropy_rows(D):
-        """H(D_k) = -sum over D>0 of D log D for every row k."""
-        K, n = D.shape
-        ones = np.ones(n)
-        part = np.zeros((chunks, K))
-        for c in numba.prange(chunks):
-            lo, hi = _chunk_bounds(n, c, chunks)
-            for k in range(K):
-                part[c, k] = -_weighted_log_sum(D[k], D[k], ones, lo, hi)
-        return part.sum(axis=0)
-
-    @numba.njit(parallel=parallel, **_JIT)
-    def mixture(lam, D):
-        """D_lam = sum_k lam_k D_k, column by column."""
-        K, n = D.shape
-        out = np.empty(n)
-        for c in numba.prange(chunks):
-            lo, hi = _chunk_bounds(n, c, chunks)
-            for i in range(lo, hi):
-                out[i] = 0.0
-            for k in range(K):
-                w = lam[k]
-                if w != 0.0:
-                    for i in range(lo, hi):
-                        out[i] += w * D[k, i]
-        return out
-
-    @numba.njit(parallel=parallel, **_JIT)
-    def jsd_sum(lam, D, m):
-        """sum over (k, x) with lam_k D_k(x) > 0 of lam_k D_k(x) log(D_k(x) / m(x)).
-
-        Weighting each term by the joint mass lam_k D_k(x) (not lam_k times a
-        row divergence) keeps 0 log 0 = 0 when that joint mass underflows: then
-        m(x) ≥ lam_k D_k(x) > 0 whenever a term is evaluated.
-        """
-        K, n = D.shape
-        part = np.zeros((chunks, K))
-        for c in numba.prange(chunks):
-            lo, hi = _chunk_bounds(n, c, chunks)
-            for k in range(K):
-                if lam[k] > 0.0:
-                    joint = lam[k] * D[k, lo:hi]
-                    part[c, k] = _weighted_log_sum(joint, D[k, lo:hi], m[lo:hi], 0, hi - lo)
-        return part.sum()
-
-    return kl_rows, cross_entropy_rows, entropy_rows, mixture, jsd_sum
+    total = 0.0
+    m = m[lo:hi]
+    for k in range(D.shape[0]):
+        if lam[k] > 0.0:
+            row = D[k, lo:hi]
+            total += _weighted_log_sum(lam[k], row, row, m)
+    return total
 
 
-_PARALLEL = _kernels(parallel=True)
-_SERIAL = _kernels(parallel=False)
-
-#: Inputs with fewer entries than this (K·n) run on the serial kernels.
+#: Inputs with fewer entries than this (K·n) run in the calling thread: below
+#: it, handing work to other threads costs more than the arithmetic.
 SERIAL_BELOW = 1 << 16
 
+_POOL: ThreadPoolExecutor | None = None
 
-def _pick(size: int):
-    return _SERIAL if size < SERIAL_BELOW else _PARALLEL
+
+def _over_columns(kernel, size: int, n: int, *args) -> list:
+    """Run ``kernel(*args, lo, hi)`` over column ranges covering [0, n).
+
+    The kernels release the GIL, so large inputs are split into one contiguous
+    range per core and run on a thread pool; each range keeps the
+    vectorized single-thread loop.
+    """
+    global _POOL
+    threads = numba.get_num_threads()
+    if size < SERIAL_BELOW or threads == 1:
+        return [kernel(*args, 0, n)]
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="modgate")
+    step = -(-n // threads)
+    bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+    return list(_POOL.map(lambda b: kernel(*args, *b), bounds))
 
 
 def _kl_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
     """KL(D_k‖q) per row on validated contiguous inputs (no clamping)."""
-    return _pick(D.size)[0](D, q)
+    return np.sum(_over_columns(_kl_rows_range, D.size, D.shape[1], D, q), axis=0)
 
 
 def _cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
     """CE(D_k, q) per row on validated contiguous inputs."""
-    return _pick(D.size)[1](D, q)
+    ones = np.ones(D.shape[1])
+    parts = _over_columns(_cross_entropy_rows_range, D.size, D.shape[1], D, q, ones)
+    return np.sum(parts, axis=0)
 
 
 def _entropy_rows(D: np.ndarray) -> np.ndarray:
     """H(D_k) per row on validated contiguous inputs."""
-    return _pick(D.size)[2](D)
+    ones = np.ones(D.shape[1])
+    return np.sum(_over_columns(_entropy_rows_range, D.size, D.shape[1], D, ones), axis=0)
 
 
 def _mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
     """D_λ on validated contiguous inputs."""
-    return _pick(D.size)[3](lam, D)
+    out = np.empty(D.shape[1])
+    _over_columns(_mixture_range, D.size, D.shape[1], lam, D, out)
+    return out
 
 
 def _jsd_kernel(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
     """The joint-mass-weighted JSD sum on validated contiguous inputs."""
-    return _pick(D.size)[4](lam, D, m)
+    return float(sum(_over_columns(_jsd_range, D.size, D.shape[1], lam, D, m)))
 
 
 def _jsd(lam: np.ndarray, D: np.ndarray) -> float:
