@@ -36,6 +36,7 @@ from theory._validation import (
     check_distribution,
     check_int,
     check_positive,
+    check_seed,
     check_stack,
     check_weights,
 )
@@ -571,15 +572,6 @@ class SampleResult:
         return self.indices.size / self.proposals
 
 
-def _generator(seed) -> np.random.Generator:
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"seed: expected an int, a sequence of ints or a numpy Generator, got {seed!r}"
-        ) from exc
-
-
 def _segment_cdf(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray:
     """Cumulative sums of ``values`` (…, m) restarted at each segment start, with +inf
     from the last positive entry of each segment on.
@@ -644,7 +636,7 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
             f"got Z = {Z!r}"
         )
     size = check_int(size, "size")
-    rng = _generator(seed)
+    rng = check_seed(seed)
     K = ex.P.shape[0]
     cdf = np.cumsum(ex.P, axis=1)
     cdf[cdf >= cdf[:, -1:]] = np.inf
@@ -687,7 +679,7 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     ex = _experts(trie, P)
     r, _ = _check_router(trie, ex, router)
     size = check_int(size, "size")
-    rng = _generator(seed)
+    rng = check_seed(seed)
     K = ex.P.shape[0]
     # Only experts alive at s may be drawn there (validation made their weights sum to 1).
     r_cdf = _segment_cdf((r * (ex.mass > 0).T).ravel(), np.arange(0, r.size, K))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import check_int, check_positive
+from theory._validation import check_int, check_positive, check_seed
 
 __all__ = [
     "dirichlet_domains",
@@ -73,15 +73,6 @@ def _sequence_args(K, T, V) -> tuple[int, int, int]:
     return K, T, V
 
 
-def _sequence_rng(seed) -> np.random.Generator:
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"seed: expected a non-negative integer or a Generator, got {seed!r}"
-        ) from exc
-
-
 def _tilted(rng, shape, s: float) -> np.ndarray:
     r"""K distributions on the last axis, :math:`\propto b\,e^{s z_k}` with a shared
     :math:`b \sim \mathrm{Dir}(1)` and domain-specific :math:`z_k \sim \mathcal N(0, 1)`."""
@@ -104,7 +95,7 @@ def product_domains(K: int, T: int, V: int, separation: float = 1.0, seed=0) -> 
     """
     K, T, V = _sequence_args(K, T, V)
     s = check_positive(separation, "separation", allow_zero=True)
-    margins = _tilted(_sequence_rng(seed), (K, T, V), s)
+    margins = _tilted(check_seed(seed), (K, T, V), s)
     return _product_table(margins)
 
 
@@ -136,7 +127,7 @@ def markov_domains(
     s = check_positive(separation, "separation", allow_zero=True)
     if r == 0:
         return product_domains(K, T, V, s, seed)
-    rng = _sequence_rng(seed)
+    rng = check_seed(seed)
     D = _tilted(rng, (K, V**r), s).reshape((K,) + (V,) * r + (1,) * (T - r))
     for t in range(r, T):
         cond = _tilted(rng, (K, V**r, V), s)
@@ -164,7 +155,7 @@ def pattern_domains(K: int, T: int, V: int, overlap: float = 0.0, seed=0) -> np.
     w = check_positive(overlap, "overlap", allow_zero=True)
     if w > 1:
         raise ValueError(f"overlap: expected a value in [0, 1], got {overlap}")
-    rng = _sequence_rng(seed)
+    rng = check_seed(seed)
     symbols = np.stack([rng.permutation(V)[:K] for _ in range(T)], axis=1)
     margins = np.full((K, T, V), w / V)
     margins[np.arange(K)[:, None], np.arange(T)[None, :], symbols] += 1.0 - w

@@ -35,6 +35,7 @@ from theory._validation import (
     check_int,
     check_pair,
     check_positive,
+    check_seed,
     check_stack,
     check_weights,
 )
@@ -464,15 +465,6 @@ def group_dro(
     )
 
 
-def _generator(seed) -> np.random.Generator:
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"seed: expected a non-negative integer or a Generator, got {seed!r}"
-        ) from exc
-
-
 def _quadratic_features(A: np.ndarray) -> np.ndarray:
     """[1, α_i, α_i α_j (i ≤ j)] for each row α of A."""
     iu = np.triu_indices(A.shape[1])
@@ -509,7 +501,7 @@ def regmix(
     if degree > 2:
         raise ValueError(f"degree: expected 1 (linear) or 2 (quadratic), got {degree}")
     K = st.D.shape[0]
-    rng = _generator(seed)
+    rng = check_seed(seed)
     train = np.vstack([np.eye(K), np.full((1, K), 1.0 / K), rng.dirichlet(np.ones(K), samples)])
     losses = np.array([_dual(st, a)[1] for a in train])
     # a domain with infinite loss at some sampled α (a zero of h_α on its support)

@@ -169,6 +169,17 @@ def check_int(x, name: str, *, minimum: int = 1) -> int:
     return int(x)
 
 
+def check_seed(seed, name: str = "seed") -> np.random.Generator:
+    """A numpy Generator from ``seed`` (an int, a sequence of ints or a Generator)."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name}: expected a non-negative int, a sequence of them or a numpy Generator, "
+            f"got {seed!r}"
+        ) from exc
+
+
 def check_choice(x, name: str, choices) -> str:
     if x not in choices:
         raise ValueError(f"{name}: expected one of {sorted(choices)}, got {x!r}")
