@@ -388,51 +388,19 @@ def reproduce(
             continue
         data, seconds, cached, error = results[e.id]
         p = params[e.id]
+        common = dict(setup=e.setup(p), seconds=seconds, cached=cached, params=p)
         if error:
             outcomes.append(
-                Outcome(
-                    e.id,
-                    e.name,
-                    e.claim,
-                    False,
-                    "run raised",
-                    setup=e.setup(p),
-                    seconds=seconds,
-                    error=error,
-                    params=p,
-                )
+                Outcome(e.id, e.name, e.claim, False, "run raised", error=error, **common)
             )
             continue
         try:
             passed, measured, files = _write_outputs(e, data, p, mode, out)
-            outcomes.append(
-                Outcome(
-                    e.id,
-                    e.name,
-                    e.claim,
-                    passed,
-                    measured,
-                    setup=e.setup(p),
-                    files=files,
-                    seconds=seconds,
-                    cached=cached,
-                    params=p,
-                )
-            )
+            outcomes.append(Outcome(e.id, e.name, e.claim, passed, measured, files=files, **common))
         except Exception:
+            error = traceback.format_exc()
             outcomes.append(
-                Outcome(
-                    e.id,
-                    e.name,
-                    e.claim,
-                    False,
-                    "output failed",
-                    setup=e.setup(p),
-                    seconds=seconds,
-                    cached=cached,
-                    error=traceback.format_exc(),
-                    params=p,
-                )
+                Outcome(e.id, e.name, e.claim, False, "output failed", error=error, **common)
             )
     _write_text(out / "REPORT.md", _report(outcomes, mode))
 

@@ -20,12 +20,12 @@ language and renormalized on X (``sims.experts.ngram_experts``). For each K:
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import chisquare
 
+from benchmarks._common import median_time
 from paper_repro import plotting
 from paper_repro.experiments._common import fmt
 from paper_repro.reproduce import Experiment, progress
@@ -65,15 +65,6 @@ def params(mode: str) -> dict:
     }
 
 
-def _median_seconds(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def _gof(indices: np.ndarray, probs: np.ndarray) -> tuple[float, float, np.ndarray]:
     """χ² p-value (cells expected below 5 pooled), total variation and the empirical law."""
     counts = np.bincount(indices, minlength=probs.size).astype(np.float64)
@@ -108,8 +99,8 @@ def _one_K(K: int, p: dict) -> dict:
     p_rej, tv_rej, f_rej = _gof(rej.indices, target)
     p_rou, tv_rou, f_rou = _gof(rou.indices, res.student)
     reps = p["timing_repeats"]
-    t_rej = _median_seconds(lambda: sample_rejection(trie, P, rg.gate, size, seed=seed), reps)
-    t_rou = _median_seconds(lambda: sample_router(trie, P, res.router, size, seed=seed), reps)
+    t_rej = median_time(lambda: sample_rejection(trie, P, rg.gate, size, seed=seed), reps, warmup=0)
+    t_rou = median_time(lambda: sample_router(trie, P, res.router, size, seed=seed), reps, warmup=0)
     # Proposals until `size` acceptances at rate 1/K: NegBin, mean size·K, var size·(K − 1)·K.
     z_acc = (rej.proposals - size * K) / math.sqrt(size * (K - 1) * K)
     return {
