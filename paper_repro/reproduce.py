@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from paper_repro.experiments import PLANNED
 from paper_repro.plotting import atomic_path
-from theory._validation import check_choice, check_int
+from theory.validation import check_choice, check_int
 
 __all__ = [
     "Experiment",

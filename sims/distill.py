@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from theory._validation import (
+from theory.divergences import _kl_rows
+from theory.gates import check_gate
+from theory.validation import (
     SUM_TOL,
     InfeasibleError,
     check_distribution,
@@ -40,8 +42,6 @@ from theory._validation import (
     check_stack,
     check_weights,
 )
-from theory.divergences import _kl_rows
-from theory.gates import check_gate
 
 __all__ = [
     "Trie",

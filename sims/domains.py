@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import check_int, check_positive, check_seed
+from theory.validation import check_int, check_positive, check_seed
 
 __all__ = [
     "dirichlet_domains",
@@ -47,7 +47,7 @@ def dirichlet_domains(K: int, n: int, separation: float = 1.0, seed=0) -> np.nda
 def noisy_experts(D, noise: float = 0.3, seed=0) -> np.ndarray:
     r"""Imperfect experts: :math:`p_k \propto D_k^{1-\epsilon} \, r_k^{\epsilon}` with random
     :math:`r_k \sim \mathrm{Dir}(1)` and ε = ``noise`` ∈ [0, 1]; full support when ε > 0."""
-    from theory._validation import check_stack
+    from theory.validation import check_stack
 
     D = check_stack(D, "D")
     eps = check_positive(noise, "noise", allow_zero=True)

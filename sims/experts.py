@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import check_int, check_positive, check_stack
+from theory.validation import check_int, check_positive, check_stack
 
 __all__ = ["tabular_experts", "ngram_experts", "sample_counts"]
 

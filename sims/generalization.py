@@ -36,19 +36,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.primal_dual import loglik_features
-from theory._validation import (
-    check_distribution,
-    check_int,
-    check_pair,
-    check_positive,
-    check_stack,
-)
 from theory.bounds import (
     generalization_bound,
     loss_range,
     rademacher_softmax_linear,
     rademacher_tabular,
     skewness,
+)
+from theory.validation import (
+    check_distribution,
+    check_int,
+    check_pair,
+    check_positive,
+    check_stack,
 )
 
 __all__ = ["GapStudy", "generalization_gaps", "weighted_counts", "log_log_slope"]

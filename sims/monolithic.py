@@ -30,15 +30,6 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
-from theory._validation import (
-    check_distribution,
-    check_int,
-    check_pair,
-    check_positive,
-    check_seed,
-    check_stack,
-    check_weights,
-)
 from theory.gates import envelope
 from theory.minimax import objective_offsets
 from theory.mixtures import MixtureSet, Simplex
@@ -51,6 +42,15 @@ from theory.monolithic import (
     _mix,
     parse_family,
     window_marginals,
+)
+from theory.validation import (
+    check_distribution,
+    check_int,
+    check_pair,
+    check_positive,
+    check_seed,
+    check_stack,
+    check_weights,
 )
 
 __all__ = [

@@ -35,15 +35,15 @@ from typing import Protocol
 import numpy as np
 from scipy.special import softmax, xlogy
 
-from theory._validation import (
+from theory.minimax import dual_function, robust_gate
+from theory.mixtures import MixtureSet, Simplex
+from theory.validation import (
     check_choice,
     check_feasible,
     check_int,
     check_pair,
     check_positive,
 )
-from theory.minimax import dual_function, robust_gate
-from theory.mixtures import MixtureSet, Simplex
 
 __all__ = [
     "GateModel",

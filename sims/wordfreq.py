@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import check_int
+from theory.validation import check_int
 
 __all__ = ["Domains", "wordfreq_domains"]
 

@@ -25,8 +25,8 @@ from sims.distill import (
     sample_rejection,
     sample_router,
 )
-from theory._validation import InfeasibleError
 from theory.minimax import robust_gate
+from theory.validation import InfeasibleError
 
 END = "$"  # how Trie.prefix writes the end symbol; never in the test alphabets
 LEVEL = 1e-3  # significance level of every goodness-of-fit test below

@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import reference as ref
-from theory._validation import InfeasibleError
 from theory.capacity import blahut_arimoto
 from theory.gates import mass, model
 from theory.minimax import (
@@ -24,6 +23,7 @@ from theory.minimax import (
     water_fill,
 )
 from theory.mixtures import Box, L1Ball, Polytope, Simplex
+from theory.validation import InfeasibleError
 
 OBJECTIVES = ("divergence", "cross_entropy", "regret")
 FAMILIES = ("simplex", "box", "l1", "polytope")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from theory import divergences as dv
-from theory._validation import InfeasibleError, check_feasible, check_stack
 from theory.gates import envelope, gate_for, model
+from theory.validation import InfeasibleError, check_feasible, check_stack
 
 GOOD = np.array([[0.5, 0.5], [0.2, 0.8]])
 

@@ -5,7 +5,7 @@ Generative Models*, arXiv:2602.17554 (2026). Each module holds one result family
 of THEORY.md: ``divergences`` (T1), ``gates`` (T2), ``mixtures`` (the sets Λ).
 """
 
-from theory import divergences, gates, mixtures
-from theory._validation import InfeasibleError
+from theory import divergences, gates, mixtures, validation
+from theory.validation import InfeasibleError
 
-__all__ = ["divergences", "gates", "mixtures", "InfeasibleError"]
+__all__ = ["divergences", "gates", "mixtures", "validation", "InfeasibleError"]

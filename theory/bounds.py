@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from theory._validation import (
+from theory.validation import (
     check_distribution,
     check_int,
     check_positive,

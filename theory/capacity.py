@@ -31,8 +31,8 @@ import numba
 import numpy as np
 from tqdm.auto import tqdm
 
-from theory._validation import check_int, check_positive, check_stack
 from theory.divergences import _mixture
+from theory.validation import check_int, check_positive, check_stack
 
 __all__ = ["CapacityResult", "blahut_arimoto"]
 

@@ -20,7 +20,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from theory._validation import (
+from theory.validation import (
     check_distribution,
     check_same_length,
     check_stack,

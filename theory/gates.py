@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import SUM_TOL, check_distribution, check_stack
+from theory.validation import SUM_TOL, check_distribution, check_stack
 
 __all__ = ["envelope", "model", "mass", "gate_for", "check_gate", "in_envelope"]
 

@@ -29,7 +29,10 @@ import numpy as np
 from scipy.optimize import linprog
 from tqdm.auto import tqdm
 
-from theory._validation import (
+from theory.divergences import _cross_entropy_rows, _entropy_rows, _mixture
+from theory.gates import gate_for
+from theory.mixtures import MixtureSet, Simplex
+from theory.validation import (
     check_choice,
     check_feasible,
     check_int,
@@ -37,9 +40,6 @@ from theory._validation import (
     check_positive,
     check_weights,
 )
-from theory.divergences import _cross_entropy_rows, _entropy_rows, _mixture
-from theory.gates import gate_for
-from theory.mixtures import MixtureSet, Simplex
 
 __all__ = [
     "FixedResult",
@@ -213,7 +213,7 @@ def water_fill(t, P) -> tuple[np.ndarray, float]:
     {t = 0} in proportion to u − ℓ. When several ν solve the equation (a flat
     piece) the one closest to 1 is reported, so perfect experts give ν = 1.
     """
-    from theory._validation import check_distribution, check_stack
+    from theory.validation import check_distribution, check_stack
 
     P = check_stack(P, "P")
     t = check_distribution(t, "t")
@@ -887,7 +887,7 @@ def best_response_mixture(
     scale), an (m', K) array whose convex hull is the face; for K = 2 the face is
     the interval [min, max] of their first coordinates.
     """
-    from theory._validation import check_distribution
+    from theory.validation import check_distribution
 
     D, P = check_pair(D, P)
     q = check_distribution(model, "model")

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from scipy.optimize import linprog, nnls
 
-from theory._validation import SUM_TOL, check_distribution, check_int, check_positive
+from theory.validation import SUM_TOL, check_distribution, check_int, check_positive
 
 __all__ = ["MixtureSet", "Simplex", "Box", "L1Ball", "Polytope", "from_spec"]
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import rel_entr, xlogy
 
-from theory._validation import check_int, check_stack, check_weights
 from theory.divergences import _cross_entropy_rows, _entropy_rows, _jsd, _kl_rows, _mixture
+from theory.validation import check_int, check_stack, check_weights
 
 __all__ = [
     "parse_family",
