@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from theory.divergences import _kl_rows
+from theory._kernels import kl_rows as _kl_rows
 from theory.gates import check_gate
 from theory.validation import (
     SUM_TOL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import check_int, check_positive, check_seed
+from theory.validation import check_allocation, check_int, check_positive, check_seed, check_stack
 
 __all__ = [
     "dirichlet_domains",
@@ -19,10 +19,6 @@ __all__ = [
     "separable_domains",
     "wordfreq_domains",
 ]
-
-# Largest K·V**T the sequence generators build (a dense float64 table of 4 GB).
-_MAX_ENTRIES = 5 * 10**8
-
 
 def dirichlet_domains(K: int, n: int, separation: float = 1.0, seed=0) -> np.ndarray:
     r"""K random domains on n points whose diversity grows with ``separation`` s ≥ 0.
@@ -35,8 +31,9 @@ def dirichlet_domains(K: int, n: int, separation: float = 1.0, seed=0) -> np.nda
     """
     K = check_int(K, "K")
     n = check_int(n, "n")
+    check_allocation((3 * K, n), "K, n")
     s = check_positive(separation, "separation", allow_zero=True)
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     base = rng.dirichlet(np.ones(n))
     logits = np.log(np.maximum(base, 1e-300))[None, :] + s * rng.standard_normal((K, n))
     logits -= logits.max(axis=1, keepdims=True)
@@ -45,18 +42,24 @@ def dirichlet_domains(K: int, n: int, separation: float = 1.0, seed=0) -> np.nda
 
 
 def noisy_experts(D, noise: float = 0.3, seed=0) -> np.ndarray:
-    r"""Imperfect experts: :math:`p_k \propto D_k^{1-\epsilon} \, r_k^{\epsilon}` with random
-    :math:`r_k \sim \mathrm{Dir}(1)` and ε = ``noise`` ∈ [0, 1]; full support when ε > 0."""
-    from theory.validation import check_stack
+    r"""Imperfect experts, a geometric interpolation between each domain and noise:
 
+    .. math:: p_k \propto D_k^{1-\epsilon}\, r_k^{\epsilon},\qquad r_k \sim \mathrm{Dir}(1),
+
+    with ε = ``noise`` ∈ [0, 1] (ε = 0: perfect experts p_k = D_k; ε = 1: pure
+    noise p_k = r_k). The support of p_k is that of D_k when ε < 1 (a zero of
+    D_k stays a zero of D_k^{1−ε}) and all of X when ε = 1 (then 0^0 = 1: D_k
+    plays no role).
+    """
     D = check_stack(D, "D")
     eps = check_positive(noise, "noise", allow_zero=True)
     if eps > 1:
         raise ValueError(f"noise: expected a value in [0, 1], got {noise}")
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     R = rng.dirichlet(np.ones(D.shape[1]), size=D.shape[0])
     with np.errstate(divide="ignore"):
-        logs = (1 - eps) * np.log(D) + eps * np.log(R)
+        logD = np.log(D) if eps < 1 else np.zeros_like(D)
+        logs = (1 - eps) * logD + eps * np.log(np.maximum(R, 1e-300))
     P = np.exp(logs - logs.max(axis=1, keepdims=True))
     return P / P.sum(axis=1, keepdims=True)
 
@@ -65,9 +68,12 @@ def _sequence_args(K, T, V) -> tuple[int, int, int]:
     K = check_int(K, "K")
     T = check_int(T, "T")
     V = check_int(V, "V")
-    if K * V**T > _MAX_ENTRIES:
+    # Both the per-position tables (K, T, V) and the dense law (K, V**T) are
+    # built, each about twice during construction.
+    check_allocation((2 * K, T, V), "K, T, V")
+    if T * np.log2(float(V)) > 62 or K * V**T * 16 > 4 * 1024**3:
         raise ValueError(
-            f"T, V: the table K·V**T = {K}·{V}**{T} exceeds {_MAX_ENTRIES:.0e} entries; "
+            f"T, V: the table K·V**T = {K}·{V}**{T} is too large to build in memory; "
             "use a shorter length T or a smaller alphabet V"
         )
     return K, T, V

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import check_int, check_positive, check_stack
+from theory.validation import check_int, check_positive, check_seed, check_stack, check_strings
 
 __all__ = ["tabular_experts", "ngram_experts", "sample_counts"]
 
@@ -18,7 +18,7 @@ def sample_counts(D, m, seed=0) -> np.ndarray:
     """Counts (K, n) of ``m`` i.i.d. draws from every row of ``D`` (one multinomial per row)."""
     D = check_stack(D, "D")
     m = check_int(m, "m")
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     return np.stack([rng.multinomial(m, row) for row in D]).astype(np.float64)
 
 
@@ -69,9 +69,7 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
     (context, symbol) occurrence in X gets an integer id, and the counts of a
     sample are weighted bincounts over those ids.
     """
-    strings = list(strings)
-    if not strings or not all(isinstance(s, str) for s in strings):
-        raise ValueError("strings: expected a nonempty list of str")
+    strings = check_strings(strings, "strings")
     if len(set(strings)) != len(strings):
         raise ValueError("strings: expected distinct strings (the points of a finite set X)")
     D = check_stack(D, "D", n=len(strings))

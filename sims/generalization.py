@@ -48,6 +48,7 @@ from theory.validation import (
     check_int,
     check_pair,
     check_positive,
+    check_seed,
     check_stack,
 )
 
@@ -101,7 +102,7 @@ def weighted_counts(D, lam, sizes, draws: int, seed=0) -> np.ndarray:
     if sizes.shape != (K,) or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
         raise ValueError(f"sizes: expected {K} integer sample sizes ≥ 1, got {sizes!r}")
     draws = check_int(draws, "draws")
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     w = np.zeros((draws, D.shape[1]))
     for k, (row, mk) in enumerate(zip(D, sizes, strict=True)):
         if lam[k] > 0:
@@ -247,7 +248,7 @@ def generalization_gaps(
     M_gate = loss_range(P)
     Phi, R = loglik_features(P)
     target = lam @ D
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
 
     rows = {
         key: [] for key in ("gate_gap", "gate_sup", "gate_true", "tab_gap", "tab_sup", "tab_true")

@@ -26,26 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
-from theory.gates import envelope
-from theory.minimax import objective_offsets
-from theory.mixtures import MixtureSet, Simplex
-from theory.monolithic import (
-    _aggregate,
-    _ce_rows,
-    _check_order,
-    _check_shape,
-    _ent_rows,
-    _mix,
-    parse_family,
-    window_marginals,
-)
+from theory import Cut, NewtonAscent
+from theory.divergences import cross_entropy_rows, entropy_rows, mixture
+from theory.gates import envelope, in_envelope
+from theory.monolithic import ModelClass, model_class, parse_family, window_marginals
+from theory.objectives import get as get_objective
+from theory.objectives import payoff
 from theory.validation import (
     check_distribution,
     check_int,
+    check_mixtures,
     check_pair,
     check_positive,
     check_seed,
@@ -68,10 +61,6 @@ __all__ = [
     "compare_to_robust",
 ]
 
-# Slack when deciding whether a model lies in the experts' envelope M (T2, T10).
-_ENVELOPE_TOL = 1e-12
-
-
 # ----------------------------------------------------------------------------- scoring
 
 
@@ -84,32 +73,14 @@ class WorstCase:
     per_domain: np.ndarray
 
 
-def _check_mixtures(mixtures, K: int) -> MixtureSet:
-    if mixtures is None:
-        return Simplex(K)
-    if not isinstance(mixtures, MixtureSet):
-        raise ValueError(f"mixtures: expected a theory.mixtures set, got {type(mixtures).__name__}")
-    if mixtures.K != K:
-        raise ValueError(f"mixtures: the set lives in Δ_{mixtures.K}, but D has K = {K} rows")
-    return mixtures
-
-
-def _linear_max(mixtures: MixtureSet, L: np.ndarray) -> tuple[float, np.ndarray]:
-    """max_{λ∈Λ} λ·L, where an infinite L_k counts only if some λ ∈ Λ weights k."""
-    if np.all(np.isfinite(L)):
-        value, lam = mixtures.argmax_linear(L)
-        return float(value), np.asarray(lam, dtype=np.float64)
-    V = mixtures.vertices()
-    hit = (V > 0) & np.isinf(L)[None, :]
-    if hit.any():
-        return np.inf, V[int(np.argmax(hit.any(axis=1)))].copy()
-    vals = np.where(V > 0, V * np.where(np.isinf(L), 0.0, L)[None, :], 0.0).sum(axis=1)
-    j = int(np.argmax(vals))
-    return float(vals[j]), V[j].copy()
+def _linear_max(mixtures, L: np.ndarray) -> tuple[float, np.ndarray]:
+    """max_{λ∈Λ} λ·L by Λ's linear oracle (an infinite L_k counts only if some λ ∈ Λ weights k)."""
+    value, lam = mixtures.argmax_linear(L)
+    return float(value), np.asarray(lam, dtype=np.float64)
 
 
 def _losses(D: np.ndarray, c: np.ndarray, model: np.ndarray) -> np.ndarray:
-    return _ce_rows(D, model) - c
+    return cross_entropy_rows(D, model) - c
 
 
 def worst_case(model, D, P=None, mixtures=None, objective="divergence") -> WorstCase:
@@ -125,14 +96,9 @@ def worst_case(model, D, P=None, mixtures=None, objective="divergence") -> Worst
     model = check_distribution(model, "model")
     if model.shape[0] != D.shape[1]:
         raise ValueError(f"model: expected length n = {D.shape[1]}, got {model.shape[0]}")
-    if P is None:
-        if isinstance(objective, str) and objective == "regret":
-            raise ValueError("P: the 'regret' objective needs the experts P")
-        P = D
-    else:
-        D, P = check_pair(D, P)
-    mixtures = _check_mixtures(mixtures, D.shape[0])
-    L = _losses(D, objective_offsets(D, P, objective), model)
+    c = get_objective(objective).offsets(D, P)
+    mixtures = check_mixtures(mixtures, D.shape[0])
+    L = _losses(D, c, model)
     value, lam = _linear_max(mixtures, L)
     return WorstCase(value, lam, L)
 
@@ -206,20 +172,19 @@ def train_monolithic(
     D = check_stack(D, "D")
     K, n = D.shape
     alpha = np.full(K, 1.0 / K) if alpha is None else check_weights(alpha, K, "alpha")
-    r = parse_family(family)
-    if r is None:
+    if parse_family(family) is None:
         raise ValueError("family: train_monolithic needs a sequence family 'product' or 'markov:r'")
-    T, V = _check_shape(shape, n, family)
-    _check_order(r, T)
+    H = model_class(family, shape, n)
+    r, (T, V) = H.order, H.shape
     steps = check_int(steps, "steps", minimum=0)
     eta = (1.0 if r == 0 else 1.0 / (T - r)) if lr is None else check_positive(lr, "lr")
 
     mu_k = _moments(D, (T, V), r)
     mu_alpha = alpha @ mu_k
     theta = np.zeros((T - r, V ** (r + 1)))
-    c = _ent_rows(D)
-    optimum = _aggregate(_mix(alpha, D), r, (T, V))
-    optimal_loss = float(alpha @ (_ce_rows(D, optimum) - c))
+    c = entropy_rows(D)
+    optimum = H.project(mixture(alpha, D))
+    optimal_loss = float(alpha @ (cross_entropy_rows(D, optimum) - c))
 
     losses = np.empty(steps + 1)
     cosines = np.empty((steps + 1, K, K))
@@ -239,7 +204,7 @@ def train_monolithic(
         if s < steps:
             theta -= eta * (mu - mu_alpha).reshape(theta.shape)
 
-    experts = np.stack([_aggregate(D[k], r, (T, V)) for k in range(K)])
+    experts = np.stack([H.project(D[k]) for k in range(K)])
     expert_res = np.linalg.norm(_moments(experts, (T, V), r) - mu_k, axis=1)
     return TrainingTrace(
         family, alpha, h, optimum, losses, optimal_loss, cosines, residuals, agg, expert_res
@@ -280,27 +245,28 @@ class _Setup:
     D: np.ndarray
     P: np.ndarray
     c: np.ndarray
-    order: int | None
-    shape: tuple[int, int] | None
-    mixtures: MixtureSet
+    H: ModelClass
+    mixtures: object
     family: str
+
+    def model(self, alpha: np.ndarray) -> np.ndarray:
+        """Aggregate retraining with weights α: h_α = argmin_{h∈H} KL(D_α‖h)."""
+        return self.H.project(mixture(alpha, self.D))
 
 
 def _setup(D, P, family, shape, mixtures, objective) -> _Setup:
     D, P = check_pair(D, P)
-    order = parse_family(family)
-    if order is not None:
-        shape = _check_shape(shape, D.shape[1], family)
-        _check_order(order, shape[0])
-    mixtures = _check_mixtures(mixtures, D.shape[0])
-    return _Setup(D, P, objective_offsets(D, P, objective), order, shape, mixtures, family)
+    H = model_class(family, shape, D.shape[1])
+    mixtures = check_mixtures(mixtures, D.shape[0])
+    c = get_objective(objective).offsets(D, P)
+    return _Setup(D, P, c, H, mixtures, H.family)
 
 
 def _result(st: _Setup, name, model, alpha, lower=None, upper=None, converged=True):
     L = _losses(st.D, st.c, model)
     value, lam = _linear_max(st.mixtures, L)
     lo, hi = envelope(st.P)
-    inside = bool(np.all(model >= lo - _ENVELOPE_TOL) and np.all(model <= hi + _ENVELOPE_TOL))
+    inside = bool(in_envelope(model, lo, hi).all())
     return MixingResult(
         name, st.family, model, alpha, value, lam, L, lower, upper, converged, inside
     )
@@ -312,8 +278,7 @@ def uniform_mixing(
     r"""Aggregate retraining with uniform weights: h = argmin_{h∈H} KL(D_{1/K} ‖ h) (THEORY §10)."""
     st = _setup(D, P, family, shape, mixtures, objective)
     alpha = np.full(st.D.shape[0], 1.0 / st.D.shape[0])
-    model = _aggregate(_mix(alpha, st.D), st.order, st.shape)
-    return _result(st, "uniform", model, alpha)
+    return _result(st, "uniform", st.model(alpha), alpha)
 
 
 def proportional_mixing(
@@ -325,56 +290,73 @@ def proportional_mixing(
     alpha = check_distribution(sizes, "sizes", normalize=True)
     if alpha.shape[0] != st.D.shape[0]:
         raise ValueError(f"sizes: expected {st.D.shape[0]} sizes, got {alpha.shape[0]}")
-    model = _aggregate(_mix(alpha, st.D), st.order, st.shape)
-    return _result(st, "proportional", model, alpha)
+    return _result(st, "proportional", st.model(alpha), alpha)
 
 
-def _dual(st: _Setup, lam: np.ndarray):
-    r"""d(λ) = min_{h∈H} Σ_k λ_k L_k(h) = Σ_k λ_k L_k(h_λ), with its maximizer h_λ = aggregate(D, λ)
-    and the supergradient (L_k(h_λ))_k (Danskin)."""
-    h = _aggregate(_mix(lam, st.D), st.order, st.shape)
-    L = _losses(st.D, st.c, h)
-    on = lam > 0
-    return float(lam[on] @ L[on]), L, h
+# Mixing weight of the start mixture into a λ whose model has an infinite loss,
+# and step of the one-sided differences of the Hessian of d_H.
+_MIX_EPS = 1e-9
+_FD_STEP = 1e-6
 
 
-def _newton_polish(st: _Setup, V: np.ndarray, w: np.ndarray, oracle, tol: float, best) -> None:
-    r"""Newton steps on the face of Λ spanned by the vertices the weights w use.
+class _ClassDual:
+    r"""The dual function of group DRO over the class H (THEORY §10):
+    :math:`d_H(\lambda) = \min_{h\in H}\sum_k\lambda_k L_k(h) = \sum_k \lambda_k L_k(h_\lambda)`,
+    with h_λ the M-projection of D_λ and supergradient (L_k(h_λ))_k (Danskin).
 
-    With U the rows v_j − λ (w_j > 0), the model d(λ + Uᵀδ) ≈ d + (U∇d)·δ +
-    ½ δᵀ(U∇²d Uᵀ)δ is maximized by least squares; ∇²d Uᵀ comes from central
-    differences of the analytic supergradient along each u_j. Near the optimum
-    this converges quadratically where SLSQP's quasi-Newton model stalls.
-    ``oracle`` records the certificates of every point it sees in ``best``.
+    A cut at a λ whose model has an infinite loss (a domain with weight 0 on
+    which h_λ vanishes) uses the model of (1 − ε)λ + ε λ₀ instead, λ₀ the start:
+    any h ∈ H gives the valid cut d_H(λ') ≤ λ'·L(h). The Hessian is taken by
+    one-sided differences of the supergradient along e_j − λ (inside Δ_K).
+    Models combine in the natural parameters (a normalized geometric mixture,
+    which stays in H, and the losses are convex there); for H = Δ(X) the
+    arithmetic mixture is used (H is convex and the losses are convex in h).
     """
-    for _ in range(8):
-        if best["upper"] - best["lower"] <= tol:
-            return
-        S = np.flatnonzero(w > 1e-9)
-        lam = V.T @ w
-        live = lam > 0
-        U = V[S] - lam[None, :]
 
-        def grad(point, live=live):
-            L = _dual(st, point)[1]
-            return np.where(live, L, 0.0)
+    def __init__(self, st: _Setup):
+        self.st = st
+        self.K = st.D.shape[0]
+        self.active = st.mixtures.support()
+        self.start: np.ndarray | None = None
 
-        g = U @ grad(lam)
+    def losses(self, h: np.ndarray) -> np.ndarray:
+        return np.where(self.active, _losses(self.st.D, self.st.c, h), 0.0)
+
+    def point(self, lam: np.ndarray) -> Cut:
+        if self.start is None:
+            self.start = lam
+        h = self.st.model(lam)
+        g = self.losses(h)
+        value = payoff(lam, g)
+        used = lam
+        if not np.all(np.isfinite(g)):
+            used = (1.0 - _MIX_EPS) * lam + _MIX_EPS * self.start
+            h = self.st.model(used)
+            g = self.losses(h)
+        return Cut(lam, value, g, model=(h, used), state=g, token=used)
+
+    def hessian(self, cut: Cut) -> np.ndarray:
         cols = []
-        for j, u in zip(S, U, strict=True):
-            eps = min(1e-6, 0.5 * w[j])
-            cols.append((grad(lam + eps * u) - grad(lam - eps * u)) / (2.0 * eps))
-        M = U @ np.array(cols).T
-        M = 0.5 * (M + M.T)
-        step = np.linalg.lstsq(-M, g, rcond=1e-12)[0]
-        dw = np.zeros_like(w)
-        dw[S] = step
-        dw -= dw.sum() * w
-        neg = dw < 0
-        t = min(1.0, float(np.min(-w[neg] / dw[neg]))) if neg.any() else 1.0
-        w = np.clip(w + t * dw, 0.0, None)
-        w /= w.sum()
-        oracle(w)
+        for e in np.eye(self.K):
+            step = cut.lam + _FD_STEP * (e - cut.lam)
+            g = self.losses(self.st.model(step / step.sum()))
+            cols.append((np.where(np.isfinite(g), g, 0.0) - cut.grad) / _FD_STEP)
+        M = np.array(cols).T
+        return 0.5 * (M + M.T)
+
+    def combine(self, weights: np.ndarray, cuts: list) -> tuple | None:
+        models = [self.st.model(c.token) for w, c in zip(weights, cuts, strict=True) if w > 0]
+        w = weights[weights > 0]
+        if self.st.H.order is None:
+            h = w @ np.array(models)
+        else:
+            with np.errstate(divide="ignore"):
+                logs = w @ np.log(np.array(models))
+            if not np.isfinite(logs).any():
+                return None
+            h = np.exp(logs - logs.max())
+            h /= h.sum()
+        return (h, None), self.losses(h)
 
 
 def group_dro(
@@ -395,74 +377,22 @@ def group_dro(
 
     with the default ``regret`` losses L_k(h) = KL(D_k‖h) − KL(D_k‖p_k). The
     payoff is linear in λ and convex in the natural parameters of H, and the
-    inner minimum is the closed-form M-projection h_λ = ``aggregate(D, λ)``,
-    so the problem is the maximization of the concave d over Λ (K variables,
-    written λ = Σ_j w_j v_j over the vertices v_j of Λ). Every evaluation gives a
-    certificate: ``lower`` = d(λ) and, for the candidate h_λ,
-    ``upper`` = max_{λ'∈Λ} Σ λ'_k L_k(h_λ); the best of each is kept. SQP steps
-    (SLSQP) run until upper − lower ≤ ``tol`` or ``max_iter`` iterations
-    (then ``converged=False``). The returned model is the candidate achieving
-    ``upper`` and ``alpha`` the training mixture that produced it.
+    inner minimum is the closed-form M-projection h_λ = ``aggregate(D, λ)``, so
+    the problem is the maximization of the concave d over Λ (K variables). It is
+    solved by the same certified Newton ascent as the robust gate
+    (:func:`theory.minimax.robust_gate`), which reaches Λ only through its linear
+    oracle: every evaluation gives ``lower`` = d(λ) and, for its model h,
+    ``upper`` = max_{λ'∈Λ} Σ λ'_k L_k(h); it stops when upper − lower ≤ ``tol``
+    or after ``max_iter`` iterations (then ``converged=False``). The returned
+    model achieves ``upper``; ``alpha`` is the training mixture that produced it
+    (None when it is a combination of several).
     """
     st = _setup(D, P, family, shape, mixtures, objective)
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter")
-    V = st.mixtures.vertices()
-    best = {"lower": -np.inf, "upper": np.inf, "h": None, "alpha": None, "w": None}
-
-    def oracle(w):
-        lam = np.clip(V.T @ np.clip(w, 0.0, None), 0.0, None)
-        lam /= lam.sum()
-        d, L, h = _dual(st, lam)
-        if d > best["lower"]:
-            best.update(lower=d, w=np.asarray(w, dtype=np.float64).copy())
-        up = _linear_max(st.mixtures, L)[0]
-        if up < best["upper"]:
-            best.update(upper=up, h=h, alpha=lam)
-        # an infinite loss only occurs for weights at 0 and says "increase this weight":
-        # a large finite slope keeps the quasi-Newton model usable.
-        finite = np.isfinite(L)
-        cap = 1e3 * (1.0 + np.max(np.abs(L[finite]))) if finite.any() else 1e3
-        return -d, -(V @ np.where(finite, L, cap))
-
-    class _Done(Exception):
-        pass
-
-    def stop(_w):
-        if best["upper"] - best["lower"] <= tol:
-            raise _Done
-
-    m = V.shape[0]
-    w = np.full(m, 1.0 / m)
-    oracle(w)
-    constraint = {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": np.ones_like}
-    iterations = 0
-    # SLSQP stops once its own quasi-Newton model stalls; restarting from the best
-    # point with a fresh model usually closes the remaining certified gap.
-    while best["upper"] - best["lower"] > tol and m > 1 and iterations < max_iter:
-        try:
-            res = minimize(
-                oracle,
-                w,
-                jac=True,
-                method="SLSQP",
-                bounds=[(0.0, 1.0)] * m,
-                constraints=[constraint],
-                callback=stop,
-                options={"maxiter": max_iter - iterations, "ftol": 1e-16},
-            )
-        except _Done:
-            break
-        iterations += max(1, res.nit)
-        if np.allclose(res.x, w, rtol=0.0, atol=1e-15):
-            break
-        w = np.clip(res.x, 0.0, None) / np.clip(res.x, 0.0, None).sum()
-    if best["upper"] - best["lower"] > tol and m > 1:
-        _newton_polish(st, V, best["w"], oracle, tol, best)
-    converged = best["upper"] - best["lower"] <= tol
-    return _result(
-        st, "group_dro", best["h"], best["alpha"], best["lower"], best["upper"], converged
-    )
+    run = NewtonAscent(_ClassDual(st), st.mixtures, tol, max_iter, desc="group DRO").run()
+    h, alpha = run.model
+    return _result(st, "group_dro", h, alpha, run.lower, run.upper, run.converged)
 
 
 def _quadratic_features(A: np.ndarray) -> np.ndarray:
@@ -503,7 +433,7 @@ def regmix(
     K = st.D.shape[0]
     rng = check_seed(seed)
     train = np.vstack([np.eye(K), np.full((1, K), 1.0 / K), rng.dirichlet(np.ones(K), samples)])
-    losses = np.array([_dual(st, a)[1] for a in train])
+    losses = np.array([_losses(st.D, st.c, st.model(a)) for a in train])
     # a domain with infinite loss at some sampled α (a zero of h_α on its support)
     # is fitted on a large finite surrogate so the regression stays defined.
     finite = np.isfinite(losses)
@@ -516,9 +446,9 @@ def regmix(
     beta = np.linalg.lstsq(features(train), losses, rcond=None)[0]
     pool = np.vstack([train, rng.dirichlet(np.ones(K), candidates)])
     predicted = features(pool) @ beta
-    Vx = st.mixtures.vertices()
-    alpha = pool[int(np.argmin((predicted @ Vx.T).max(axis=1)))]
-    return _result(st, "regmix", _aggregate(_mix(alpha, st.D), st.order, st.shape), alpha)
+    worst = [st.mixtures.argmax_linear(p)[0] for p in predicted]
+    alpha = pool[int(np.argmin(worst))]
+    return _result(st, "regmix", st.model(alpha), alpha)
 
 
 def merge_experts(
@@ -546,7 +476,7 @@ def merge_experts(
     st = _setup(D, P, family, shape, mixtures, objective)
     K = st.D.shape[0]
     w = np.full(K, 1.0 / K) if weights is None else check_weights(weights, K, "weights")
-    H = np.stack([_aggregate(st.P[k], st.order, st.shape) for k in range(K)])
+    H = np.stack([st.H.project(st.P[k]) for k in range(K)])
     on = w > 0
     with np.errstate(divide="ignore"):
         logs = w[on] @ np.log(H[on])

@@ -33,16 +33,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.special import softmax, xlogy
+from scipy.special import softmax
 
+from theory.divergences import cross_entropy_rows
 from theory.minimax import dual_function, robust_gate
-from theory.mixtures import MixtureSet, Simplex
+from theory.objectives import get as get_objective
 from theory.validation import (
     check_choice,
     check_feasible,
     check_int,
+    check_mixtures,
     check_pair,
     check_positive,
+    check_seed,
 )
 
 __all__ = [
@@ -57,19 +60,6 @@ __all__ = [
     "softmax_linear_optimum",
     "ClassOptimum",
 ]
-
-_OBJECTIVES = ("regret", "cross_entropy", "divergence")
-
-
-def _cross_entropy_rows(A: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """CE(A_k, Q_k) (or CE(A_k, q) for a vector Q), with 0·log 0 = 0 and +inf where A > 0 = Q.
-
-    Plain numpy: the inputs here are small or read once, where the threaded
-    kernels of theory.divergences cost more in start-up than they save.
-    """
-    with np.errstate(divide="ignore"):
-        return -xlogy(A, Q).sum(axis=1)
-
 
 def _softmax_columns(U: np.ndarray) -> np.ndarray:
     """Softmax of every column of U; the per-step hot path, without scipy's input checks."""
@@ -288,27 +278,11 @@ class SPDResult:
         return self.worst_case - self.lower
 
 
-def _offsets(D: np.ndarray, P: np.ndarray, objective: str) -> np.ndarray:
-    if objective == "regret":
-        c = _cross_entropy_rows(D, P)
-        if not np.all(np.isfinite(c)):
-            k = int(np.argmax(~np.isfinite(c)))
-            raise ValueError(
-                f"P: the regret objective needs CE(D_k, p_k) < inf; expert {k} has "
-                f"probability 0 where domain {k} has mass"
-            )
-        return c
-    if objective == "divergence":
-        return _cross_entropy_rows(D, D)
-    return np.zeros(D.shape[0])
-
-
-def exact_payoffs(D, P, q, objective: str = "regret") -> np.ndarray:
+def exact_payoffs(D, P, q, objective="regret") -> np.ndarray:
     r"""Exact per-domain losses :math:`L_k(q) = \mathrm{CE}(D_k, q) - c_k` (THEORY §3) of a model q."""
-    D, P = check_pair(D, P)
-    check_choice(objective, "objective", _OBJECTIVES)
-    q = np.ascontiguousarray(q, dtype=np.float64)
-    return _cross_entropy_rows(D, q) - _offsets(D, P, objective)
+    from theory.objectives import losses
+
+    return losses(q, D, P, objective)
 
 
 class _RowSampler:
@@ -351,8 +325,8 @@ _DEFAULT_LR = {"tabular": (1.0, 1.0, 1.0), "loglik": (1.0, 1.0, 1.0)}
 def stochastic_primal_dual(
     D,
     P,
-    mixtures: MixtureSet | None = None,
-    objective: str = "regret",
+    mixtures=None,
+    objective="regret",
     gate="tabular",
     steps: int = 5_000,
     batch: int = 32,
@@ -390,12 +364,10 @@ def stochastic_primal_dual(
     """
     D, P = check_pair(D, P)
     K, n = D.shape
-    objective = check_choice(objective, "objective", _OBJECTIVES)
+    obj = get_objective(objective)
     steps = check_int(steps, "steps")
     batch = check_int(batch, "batch")
-    Lam = Simplex(K) if mixtures is None else mixtures
-    if not isinstance(Lam, MixtureSet) or Lam.K != K:
-        raise ValueError(f"mixtures: expected a mixture set over K = {K} domains, got {Lam!r}")
+    Lam = check_mixtures(mixtures, K)
     check_feasible(D, P, Lam.support())
     kind = gate if isinstance(gate, str) else "tabular"
     lr_theta, lr_lam, lr_mu = _DEFAULT_LR.get(kind, _DEFAULT_LR["tabular"]) if lr is None else lr
@@ -410,11 +382,10 @@ def stochastic_primal_dual(
 
     from tqdm.auto import tqdm
 
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     data, experts = _RowSampler(D), _RowSampler(P)
     logP = np.log(np.where(P > 0, P, 1.0))
-    c_exact = _offsets(D, P, objective)
-    is_simplex = isinstance(Lam, Simplex)
+    c_exact = obj.offsets(D, P)
     lam = Lam.center()
     lam_sum = np.zeros(K)
     mu = 1.0  # the multiplier of the fixed-mixture optimum is the water level ν, 1 for P = D
@@ -429,10 +400,10 @@ def stochastic_primal_dual(
         Px = P[:, xs]
         pg = (Gx * Px).sum(axis=0)
         loss = -np.log(pg)
-        if objective == "regret":
-            loss_k = (loss + logP[owner, xs]).reshape(K, batch).mean(axis=1)
-        else:
-            loss_k = loss.reshape(K, batch).mean(axis=1) - c_exact
+        # The objective's own sample estimate of c (on the same minibatch, a
+        # control variate for the regret), else its exact offsets.
+        c_hat = c_exact if obj.estimate is None else obj.estimate(-logP[owner, xs].reshape(K, batch))
+        loss_k = loss.reshape(K, batch).mean(axis=1) - c_hat
         mass_hat = model_gate.columns(ys)[owner, rows].sum() / batch
 
         grad_x = -(lam[owner] / batch) * Px / pg
@@ -444,9 +415,10 @@ def stochastic_primal_dual(
         )
 
         logits = np.log(np.maximum(lam, 1e-12)) + (lr_lam / root) * loss_k
-        lam = softmax(logits)
-        if not is_simplex:
-            lam = Lam.project(np.maximum(lam, 1e-6 / K) / np.maximum(lam, 1e-6 / K).sum())
+        # Exponentiated gradient, then the projection onto Λ; the floor keeps every
+        # coordinate that Λ allows revivable by later steps.
+        lam = np.maximum(softmax(logits), 1e-6 / K)
+        lam = Lam.project(lam / lam.sum())
         lam_sum += lam
         mu += (lr_mu / root) * (mass_hat - 1.0)
 
@@ -458,9 +430,9 @@ def stochastic_primal_dual(
     gate_avg = model_gate.table(average=True)
     worst, worst_lam, per_domain, q, Z = _worst_case(D, P, gate_avg, c_exact, Lam)
     history = SPDHistory(*(np.array(column) for column in zip(*records, strict=True)))
-    lam_avg = Lam.project(lam_sum / steps) if not is_simplex else lam_sum / lam_sum.sum()
-    lower = dual_function(D, P, lam_avg, objective=objective)[0]
-    target = _class_reference(D, P, Lam, objective, model_gate) if reference else None
+    lam_avg = Lam.project(lam_sum / steps)
+    lower = dual_function(D, P, lam_avg, objective=obj)[0]
+    target = _class_reference(D, P, Lam, obj, model_gate) if reference else None
     return SPDResult(
         gate=gate_avg,
         model=q,
@@ -475,8 +447,8 @@ def stochastic_primal_dual(
         history=history,
         steps=steps,
         batch=batch,
-        objective=objective,
-        seed=int(seed) if np.isscalar(seed) else 0,
+        objective=obj.name,
+        seed=int(seed) if isinstance(seed, int | np.integer) else 0,
     )
 
 
@@ -496,7 +468,7 @@ def _worst_case(D, P, gate, c, Lam):
     pg = (gate * P).sum(axis=0)
     Z = float(pg.sum())
     q = np.ascontiguousarray(pg / Z)
-    per_domain = _cross_entropy_rows(D, q) - c
+    per_domain = cross_entropy_rows(D, q) - c
     value, lam = Lam.argmax_linear(per_domain)
     return float(value), lam, per_domain, q, Z
 
@@ -535,8 +507,8 @@ def _class_losses(W, Phi, D, P, c, renormalize):
 def softmax_linear_optimum(
     D,
     P,
-    mixtures: MixtureSet | None = None,
-    objective: str = "regret",
+    mixtures=None,
+    objective="regret",
     features="loglik",
     radius: float = 10.0,
     restarts: int = 8,
@@ -544,9 +516,11 @@ def softmax_linear_optimum(
 ) -> ClassOptimum:
     r"""Best worst-case payoff over the class :math:`\{g_W = \mathrm{softmax}(W\phi) : \|W\|_F \le B\}`.
 
-    Solved in epigraph form, :math:`\min_{W,t} t` s.t. :math:`t \ge v\cdot L(W)` for every
-    vertex v of Λ (a linear function is maximized over Λ at a vertex) and
-    :math:`\|W\|_F^2 \le B^2`, by SLSQP with exact gradients, from W = 0 and
+    Solved in epigraph form, :math:`\min_{W,t} t` s.t. :math:`t \ge v\cdot L(W)` for the
+    points v of a working set of Λ and :math:`\|W\|_F^2 \le B^2`, by SLSQP with
+    exact gradients; Λ's linear oracle then either confirms
+    :math:`t \ge \max_{\lambda\in\Lambda}\lambda\cdot L(W)` or supplies the point to add
+    (cutting planes, so Λ is never enumerated). Runs from W = 0 and
     ``restarts − 1`` random starts (the renormalized problem also from the
     constrained solution). The class is not convex in W: the result is the best
     local optimum found, a deterministic reference for
@@ -556,15 +530,15 @@ def softmax_linear_optimum(
 
     D, P = check_pair(D, P)
     K = D.shape[0]
-    objective = check_choice(objective, "objective", _OBJECTIVES)
+    obj = get_objective(objective)
     restarts = check_int(restarts, "restarts")
     B = check_positive(radius, "radius")
-    Lam = Simplex(K) if mixtures is None else mixtures
+    Lam = check_mixtures(mixtures, K)
     check_feasible(D, P, Lam.support())
     Phi = loglik_features(P)[0] if isinstance(features, str) else np.asarray(features, float)
-    c = _offsets(D, P, objective)
-    V = Lam.vertices()
-    rng = np.random.default_rng(seed)
+    c = obj.offsets(D, P)
+    points = [np.asarray(Lam.argmax_linear(e)[1], dtype=np.float64) for e in np.eye(K)]
+    rng = check_seed(seed)
     dim = K * Phi.shape[1]
     starts = [np.zeros(dim)] + [
         rng.normal(size=dim) * (0.5 * B / np.sqrt(dim)) for _ in range(restarts - 1)
@@ -572,48 +546,57 @@ def softmax_linear_optimum(
 
     def solve(renorm: bool, starts: list[np.ndarray]) -> tuple[float, np.ndarray]:
         def worst(W):
-            return V @ _class_losses(W, Phi, D, P, c, renorm)[0]
+            return float(Lam.argmax_linear(_class_losses(W, Phi, D, P, c, renorm)[0])[0])
 
-        constraints = [
-            {
-                "type": "ineq",
-                "fun": lambda z: z[-1] - worst(z[:-1]),
-                "jac": lambda z: np.hstack(
-                    [
-                        -(V @ _class_losses(z[:-1], Phi, D, P, c, renorm)[1].reshape(K, -1)),
-                        np.ones((V.shape[0], 1)),
-                    ]
-                ),
-            },
-            {
-                "type": "ineq",
-                "fun": lambda z: np.array([B**2 - z[:-1] @ z[:-1]]),
-                "jac": lambda z: np.append(-2.0 * z[:-1], 0.0)[None, :],
-            },
-        ]
-        if not renorm:
-            constraints.append(
+        def local(W0, V):
+            constraints = [
                 {
-                    "type": "eq",
-                    "fun": lambda z: np.array([_mass(z[:-1], Phi, P) - 1.0]),
-                    "jac": lambda z: np.append(_mass_grad(z[:-1], Phi, P), 0.0)[None, :],
-                }
-            )
-        best = (np.inf, starts[0])
-        for W0 in starts:
+                    "type": "ineq",
+                    "fun": lambda z: z[-1] - V @ _class_losses(z[:-1], Phi, D, P, c, renorm)[0],
+                    "jac": lambda z: np.hstack(
+                        [
+                            -(V @ _class_losses(z[:-1], Phi, D, P, c, renorm)[1].reshape(K, -1)),
+                            np.ones((V.shape[0], 1)),
+                        ]
+                    ),
+                },
+                {
+                    "type": "ineq",
+                    "fun": lambda z: np.array([B**2 - z[:-1] @ z[:-1]]),
+                    "jac": lambda z: np.append(-2.0 * z[:-1], 0.0)[None, :],
+                },
+            ]
+            if not renorm:
+                constraints.append(
+                    {
+                        "type": "eq",
+                        "fun": lambda z: np.array([_mass(z[:-1], Phi, P) - 1.0]),
+                        "jac": lambda z: np.append(_mass_grad(z[:-1], Phi, P), 0.0)[None, :],
+                    }
+                )
             res = minimize(
                 lambda z: z[-1],
-                np.append(W0, worst(W0).max()),
+                np.append(W0, worst(W0)),
                 jac=lambda z: np.eye(1, dim + 1, dim)[0],
                 constraints=constraints,
                 method="SLSQP",
                 options={"maxiter": 500, "ftol": 1e-12},
             )
-            W = res.x[:-1]
-            W *= min(1.0, B / max(np.linalg.norm(W), 1e-300))
+            return res.x[:-1], res.x[-1]
+
+        best = (np.inf, starts[0])
+        for W in starts:
+            for _ in range(_CUT_ROUNDS):
+                W, t = local(W, np.array(points))
+                L = _class_losses(W, Phi, D, P, c, renorm)[0]
+                top, v = Lam.argmax_linear(L)
+                if top <= t + 1e-10 * max(1.0, abs(t)):
+                    break
+                points.append(np.asarray(v, dtype=np.float64))
+            W = W * min(1.0, B / max(np.linalg.norm(W), 1e-300))
             if not renorm and abs(_mass(W, Phi, P) - 1.0) > 1e-6:
                 continue
-            value = float(worst(W).max())
+            value = worst(W)
             if value < best[0]:
                 best = (value, W)
         return best
@@ -623,6 +606,11 @@ def softmax_linear_optimum(
     return ClassOptimum(
         constrained=constrained, renormalized=min(renormalized, constrained), W=W.reshape(K, -1)
     )
+
+
+# Cutting-plane rounds per start of softmax_linear_optimum (polytopes need at
+# most their number of vertices; smooth sets converge geometrically).
+_CUT_ROUNDS = 20
 
 
 def _mass(W, Phi, P):

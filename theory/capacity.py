@@ -27,11 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from tqdm.auto import tqdm
 
-from theory.divergences import _mixture
+from theory import _kernels
 from theory.validation import check_int, check_positive, check_stack
 
 __all__ = ["CapacityResult", "blahut_arimoto"]
@@ -54,64 +53,12 @@ _SUPPORT_RTOL = 1e-9
 _NEWTON_STEPS = 30
 
 
-# Columns per partial sum in the passes over X: keeps the rounding error of the
-# sums near eps * (block + n / block) instead of eps * n.
-_BLOCK = 4096
-
-
-@numba.njit(cache=True, error_model="numpy", nogil=True)
-def _entropies(D):
-    """H(D_k) for every row, serially, with blocked sums (0 log 0 = 0)."""
-    K, n = D.shape
-    H = np.zeros(K)
-    part = np.empty(K)
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        for k in range(K):
-            s = 0.0
-            for i in range(lo, hi):
-                d = D[k, i]
-                if d > 0.0:
-                    s -= d * np.log(d)
-            part[k] = s
-        H += part
-    return H
-
-
-@numba.njit(cache=True, error_model="numpy", nogil=True)
-def _channel_pass(D, r, hessian):
-    r"""One serial pass over the channel at the input law r.
-
-    Returns the cross-entropies :math:`\mathrm{CE}(D_k, D_r) = -\sum_x D_k \log D_r`
-    (one log per column instead of one per entry: this is what makes an
-    iteration cheap) and, if ``hessian``, :math:`A_{jk} = \sum_x D_j D_k / D_r`
-    over the columns with D_r > 0 (else an empty matrix).
-    """
-    K, n = D.shape
-    ce = np.zeros(K)
-    part = np.empty(K)
-    A = np.zeros((K, K)) if hessian else np.zeros((0, 0))
-    col = np.empty(K)
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        part[:] = 0.0
-        for i in range(lo, hi):
-            q = 0.0
-            for k in range(K):
-                col[k] = D[k, i]
-                q += r[k] * col[k]
-            lq = np.log(q)
-            for k in range(K):
-                if col[k] > 0.0:
-                    part[k] -= col[k] * lq
-            if hessian and q > 0.0:
-                iq = 1.0 / q
-                for j in range(K):
-                    w = col[j] * iq
-                    for k in range(K):
-                        A[j, k] += w * col[k]
-        ce += part
-    return ce, A
+def _channel_pass(D: np.ndarray, r: np.ndarray, hessian: bool):
+    r"""Cross-entropies :math:`\mathrm{CE}(D_k, D_r)` and, if ``hessian``,
+    :math:`A_{jk} = \sum_x D_j D_k / D_r` over supp D_r (else an empty matrix)."""
+    t = _kernels.mixture(r, D)
+    ce = _kernels.cross_entropy_rows(D, t)
+    return ce, (_kernels.gram(D, t)[0] if hessian else np.zeros((0, 0)))
 
 
 @dataclass(frozen=True)
@@ -255,7 +202,7 @@ def blahut_arimoto(
     keep = D.any(axis=0)
     Dc = D if keep.all() else np.ascontiguousarray(D[:, keep])
     K = D.shape[0]
-    H = _entropies(Dc)
+    H = _kernels.entropy_rows(Dc)
     log_k = float(np.log(K))
 
     history: list[tuple[float, float]] = []
@@ -306,7 +253,7 @@ def blahut_arimoto(
 
     lower, upper = bounds
     prior = best[0].r / best[0].r.sum()
-    output = _mixture(prior, D)
+    output = _kernels.mixture(prior, D)
     hist = np.array(history)
     for a in (prior, output, hist):
         a.setflags(write=False)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import SUM_TOL, check_distribution, check_stack
+from theory.validation import (
+    ENVELOPE_RTOL,
+    SUM_TOL,
+    as_real_array,
+    check_distribution,
+    check_stack,
+)
 
 __all__ = ["envelope", "model", "mass", "gate_for", "check_gate", "in_envelope"]
-
-#: Slack allowed when testing ``lo <= q <= hi`` pointwise (relative to the envelope).
-ENVELOPE_TOL = 1e-12
-
 
 def envelope(P) -> tuple[np.ndarray, np.ndarray]:
     r"""The pointwise envelope :math:`(\ell, u) = (\min_k p_k, \max_k p_k)` of the experts (T2)."""
@@ -29,10 +31,7 @@ def envelope(P) -> tuple[np.ndarray, np.ndarray]:
 
 def check_gate(gate, P: np.ndarray, name: str = "gate") -> np.ndarray:
     """Validate a gate: shape (K, n) like ``P``, non-negative, columns summing to 1."""
-    try:
-        g = np.asarray(gate, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a (K, n) array of real numbers") from exc
+    g = as_real_array(gate, name)
     if g.shape != P.shape:
         raise ValueError(f"{name}: expected shape {P.shape} (K experts × |X|), got {g.shape}")
     if not np.all(np.isfinite(g)):
@@ -65,8 +64,12 @@ def mass(gate, P) -> float:
 
 
 def in_envelope(q: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Boolean mask of the x where ``lo(x) <= q(x) <= hi(x)`` up to rounding."""
-    slack = ENVELOPE_TOL * np.maximum(hi, 1e-300)
+    """Boolean mask of the x where ``lo(x) <= q(x) <= hi(x)`` up to rounding.
+
+    The slack is relative, :data:`theory.validation.ENVELOPE_RTOL` times u(x):
+    the one envelope tolerance of the package (T2).
+    """
+    slack = ENVELOPE_RTOL * hi
     return (q >= lo - slack) & (q <= hi + slack)
 
 

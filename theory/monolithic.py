@@ -23,13 +23,16 @@ All projections are tensor reductions; nothing loops over X in Python.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.special import rel_entr, xlogy
+from dataclasses import dataclass
 
-from theory.divergences import _cross_entropy_rows, _entropy_rows, _jsd, _kl_rows, _mixture
-from theory.validation import check_int, check_stack, check_weights
+import numpy as np
+
+from theory import _kernels
+from theory.validation import check_distribution, check_int, check_stack, check_weights
 
 __all__ = [
+    "ModelClass",
+    "model_class",
     "parse_family",
     "aggregate",
     "interference",
@@ -42,32 +45,12 @@ __all__ = [
 # Tolerance for "every domain is a product distribution" in product_interference.
 _PRODUCT_TOL = 1e-10
 
-# Below this |X| the parallel numba kernels cost more in thread start-up than the
-# arithmetic (the solvers here call them thousands of times on small sequence
-# spaces), so plain numpy with scipy's xlogy conventions is used instead.
-_SMALL_N = 1 << 15
-
-
-def _mix(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
-    return lam @ D if D.shape[1] < _SMALL_N else _mixture(lam, D)
-
-
-def _ce_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """CE(D_k, q) per row; +inf where D_k > 0 = q."""
-    if D.shape[1] >= _SMALL_N:
-        return _cross_entropy_rows(D, q)
-    with np.errstate(divide="ignore"):
-        return -xlogy(D, q[None, :]).sum(axis=1)
-
-
-def _ent_rows(D: np.ndarray) -> np.ndarray:
-    return -xlogy(D, D).sum(axis=1) if D.shape[1] < _SMALL_N else _entropy_rows(D)
-
-
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
-    if p.shape[0] < _SMALL_N:
-        return float(rel_entr(p, q).sum())
-    return float(_kl_rows(p[None, :], q)[0])
+    return float(_kernels.kl_rows(p[None, :], q)[0])
+
+
+def _jsd(lam: np.ndarray, D: np.ndarray) -> float:
+    return max(0.0, _kernels.jsd_sum(lam, D, _kernels.mixture(lam, D)))
 
 
 def parse_family(family: str) -> int | None:
@@ -86,29 +69,6 @@ def parse_family(family: str) -> int | None:
     raise ValueError(
         f"family: expected 'full', 'product' or 'markov:r' with an integer r ≥ 0, got {family!r}"
     )
-
-
-def _check_shape(shape, n: int, family: str) -> tuple[int, int]:
-    if shape is None:
-        raise ValueError(f"shape: the family {family!r} needs shape=(T, V) (sequences in V^T)")
-    try:
-        T, V = shape
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"shape: expected a pair (T, V), got {shape!r}") from exc
-    T = check_int(T, "shape[0] (T)")
-    V = check_int(V, "shape[1] (V)")
-    if V**T != n:
-        raise ValueError(f"shape: V**T = {V}**{T} = {V**T} does not match |X| = n = {n}")
-    return T, V
-
-
-def _check_order(r: int, T: int) -> None:
-    """Reject a Markov order with no window of length r + 1 in a sequence of length T."""
-    if r > T - 1:
-        raise ValueError(
-            f"family: the order r = {r} must be at most T − 1 = {T - 1} "
-            "(an order-(T − 1) chain is already every law on V^T: use 'full')"
-        )
 
 
 def _marginal(tensor: np.ndarray, keep: range) -> np.ndarray:
@@ -138,21 +98,63 @@ def _project(t: np.ndarray, T: int, V: int, r: int) -> np.ndarray:
     return np.ascontiguousarray(h.reshape(-1))
 
 
-def _aggregate(t: np.ndarray, order: int | None, shape: tuple[int, int] | None) -> np.ndarray:
+def _check_shape(shape, n: int, family: str) -> tuple[int, int]:
+    if shape is None:
+        raise ValueError(f"shape: the family {family!r} needs shape=(T, V) (sequences in V^T)")
+    if isinstance(shape, str) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise ValueError(f"shape: expected a pair (T, V), got {shape!r:.60}")
+    T = check_int(shape[0], "shape[0] (T)")
+    V = check_int(shape[1], "shape[1] (V)")
+    if V**T != n:
+        raise ValueError(f"shape: V**T = {V}**{T} = {V**T} does not match |X| = n = {n}")
+    return T, V
+
+
+@dataclass(frozen=True)
+class ModelClass:
+    r"""A monolithic model class H over X, with its M-projection (T9).
+
+    ``family`` is ``"full"`` (H = Δ(X)), ``"product"`` or ``"markov:r"`` (laws on
+    V^T, ``shape=(T, V)``, index i ↔ the i-th sequence in lexicographic order).
+    Build it with :func:`model_class`.
+    """
+
+    family: str
+    order: int | None
+    shape: tuple[int, int] | None
+    n: int
+
+    def project(self, t) -> np.ndarray:
+        r""":math:`\operatorname{argmin}_{h\in H}\mathrm{KL}(t\|h)` for a distribution t on X (moment matching)."""
+        t = check_distribution(t, "t")
+        if t.shape[0] != self.n:
+            raise ValueError(f"t: expected length |X| = {self.n}, got {t.shape[0]}")
+        if self.order is None:
+            return t
+        T, V = self.shape
+        return _project(t, T, V, self.order)
+
+
+def model_class(family: str, shape=None, n: int | None = None) -> ModelClass:
+    """Parse and validate a model class: ``family`` ∈ {"full", "product", "markov:r"},
+    ``shape=(T, V)`` for the sequence families, ``n`` = |X| (must equal V**T)."""
+    order = parse_family(family)
     if order is None:
-        return t
-    T, V = shape
-    return _project(t, T, V, order)
+        return ModelClass("full", None, None, check_int(n, "n") if n is not None else 0)
+    n = check_int(n, "n")
+    T, V = _check_shape(shape, n, family)
+    if order > T - 1:
+        raise ValueError(
+            f"family: the order r = {order} must be at most T − 1 = {T - 1} "
+            "(an order-(T − 1) chain is already every law on V^T: use 'full')"
+        )
+    return ModelClass(family, order, (T, V), n)
 
 
 def _validated(D, alpha, family, shape, name="alpha"):
     D = check_stack(D, "D")
     alpha = check_weights(alpha, D.shape[0], name)
-    order = parse_family(family)
-    if order is not None:
-        shape = _check_shape(shape, D.shape[1], family)
-        _check_order(order, shape[0])
-    return D, alpha, order, shape
+    return D, alpha, model_class(family, shape, D.shape[1])
 
 
 def aggregate(D, alpha, family: str = "full", shape=None) -> np.ndarray:
@@ -165,8 +167,8 @@ def aggregate(D, alpha, family: str = "full", shape=None) -> np.ndarray:
     per-position (``product``) or per-window (``markov:r``) marginals as D_α.
     ``shape=(T, V)`` is required for the sequence families. Returns shape (n,).
     """
-    D, alpha, order, shape = _validated(D, alpha, family, shape)
-    return _aggregate(_mix(alpha, D), order, shape)
+    D, alpha, H = _validated(D, alpha, family, shape)
+    return H.project(_kernels.mixture(alpha, D))
 
 
 def interference(D, lam, family: str = "full", shape=None) -> float:
@@ -175,9 +177,9 @@ def interference(D, lam, family: str = "full", shape=None) -> float:
     .. math:: I_H(\lambda) = \mathrm{KL}(D_\lambda \,\|\, h_\lambda),
 
     with h_λ = ``aggregate(D, lam, family, shape)``."""
-    D, lam, order, shape = _validated(D, lam, family, shape, "lam")
-    t = _mix(lam, D)
-    return max(0.0, _kl(t, _aggregate(t, order, shape)))
+    D, lam, H = _validated(D, lam, family, shape, "lam")
+    t = _kernels.mixture(lam, D)
+    return max(0.0, _kl(t, H.project(t)))
 
 
 def jsd_gap(D, lam, family: str = "full", shape=None) -> tuple[float, float]:
@@ -189,11 +191,12 @@ def jsd_gap(D, lam, family: str = "full", shape=None) -> tuple[float, float]:
     Returns ``(lhs, rhs)``; they agree to rounding for every exponential family
     with constant base measure (moment matching gives CE(D_λ, h_λ) = H(h_λ)).
     """
-    D, lam, order, shape = _validated(D, lam, family, shape, "lam")
-    t = _mix(lam, D)
-    h = _aggregate(t, order, shape)
+    D, lam, H = _validated(D, lam, family, shape, "lam")
+    t = _kernels.mixture(lam, D)
+    h = H.project(t)
     lhs = _kl(t, h)
-    rhs = float(_ent_rows(h[None, :])[0] - lam @ _ent_rows(D) - _jsd(lam, D))
+    ent = _kernels.entropy_rows
+    rhs = float(ent(h[None, :])[0] - lam @ ent(D) - _jsd(lam, D))
     return lhs, rhs
 
 

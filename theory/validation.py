@@ -1,49 +1,122 @@
-"""Input validation shared by every public entry point.
+"""Input validation shared by every public entry point of modgate.
 
-One place checks distributions, stacks of distributions, mixture weights and
-shapes, so that every public function raises the same kind of error: a
-``ValueError`` whose message names the argument, the expected form and what was
-received (API.md, "Errors").
+One place checks distributions, stacks of distributions, mixture weights,
+scalars, seeds, sets Λ and the feasibility of an instance, so that every public
+function fails the same way: a ``ValueError`` (or, for a value of the wrong
+kind, a ``TypeError``) whose message names the argument, the expected form and
+what was received. Nothing here coerces silently: complex numbers, strings,
+booleans, 0-d input where a vector is expected and a bare ``str`` where a list
+of strings is expected are errors.
+
+Large arrays are scanned in one compiled pass first; only when that pass finds
+a problem is the detailed message (with the offending index) built.
+
+Examples
+--------
+>>> from theory.validation import check_distribution
+>>> check_distribution([0.25, 0.75], "p")
+array([0.25, 0.75])
+>>> check_distribution([0.5, 0.6], "p")
+Traceback (most recent call last):
+...
+ValueError: p: must sum to 1 (tolerance 1e-09), sums to 1.1
 """
 
 from __future__ import annotations
 
-import numba
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+
 import numpy as np
+
+from theory import _kernels
+
+__all__ = [
+    "SUM_TOL",
+    "ENVELOPE_RTOL",
+    "MAX_BYTES",
+    "InfeasibleError",
+    "ArgumentTypeError",
+    "as_real_array",
+    "check_distribution",
+    "check_stack",
+    "check_weights",
+    "check_pair",
+    "check_same_length",
+    "check_positive",
+    "check_real",
+    "check_int",
+    "check_seed",
+    "check_choice",
+    "check_strings",
+    "check_mixtures",
+    "check_allocation",
+    "check_feasible",
+]
 
 #: Tolerance on ``sum == 1`` for rows that must lie on the simplex.
 SUM_TOL = 1e-9
+
+#: Relative slack of the envelope test ℓ(x) ≤ q(x) ≤ u(x) (T2): a few hundred
+#: ulps of u(x), so that a model computed in floating point from its experts is
+#: inside, while any genuine excursion is not.
+ENVELOPE_RTOL = 1e-12
+
+#: Largest single allocation a generator may make (bytes); beyond it the
+#: request is refused before any memory is touched.
+MAX_BYTES = 4 * 1024**3
 
 
 class InfeasibleError(ValueError):
     """The objective is infinite: a domain puts mass where every expert has none."""
 
 
-_HUGE = float(np.finfo(np.float64).max)
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong kind (complex, string, boolean, object …).
 
-#: Arrays with at least this many entries are scanned in one compiled pass.
-_SCAN_FROM = 1 << 16
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _scan_rows(a):
-    """Row sums of a C-contiguous (K, n) array and whether every entry is finite and ≥ 0.
-
-    One pass instead of numpy's three (isfinite, < 0, sum); NaN fails both
-    comparisons, so it is caught without a separate test.
+    Both a ``TypeError`` and a ``ValueError``, so that ``except ValueError``
+    catches every input error of the package, as the error contract promises.
     """
-    K, n = a.shape
-    sums = np.empty(K)
-    bad = 0
-    for k in range(K):
-        row = a[k]
-        s = 0.0
-        for i in range(n):
-            v = row[i]
-            s += v
-            bad += not (v >= 0.0 and v <= _HUGE)
-        sums[k] = s
-    return sums, bad == 0
+
+
+def as_real_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 numpy array, refusing anything that is not real numbers.
+
+    Complex values (even with zero imaginary part), booleans, strings, ragged
+    nested lists and other objects raise, naming ``name``; integers are
+    accepted and converted.
+    """
+    if isinstance(x, str | bytes):
+        raise ArgumentTypeError(f"{name}: expected an array of real numbers, got a string {x!r:.40}")
+    try:
+        a = np.asarray(x)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name}: expected a rectangular array of real numbers ({exc})") from None
+    kind = a.dtype.kind
+    if kind == "c":
+        raise ArgumentTypeError(f"{name}: complex values are not probabilities; got dtype {a.dtype}")
+    if kind == "b":
+        raise ArgumentTypeError(f"{name}: expected real numbers, got booleans")
+    if kind == "O":
+        try:
+            items = a.ravel().tolist()
+        except Exception:  # pragma: no cover - defensive
+            items = []
+        if any(isinstance(v, complex | np.complexfloating) for v in items):
+            raise ArgumentTypeError(f"{name}: complex values are not probabilities")
+        if any(not isinstance(v, numbers.Real) or isinstance(v, bool) for v in items):
+            bad = next(v for v in items if not isinstance(v, numbers.Real) or isinstance(v, bool))
+            raise ArgumentTypeError(
+                f"{name}: expected real numbers, found an entry of type {type(bad).__name__}"
+            )
+    elif kind not in "fiu":
+        raise ArgumentTypeError(f"{name}: expected an array of real numbers, got dtype {a.dtype}")
+    try:
+        # np.ascontiguousarray would turn a 0-d input into a vector of length 1.
+        return np.asarray(a, dtype=np.float64, order="C")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{name}: cannot be read as real numbers ({exc})") from None
 
 
 def _as_float_array(x, name: str, ndim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,44 +124,44 @@ def _as_float_array(x, name: str, ndim: int) -> tuple[np.ndarray, np.ndarray]:
 
     Raises if it is empty, of the wrong dimension, or has NaN/inf or negative entries.
     """
-    try:
-        a = np.ascontiguousarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name}: expected an array of real numbers, got {type(x).__name__}"
-        ) from exc
+    a = as_real_array(x, name)
     if a.ndim != ndim:
         kind = {1: "a 1-D vector", 2: "a 2-D (K, n) matrix"}[ndim]
-        raise ValueError(f"{name}: expected {kind}, got an array of shape {a.shape}")
+        what = "a scalar" if a.ndim == 0 else f"an array of shape {a.shape}"
+        raise ValueError(f"{name}: expected {kind}, got {what}")
     if a.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {a.shape}")
-    if a.size >= _SCAN_FROM:
-        sums, clean = _scan_rows(a.reshape(-1, a.shape[-1]))
-        if clean:
-            return a, sums
+    rows = a.reshape(-1, a.shape[-1])
+    sums, clean = _kernels.scan_rows(rows)
+    if clean:
+        return a, sums
     if not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(
             f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})"
         )
-    if np.any(a < 0):
-        bad = np.argwhere(a < 0)[0]
-        raise ValueError(
-            f"{name}: entries must be non-negative, found {a[tuple(bad)]:.3g} "
-            f"at index {tuple(int(i) for i in bad)}"
-        )
-    return a, a.reshape(-1, a.shape[-1]).sum(axis=1)
+    bad = np.argwhere(a < 0)[0]
+    raise ValueError(
+        f"{name}: entries must be non-negative, found {a[tuple(bad)]:.3g} "
+        f"at index {tuple(int(i) for i in bad)}"
+    )
+
+
+def _check_total(total: float, name: str, what: str) -> None:
+    if not math.isfinite(total):
+        raise ValueError(f"{name}: {what} overflows (the entries are too large to be weights)")
 
 
 def check_distribution(p, name: str = "p", *, normalize: bool = False) -> np.ndarray:
     """Return ``p`` as a C-contiguous float64 vector on the simplex.
 
     Raises ``ValueError`` if ``p`` is not 1-D, is empty, has NaN/inf or negative
-    entries, or does not sum to 1 within ``SUM_TOL`` (unless ``normalize=True``,
-    in which case a positive total is divided out).
+    entries, or does not sum to 1 within :data:`SUM_TOL` (unless
+    ``normalize=True``, in which case a positive total is divided out).
     """
     a, sums = _as_float_array(p, name, 1)
     total = float(sums[0])
+    _check_total(total, name, "the sum of the entries")
     if normalize:
         if total <= 0:
             raise ValueError(f"{name}: cannot normalize, the entries sum to {total}")
@@ -110,6 +183,7 @@ def check_stack(
         raise ValueError(f"{name}: expected {K} rows (one per domain/expert), got {a.shape[0]}")
     if n is not None and a.shape[1] != n:
         raise ValueError(f"{name}: expected {n} columns (|X| = {n}), got {a.shape[1]}")
+    _check_total(float(np.max(totals)), name, "a row sum")
     if normalize:
         if np.any(totals <= 0):
             k = int(np.argmin(totals))
@@ -141,6 +215,7 @@ def check_pair(D, P, *, names: tuple[str, str] = ("D", "P")) -> tuple[np.ndarray
 
 
 def check_same_length(p: np.ndarray, q: np.ndarray, names: tuple[str, str]) -> None:
+    """Raise unless the last axes of ``p`` and ``q`` have the same length |X|."""
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same length |X|, "
@@ -148,47 +223,120 @@ def check_same_length(p: np.ndarray, q: np.ndarray, names: tuple[str, str]) -> N
         )
 
 
+def check_real(x, name: str) -> float:
+    """Return ``x`` as a finite float; booleans, strings, complex and NaN/inf raise."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
+        raise ArgumentTypeError(f"{name}: expected a real number, got {x!r:.60}")
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {x!r}")
+    return v
+
+
 def check_positive(x, name: str, *, allow_zero: bool = False) -> float:
     """Return ``x`` as a float, requiring it to be finite and > 0 (or ≥ 0)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a real number, got {x!r}") from exc
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+    v = check_real(x, name)
+    if v < 0 or (v == 0 and not allow_zero):
         bound = "≥ 0" if allow_zero else "> 0"
         raise ValueError(f"{name}: expected a finite number {bound}, got {x!r}")
     return v
 
 
-def check_int(x, name: str, *, minimum: int = 1) -> int:
-    """Return ``x`` as an int, requiring ``x >= minimum``."""
-    if isinstance(x, bool) or not isinstance(x, int | np.integer):
-        raise ValueError(f"{name}: expected an integer, got {x!r}")
+def check_int(x, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``x`` as an int, requiring ``minimum <= x (<= maximum)``; booleans are refused."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Integral):
+        raise ArgumentTypeError(f"{name}: expected an integer, got {x!r:.60}")
     if x < minimum:
         raise ValueError(f"{name}: expected an integer ≥ {minimum}, got {x}")
+    if maximum is not None and x > maximum:
+        raise ValueError(f"{name}: expected an integer ≤ {maximum}, got {x}")
     return int(x)
 
 
 def check_seed(seed, name: str = "seed") -> np.random.Generator:
-    """A numpy Generator from ``seed`` (an int, a sequence of ints or a Generator)."""
-    try:
+    """A numpy ``Generator`` from ``seed``: a non-negative int, a sequence of them, or a Generator.
+
+    Every random entry point of the package goes through this check, so that
+    ``seed=-1``, ``1.5``, ``"abc"``, ``nan`` or ``True`` fail with a message
+    naming the argument instead of numpy's.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
-    except (TypeError, ValueError) as exc:
+    items = seed if isinstance(seed, list | tuple | np.ndarray) else [seed]
+    if isinstance(seed, np.ndarray) and seed.ndim == 0:
+        items = [seed.item()]
+    ok = len(items) > 0 and all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool | np.bool_) and s >= 0
+        for s in (items.tolist() if isinstance(items, np.ndarray) else items)
+    )
+    if not ok:
         raise ValueError(
-            f"{name}: expected a non-negative int, a sequence of them or a numpy Generator, "
-            f"got {seed!r}"
-        ) from exc
+            f"{name}: expected a non-negative int, a non-empty sequence of them or a "
+            f"numpy Generator, got {seed!r:.60}"
+        )
+    return np.random.default_rng(seed)
 
 
 def check_choice(x, name: str, choices) -> str:
-    if x not in choices:
-        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {x!r}")
+    """Return ``x`` if it is one of ``choices`` (strings), else raise naming ``name``."""
+    if not isinstance(x, str) or x not in choices:
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {x!r:.60}")
     return x
+
+
+def check_strings(strings, name: str = "strings") -> list[str]:
+    """A non-empty list of distinct strings; a bare ``str`` is refused (it is not a list of words)."""
+    if isinstance(strings, str | bytes):
+        raise ArgumentTypeError(
+            f"{name}: expected a list of strings, got a single string {strings!r:.40} "
+            "(wrap it in a list if it is one word)"
+        )
+    if not isinstance(strings, Iterable):
+        raise ArgumentTypeError(f"{name}: expected a list of strings, got {type(strings).__name__}")
+    out = list(strings)
+    if not out:
+        raise ValueError(f"{name}: expected at least one string, got none")
+    for i, s in enumerate(out):
+        if not isinstance(s, str):
+            raise ArgumentTypeError(f"{name}: entry {i} is {type(s).__name__}, expected str")
+    return out
+
+
+def check_mixtures(mixtures, K: int, name: str = "mixtures"):
+    """The set Λ ⊆ Δ_K to use: ``None`` gives the simplex; anything else must be a
+    :class:`theory.mixtures.MixtureSet` over the same K."""
+    from theory.mixtures import MixtureSet, Simplex
+
+    if mixtures is None:
+        return Simplex(K)
+    if not isinstance(mixtures, MixtureSet):
+        raise ArgumentTypeError(
+            f"{name}: expected a theory.mixtures set (Simplex, Box, L1Ball, Polytope, KLBall, "
+            f"L2Ball), got {type(mixtures).__name__}"
+        )
+    if mixtures.K != K:
+        raise ValueError(f"{name}: Λ lives in Δ_{mixtures.K}, but the instance has K = {K}")
+    return mixtures
+
+
+def check_allocation(shape: Sequence[int], name: str, itemsize: int = 8) -> None:
+    """Refuse, before allocating, an array of ``shape`` larger than :data:`MAX_BYTES`."""
+    size = 1
+    for s in shape:
+        size *= int(s)
+    if size * itemsize > MAX_BYTES:
+        raise ValueError(
+            f"{name}: the requested size needs {size * itemsize / 1024**3:.1f} GiB "
+            f"(shape {tuple(int(s) for s in shape)}), more than the {MAX_BYTES / 1024**3:.0f} GiB "
+            "allowed for one array"
+        )
 
 
 def check_feasible(D: np.ndarray, P: np.ndarray, active=None) -> None:
     """Raise :class:`InfeasibleError` if some (active) domain puts mass where every
-    expert has none, i.e. supp(D_k) ⊄ {u > 0} (THEORY §3, finiteness).
+    expert has none, i.e. supp(D_k) ⊄ {u > 0} (then V* = +∞).
 
     ``active`` is an optional boolean mask of the domains that can receive
     positive weight; by default every domain is checked.

@@ -1,0 +1,321 @@
+r"""Certified maximization of a concave dual function over Λ (the engine behind T5–T7).
+
+Both minimax problems of the package — the robust gate (T5) and the group-DRO
+comparator of the monolithic class (THEORY §10) — have the form
+
+.. math:: V = \min_{h}\max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(h)
+          = \max_{\lambda\in\Lambda} d(\lambda),\qquad d(\lambda) = \min_h \sum_k\lambda_k L_k(h),
+
+with d concave, a closed-form inner minimizer h_λ, and losses convex in h (in the
+model for the gate, in the natural parameters for an exponential family). An
+oracle evaluates d(λ), a *cut* — the losses :math:`g = L(h)` of a model h with
+:math:`d(\lambda') \le \lambda'\cdot g` for every λ' — and the Hessian of d on
+the tangent space of the simplex.
+
+Every evaluation certifies: ``lower`` = d(λ) ≤ V ≤ ``upper`` = σ_Λ(L(h)), where
+:math:`\sigma_\Lambda(c) = \max_{\lambda\in\Lambda} c\cdot\lambda` is Λ's linear oracle.
+:class:`NewtonAscent` keeps the best of each and stops when upper − lower ≤ tol.
+Its steps are regularized projected Newton steps: the quadratic model of d is
+maximized over Λ by simplicial decomposition (a QP over the hull of a working
+set of points of Λ, each new point supplied by the linear oracle), with a
+Levenberg–Marquardt term that grows when the model over-predicts. If the steps
+stall before the gap closes, the models of the last cuts are combined with the
+multipliers of the cutting-plane LP (a convex combination of models has
+losses at most the combination of theirs), which closes the primal side.
+
+Λ is reached only through ``argmax_linear``: no vertex list is ever needed, so
+polytopes with many vertices and smooth sets (KL and ℓ2 balls) are handled alike.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from scipy.optimize import linprog
+from tqdm.auto import tqdm
+
+__all__ = ["Cut", "DualOracle", "NewtonAscent"]
+
+# Regularization of the Newton model relative to the curvature scale: raised
+# tenfold after a step that the model over-predicts, lowered after a good one.
+_MU_MIN = 1e-12
+_MU_START = 1e-8
+# A predicted ascent below _NOISE (relative) cannot be confirmed by evaluating d in
+# floating point; a step below _STEP_FLOOR is a few ulps of λ, i.e. no step at all.
+_NOISE = 1e-12
+_STEP_FLOOR = 1e-15
+# Newton QPs stop adding points of Λ after this many oracle calls per step
+# (polytopes need at most K + 1; smooth sets converge geometrically).
+_QP_ROUNDS = 4
+_QP_EXTRA = 20
+# Column-generation rounds of the cutting-plane LP.
+_LP_ROUNDS = 12
+
+
+@dataclass
+class Cut:
+    """One evaluated mixture: λ, d(λ), and the losses ``grad`` of a model h with
+    d(λ') ≤ λ'·grad for all λ' (tight at λ when h = h_λ).
+
+    ``model`` is the model whose losses are ``grad``; ``state`` is what the
+    oracle needs for the Hessian and to rebuild the model later (cuts kept for
+    the cutting-plane step drop ``model`` and ``state`` to keep memory O(K) each).
+    """
+
+    lam: np.ndarray
+    value: float
+    grad: np.ndarray
+    model: Any = None
+    state: Any = None
+    token: Any = None
+
+
+class DualOracle(Protocol):
+    """What :class:`NewtonAscent` needs from a minimax problem."""
+
+    K: int
+
+    def point(self, lam: np.ndarray) -> Cut:
+        """d(λ), a finite cut and its model."""
+
+    def hessian(self, cut: Cut) -> np.ndarray:
+        """A (K, K) matrix equal to ∇²d(λ) on the tangent space {δ : Σδ = 0}."""
+
+    def combine(self, weights: np.ndarray, cuts: list[Cut]) -> tuple[Any, np.ndarray] | None:
+        """A model whose losses are at most Σ_j w_j grad_j, and its losses."""
+
+
+def _qp_hull(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray):
+    r"""The regularized Newton step restricted to conv(rows of V):
+    :math:`\arg\max_{w\in\Delta_m} g\cdot(V^\top w-\lambda)
+    - \tfrac12 (V^\top w-\lambda)^\top B (V^\top w-\lambda)` (B positive definite).
+
+    Solved by Clarabel over the weights w. The step only proposes the next trial
+    point: its accuracy never enters the certificates. Returns (λ', w) or None.
+    """
+    import clarabel
+    from scipy import sparse
+
+    m = V.shape[0]
+    if m == 1:
+        return V[0].copy(), np.ones(1)
+    Q = sparse.csc_matrix(np.triu(V @ B @ V.T))
+    A = sparse.csc_matrix(np.vstack([np.ones((1, m)), -np.eye(m)]))
+    b = np.r_[1.0, np.zeros(m)]
+    cones = [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(m)]
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-13
+    settings.max_iter = 100
+    lin = V @ (g + B @ lam)
+    sol = clarabel.DefaultSolver(Q, -lin, A, b, cones, settings).solve()
+    w = np.clip(np.asarray(sol.x), 0.0, None)
+    if not np.all(np.isfinite(w)) or w.sum() <= 0:
+        return None
+    # The interior-point answer resolves the objective, not the step: near the
+    # optimum the step is many orders below the objective's scale. Re-solving the
+    # KKT system on the face it found gives the step to linear-algebra accuracy.
+    face = np.flatnonzero(w > 1e-9 * w.max())
+    f = face.size
+    kkt = np.zeros((f + 1, f + 1))
+    kkt[:f, :f] = V[face] @ B @ V[face].T
+    kkt[:f, f] = kkt[f, :f] = 1.0
+    polished = np.linalg.lstsq(kkt, np.r_[lin[face], 1.0], rcond=None)[0][:f]
+    if np.all(polished >= 0.0):
+        w = np.zeros(m)
+        w[face] = polished
+    w /= w.sum()
+    return w @ V, w
+
+
+def _same_point(W: list[np.ndarray], v: np.ndarray) -> bool:
+    return min(np.abs(np.array(W) - v).max(axis=1)) <= 1e-12
+
+
+@dataclass
+class NewtonAscent:
+    """The state of one certified ascent ``max_{λ∈Λ} d(λ)``; :meth:`run` drives it.
+
+    After :meth:`run`: ``lower`` = the best d(λ) seen, at ``lam``; ``upper`` =
+    the best σ_Λ(L(h)) seen, for ``model`` with losses ``losses``;
+    ``iterations`` = the Newton iterations taken (≤ ``max_iter``); ``history``
+    = (lower, upper) at the start and after every iteration.
+    """
+
+    oracle: DualOracle
+    mixtures: Any
+    tol: float
+    max_iter: int
+    progress: bool = False
+    desc: str = "dual ascent"
+    lower: float = -np.inf
+    lam: np.ndarray | None = None
+    upper: float = np.inf
+    model: Any = None
+    losses: np.ndarray | None = None
+    iterations: int = 0
+    history: list[tuple[float, float]] = field(default_factory=list)
+    working_set: list[np.ndarray] = field(default_factory=list)
+    cuts: deque = field(default_factory=deque)
+
+    @property
+    def gap(self) -> float:
+        return self.upper - self.lower
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.upper - self.lower <= self.tol)
+
+    # -- certificates ---------------------------------------------------------
+
+    def offer_model(self, model, losses: np.ndarray) -> None:
+        """Record ``model`` as the primal answer if its worst case σ_Λ(losses) is the best."""
+        if np.all(np.isfinite(losses)):
+            up = float(self.mixtures.argmax_linear(losses)[0])
+            if up < self.upper:
+                self.upper, self.model, self.losses = up, model, losses
+
+    def evaluate(self, lam: np.ndarray) -> Cut:
+        """Evaluate d at λ, update both bounds, and keep the cut for the LP step."""
+        cut = self.oracle.point(lam)
+        if cut.value > self.lower:
+            self.lower, self.lam = cut.value, lam
+        self.offer_model(cut.model, cut.grad)
+        self.cuts.append(Cut(cut.lam, cut.value, cut.grad, token=cut.token))
+        return cut
+
+    # -- steps ----------------------------------------------------------------
+
+    def _qp_step(self, lam: np.ndarray, g: np.ndarray, B: np.ndarray) -> np.ndarray | None:
+        """The regularized Newton step over all of Λ by simplicial decomposition.
+
+        The QP is solved over the hull of the working set W; the linear oracle at
+        the QP's gradient then either certifies the answer for all of Λ or
+        returns a point to add. W is pruned to the face of the answer.
+        """
+        W = self.working_set
+        known, v = True, None
+        for _ in range(_QP_ROUNDS * len(lam) + _QP_EXTRA):
+            out = _qp_hull(np.array(W), lam, g, B)
+            if out is None:
+                return None
+            nxt, w = out
+            slope = g - B @ (nxt - lam)
+            top, v = self.mixtures.argmax_linear(slope)
+            v = np.asarray(v, dtype=np.float64)
+            known = _same_point(W, v)
+            if known or top <= slope @ nxt + 1e-13 * max(1.0, np.abs(slope).max()):
+                break
+            W.append(v)
+        W[:] = [W[j] for j in np.flatnonzero(w > 0)] + ([] if known else [v])
+        return nxt
+
+    def combine(self) -> None:
+        """Offer the model combining the last cuts with the cutting-plane LP's multipliers.
+
+        The LP max_{λ∈Λ} min_j λ·(grad_j − lower) is solved over the hull of a
+        working set of points of Λ that the linear oracle extends (column
+        generation); its duals μ ∈ Δ_J make Σ_j μ_j h_j a model whose worst case
+        is at most the LP value. The answer is certified afterwards anyway, so
+        an inexact μ only costs tightness.
+        """
+        cuts = list(self.cuts)
+        G = np.array([c.grad for c in cuts]) - self.lower
+        if not np.all(np.isfinite(G)):
+            return
+        W = [np.asarray(w, dtype=np.float64) for w in self.working_set] or [self.lam]
+        mu = None
+        for _ in range(_LP_ROUNDS):
+            V = np.array(W)
+            m = V.shape[0]
+            A = np.hstack([-(G @ V.T), np.ones((G.shape[0], 1))])
+            A_eq = np.zeros((1, m + 1))
+            A_eq[0, :m] = 1.0
+            res = linprog(
+                np.r_[np.zeros(m), -1.0],
+                A_ub=A,
+                b_ub=np.zeros(G.shape[0]),
+                A_eq=A_eq,
+                b_eq=[1.0],
+                bounds=[(0, None)] * m + [(None, None)],
+                method="highs",
+            )
+            if res.status != 0:
+                break
+            duals = np.clip(-res.ineqlin.marginals, 0.0, None)
+            if duals.sum() <= 0:
+                break
+            mu = duals / duals.sum()
+            top, v = self.mixtures.argmax_linear(mu @ G)
+            v = np.asarray(v, dtype=np.float64)
+            if top <= -res.fun + 1e-12 * max(1.0, np.abs(G).max()) or _same_point(W, v):
+                break
+            W.append(v)
+        if mu is None:
+            return
+        out = self.oracle.combine(mu, cuts)
+        if out is not None:
+            self.offer_model(*out)
+
+    def run(self) -> NewtonAscent:
+        """Ascend until upper − lower ≤ tol or ``max_iter`` iterations; returns self."""
+        K = self.oracle.K
+        # The points maximizing λ_k, for each k: their barycenter weights every
+        # domain that Λ can weight, and they seed the working set of the QPs.
+        W = [np.asarray(self.mixtures.argmax_linear(e)[1], dtype=np.float64) for e in np.eye(K)]
+        start = np.mean(W, axis=0)
+        self.working_set = [w for j, w in enumerate(W) if not any(np.array_equal(w, u) for u in W[:j])]
+        self.cuts = deque(maxlen=K + 2)
+        cur = self.evaluate(start / start.sum())
+        self.history = [(self.lower, self.upper)]
+        bar = tqdm(total=self.max_iter, desc=self.desc, disable=not self.progress, leave=False)
+        mu = scale = None
+        H = None
+        stalls = 0
+        while self.iterations < self.max_iter and not self.converged:
+            self.iterations += 1
+            bar.update(1)
+            if H is None:
+                H = self.oracle.hessian(cur)
+                if scale is None:
+                    scale = max(1.0, float(np.abs(H).max()), float(np.abs(cur.grad).max()))
+                    mu = _MU_START * scale
+            B = mu * np.eye(K) - H
+            # Steps stay on Σλ = 1, so shifting g by a constant changes nothing but
+            # the rounding: centered, g·δ is accurate even when δ is a few ulps of λ.
+            g = cur.grad - cur.grad.mean()
+            nxt = self._qp_step(cur.lam, g, B)
+            delta = None if nxt is None else nxt - cur.lam
+            if delta is None or not np.abs(delta).max() > _STEP_FLOOR:
+                # The model sees no ascent left: the remaining gap is on the primal side.
+                self.combine()
+                stalls += 1
+                mu *= 10.0
+                if stalls > 3:
+                    self.history.append((self.lower, self.upper))
+                    break
+            else:
+                pred = g @ delta - 0.5 * delta @ B @ delta
+                trial = self.evaluate(nxt)
+                if pred <= _NOISE * max(1.0, abs(cur.value)):
+                    # Below the rounding noise of d the ascent test is meaningless;
+                    # there the quadratic model is accurate and its step is taken on trust.
+                    cur, H = trial, None
+                else:
+                    rho = (trial.value - cur.value) / pred
+                    if trial.value >= cur.value:
+                        cur, H = trial, None
+                    if rho < 0.25:
+                        mu *= 10.0
+                    elif rho > 0.75:
+                        mu = max(mu / 10.0, _MU_MIN * scale)
+            if self.iterations % 10 == 0 and not self.converged:
+                self.combine()
+            self.history.append((self.lower, self.upper))
+        bar.close()
+        if not self.converged:
+            self.combine()
+        return self
