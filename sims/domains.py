@@ -20,6 +20,7 @@ __all__ = [
     "wordfreq_domains",
 ]
 
+
 def dirichlet_domains(K: int, n: int, separation: float = 1.0, seed=0) -> np.ndarray:
     r"""K random domains on n points whose diversity grows with ``separation`` s ≥ 0.
 

@@ -61,6 +61,7 @@ __all__ = [
     "ClassOptimum",
 ]
 
+
 def _softmax_columns(U: np.ndarray) -> np.ndarray:
     """Softmax of every column of U; the per-step hot path, without scipy's input checks."""
     E = np.exp(U - U.max(axis=0))
@@ -402,7 +403,9 @@ def stochastic_primal_dual(
         loss = -np.log(pg)
         # The objective's own sample estimate of c (on the same minibatch, a
         # control variate for the regret), else its exact offsets.
-        c_hat = c_exact if obj.estimate is None else obj.estimate(-logP[owner, xs].reshape(K, batch))
+        c_hat = (
+            c_exact if obj.estimate is None else obj.estimate(-logP[owner, xs].reshape(K, batch))
+        )
         loss_k = loss.reshape(K, batch).mean(axis=1) - c_hat
         mass_hat = model_gate.columns(ys)[owner, rows].sum() / batch
 

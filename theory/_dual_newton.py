@@ -44,15 +44,24 @@ __all__ = ["Cut", "DualOracle", "NewtonAscent"]
 _MU_MIN = 1e-12
 _MU_START = 1e-8
 # A predicted ascent below _NOISE (relative) cannot be confirmed by evaluating d in
-# floating point; a step below _STEP_FLOOR is a few ulps of λ, i.e. no step at all.
+# floating point; a step that moves no coordinate by more than _STEP_ULPS ulps of
+# that coordinate is no step at all (tiny weights, 1e-20 say, still move).
 _NOISE = 1e-12
-_STEP_FLOOR = 1e-15
+_STEP_ULPS = 4.0 * float(np.finfo(np.float64).eps)
 # Newton QPs stop adding points of Λ after this many oracle calls per step
 # (polytopes need at most K + 1; smooth sets converge geometrically).
 _QP_ROUNDS = 4
 _QP_EXTRA = 20
-# Column-generation rounds of the cutting-plane LP.
+# Column-generation rounds of the cutting-plane LP; cuts kept per K + 2; cutting-
+# plane steps in a row that do not shrink the gap before the ascent gives up.
 _LP_ROUNDS = 12
+_KEPT_CUTS = 4
+# An iteration makes progress when it shrinks the gap by _PROGRESS (relative);
+# after _IDLE_NEWTON idle iterations the next step is a cutting-plane step, and
+# after _MAX_IDLE the ascent stops (converged=False, certified bounds kept).
+_PROGRESS = 1e-3
+_IDLE_NEWTON = 2
+_MAX_IDLE = 100
 
 
 @dataclass
@@ -213,21 +222,24 @@ class NewtonAscent:
         W[:] = [W[j] for j in np.flatnonzero(w > 0)] + ([] if known else [v])
         return nxt
 
-    def combine(self) -> None:
-        """Offer the model combining the last cuts with the cutting-plane LP's multipliers.
+    def combine(self) -> np.ndarray | None:
+        """Close the primal side with the cutting-plane model; return its maximizer.
 
-        The LP max_{λ∈Λ} min_j λ·(grad_j − lower) is solved over the hull of a
-        working set of points of Λ that the linear oracle extends (column
-        generation); its duals μ ∈ Δ_J make Σ_j μ_j h_j a model whose worst case
-        is at most the LP value. The answer is certified afterwards anyway, so
-        an inexact μ only costs tightness.
+        The LP max_{λ∈Λ} min_j λ·(grad_j − lower) over the kept cuts is solved
+        over the hull of a working set of points of Λ that the linear oracle
+        extends (column generation). Its duals μ ∈ Δ_J make Σ_j μ_j h_j a model
+        whose worst case is at most the LP value (losses are convex): that model
+        is offered as a primal answer. Its primal solution λ — the maximizer of
+        the cutting-plane model of d (Kelley's step) — is returned as a trial
+        point for the dual side. Both are certified afterwards, so an inexact
+        LP only costs tightness.
         """
         cuts = list(self.cuts)
         G = np.array([c.grad for c in cuts]) - self.lower
         if not np.all(np.isfinite(G)):
-            return
+            return None
         W = [np.asarray(w, dtype=np.float64) for w in self.working_set] or [self.lam]
-        mu = None
+        mu = point = None
         for _ in range(_LP_ROUNDS):
             V = np.array(W)
             m = V.shape[0]
@@ -242,6 +254,10 @@ class NewtonAscent:
                 b_eq=[1.0],
                 bounds=[(0, None)] * m + [(None, None)],
                 method="highs",
+                options={
+                    "primal_feasibility_tolerance": 1e-10,
+                    "dual_feasibility_tolerance": 1e-10,
+                },
             )
             if res.status != 0:
                 break
@@ -249,16 +265,33 @@ class NewtonAscent:
             if duals.sum() <= 0:
                 break
             mu = duals / duals.sum()
+            w = np.clip(res.x[:m], 0.0, None)
+            point = (w / w.sum()) @ V if w.sum() > 0 else None
             top, v = self.mixtures.argmax_linear(mu @ G)
             v = np.asarray(v, dtype=np.float64)
             if top <= -res.fun + 1e-12 * max(1.0, np.abs(G).max()) or _same_point(W, v):
                 break
             W.append(v)
         if mu is None:
-            return
+            return None
         out = self.oracle.combine(mu, cuts)
         if out is not None:
             self.offer_model(*out)
+        return point
+
+    def kelley_step(self, cur: Cut) -> Cut:
+        """Combine the cuts (primal side) and evaluate d at the cutting-plane maximizer.
+
+        Kelley's cutting-plane method converges for any concave d, so this step
+        keeps the ascent going where the Newton model has nothing left to offer
+        (a maximizer on a face where the curvature is unbounded, or rounding).
+        Returns the better of ``cur`` and the new point.
+        """
+        point = self.combine()
+        if point is None or any(np.array_equal(point, c.lam) for c in self.cuts):
+            return cur
+        trial = self.evaluate(point)
+        return trial if trial.value >= cur.value else cur
 
     def run(self) -> NewtonAscent:
         """Ascend until upper − lower ≤ tol or ``max_iter`` iterations; returns self."""
@@ -267,17 +300,20 @@ class NewtonAscent:
         # domain that Λ can weight, and they seed the working set of the QPs.
         W = [np.asarray(self.mixtures.argmax_linear(e)[1], dtype=np.float64) for e in np.eye(K)]
         start = np.mean(W, axis=0)
-        self.working_set = [w for j, w in enumerate(W) if not any(np.array_equal(w, u) for u in W[:j])]
-        self.cuts = deque(maxlen=K + 2)
+        self.working_set = [
+            w for j, w in enumerate(W) if not any(np.array_equal(w, u) for u in W[:j])
+        ]
+        self.cuts = deque(maxlen=_KEPT_CUTS * (K + 2))
         cur = self.evaluate(start / start.sum())
         self.history = [(self.lower, self.upper)]
         bar = tqdm(total=self.max_iter, desc=self.desc, disable=not self.progress, leave=False)
         mu = scale = None
         H = None
-        stalls = 0
+        idle = 0
         while self.iterations < self.max_iter and not self.converged:
             self.iterations += 1
             bar.update(1)
+            gap = self.gap
             if H is None:
                 H = self.oracle.hessian(cur)
                 if scale is None:
@@ -287,23 +323,30 @@ class NewtonAscent:
             # Steps stay on Σλ = 1, so shifting g by a constant changes nothing but
             # the rounding: centered, g·δ is accurate even when δ is a few ulps of λ.
             g = cur.grad - cur.grad.mean()
-            nxt = self._qp_step(cur.lam, g, B)
+            nxt = None if idle >= _IDLE_NEWTON else self._qp_step(cur.lam, g, B)
             delta = None if nxt is None else nxt - cur.lam
-            if delta is None or not np.abs(delta).max() > _STEP_FLOOR:
-                # The model sees no ascent left: the remaining gap is on the primal side.
-                self.combine()
-                stalls += 1
-                mu *= 10.0
-                if stalls > 3:
-                    self.history.append((self.lower, self.upper))
-                    break
+            if delta is None or np.all(
+                np.abs(delta) <= _STEP_ULPS * np.maximum(np.abs(cur.lam), np.abs(nxt))
+            ):
+                # The Newton model has nothing left to offer (no step, or steps that
+                # no longer shrink the gap): cutting planes close the primal side
+                # and propose the next dual point (Kelley's method, which converges
+                # for every concave d).
+                nxt_cut = self.kelley_step(cur)
+                if nxt_cut is not cur:
+                    cur, H, mu = nxt_cut, None, _MU_START * scale
             else:
                 pred = g @ delta - 0.5 * delta @ B @ delta
                 trial = self.evaluate(nxt)
-                if pred <= _NOISE * max(1.0, abs(cur.value)):
+                noise = _NOISE * max(1.0, abs(cur.value))
+                if pred <= noise:
                     # Below the rounding noise of d the ascent test is meaningless;
-                    # there the quadratic model is accurate and its step is taken on trust.
-                    cur, H = trial, None
+                    # there the quadratic model is accurate and its step is taken on
+                    # trust, unless d visibly fell.
+                    if trial.value >= cur.value - noise:
+                        cur, H = trial, None
+                    else:
+                        mu *= 10.0
                 else:
                     rho = (trial.value - cur.value) / pred
                     if trial.value >= cur.value:
@@ -313,8 +356,13 @@ class NewtonAscent:
                     elif rho > 0.75:
                         mu = max(mu / 10.0, _MU_MIN * scale)
             if self.iterations % 10 == 0 and not self.converged:
-                self.combine()
+                nxt_cut = self.kelley_step(cur)
+                if nxt_cut is not cur:
+                    cur, H = nxt_cut, None
+            idle = 0 if self.gap < (1.0 - _PROGRESS) * gap else idle + 1
             self.history.append((self.lower, self.upper))
+            if idle > _MAX_IDLE:
+                break
         bar.close()
         if not self.converged:
             self.combine()

@@ -25,54 +25,88 @@ __all__ = ["Fill", "water_fill_arrays", "to_envelope"]
 # hundred ulps of the sum, far below the 1e-9 tolerance of the distribution checks.
 _ROOT_TOL = 1e-14
 
+# Breakpoint-to-breakpoint steps before the search switches to bisection in
+# log s, and the most passes over X one water-filling may take.
+_BREAKPOINT_STEPS = 8
+_MAX_PASSES = 2200
+# Above this level the search rescales t (s·t must stay representable).
+_BIG = 1e300
+
 
 @dataclass(frozen=True)
 class Fill:
-    """A water-filled model ``q`` and its level ``s`` = 1/ν (+inf in the no-root edge case)."""
+    """A water-filled model ``q``, its level ``s`` = 1/ν (+inf in the no-root edge
+    case, or when 1/ν exceeds the float64 range) and the water level ``nu``."""
 
     q: np.ndarray
     s: float
-
-    @property
-    def nu(self) -> float:
-        """The water level ν (0 marks the no-root edge case)."""
-        return 0.0 if self.s == np.inf else 1.0 / self.s
+    nu: float
 
 
 def water_fill_arrays(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s0: float = 1.0) -> Fill:
     """T3 on validated arrays: the exact root of the piecewise-affine Φ, or the edge case.
 
-    Safeguarded Newton in s = 1/ν from ``s0``: each step either lands inside the
-    affine piece around the current point (then it is the exact root) or
-    shrinks a bracket [sL, sR] with Φ(sL) < 0 < Φ(sR); flat pieces are crossed
-    by jumping to their end breakpoint.
+    Safeguarded Newton in s = 1/ν from ``s0``. Φ is affine between the
+    breakpoints next to s, so a Newton step that stays there lands on the exact
+    root; a step that would leave that piece goes to the breakpoint instead
+    (Φ keeps its sign up to there, so the bracket [sL, sR] with
+    Φ(sL) < 0 < Φ(sR) shrinks). After a few breakpoint steps without landing,
+    the next point is the geometric middle of the bracket.
+
+    Probabilities down to 5e-324 can put the root beyond the float64 range (a
+    point with t = 1e-323 that must receive mass 0.1 needs s = 1e322). The
+    search then continues on t·2^k and s·2^-k: entries of t that overflow to
+    +inf are exactly the points already clipped at u for every s in the
+    rescaled range.
     """
     top = _kernels.fill_pass(t, lo, hi, np.inf)[0]
     if top < 1.0 - _ROOT_TOL:
-        return Fill(_edge_fill(t, lo, hi, top), np.inf)
+        return Fill(_edge_fill(t, lo, hi, top), np.inf, 0.0)
+    shift = 0
+    tt = t
     sL, sR = 0.0, np.inf
     s = s0 if 0.0 < s0 < np.inf else 1.0
-    for _ in range(300):
-        tot, a_up, a_dn, left, right = _kernels.fill_pass(t, lo, hi, s)
+    for it in range(_MAX_PASSES):
+        tot, a_up, a_dn, left, right = _kernels.fill_pass(tt, lo, hi, s)
         phi = tot - 1.0
         if abs(phi) <= _ROOT_TOL:
             break
         if phi < 0.0:
             sL = s
-            nxt = s - phi / a_up if a_up > 0.0 else right
-            if a_up > 0.0 and nxt <= right:
+            nxt = s - phi / a_up if a_up > 0.0 else np.inf
+            if nxt <= right and nxt < _BIG:
                 s = nxt
                 break
+            nxt = right
         else:
             sR = s
-            nxt = s - phi / a_dn if a_dn > 0.0 else left
-            if a_dn > 0.0 and nxt >= left:
+            nxt = s - phi / a_dn if a_dn > 0.0 else -np.inf
+            if nxt >= left:
                 s = nxt
                 break
-        if not sL < nxt < sR:
-            nxt = 4.0 * sL if sR == np.inf else (0.25 * sR if sL == 0.0 else np.sqrt(sL * sR))
+            nxt = left
+        if sL >= _BIG:
+            # The root lies beyond what s can represent: rescale t and s.
+            k = int(np.floor(np.log2(sL)))
+            shift += k
+            with np.errstate(over="ignore"):
+                tt = np.ldexp(t, shift)
+            sL, sR = np.ldexp(sL, -k), np.ldexp(sR, -k)
+            s = sL if sR == np.inf else np.sqrt(sL) * np.sqrt(sR)
+            continue
+        if it >= _BREAKPOINT_STEPS or not (sL < nxt < sR):
+            if sR == np.inf:
+                nxt = min(_BIG, max(nxt if np.isfinite(nxt) else 0.0, 16.0 * sL))
+            elif sL == 0.0:
+                nxt = sR / 16.0
+            else:
+                nxt = np.sqrt(sL) * np.sqrt(sR)
         s = nxt
-    return Fill(_kernels.fill_model(t, lo, hi, s), s)
+    q = _kernels.fill_model(tt, lo, hi, s)
+    with np.errstate(over="ignore"):
+        s_true = float(np.ldexp(s, shift)) if shift else float(s)
+    nu = float(np.ldexp(1.0 / s, -shift)) if s > 0 else np.inf
+    return Fill(q, s_true, nu)
 
 
 def _edge_fill(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, top: float) -> np.ndarray:

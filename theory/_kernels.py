@@ -456,9 +456,7 @@ def gram(D: np.ndarray, t: np.ndarray, q=None, lo=None, hi=None):
     clipped = q is not None
     if not clipped:
         q = lo = hi = t
-    parts = over_columns(
-        _gram_range, D.size * D.shape[0], D.shape[1], D, t, q, lo, hi, clipped
-    )
+    parts = over_columns(_gram_range, D.size * D.shape[0], D.shape[1], D, t, q, lo, hi, clipped)
     A = sum(p[0] for p in parts)
     A = np.triu(A) + np.triu(A, 1).T
     return A, sum(p[1] for p in parts), float(sum(p[2] for p in parts))

@@ -23,6 +23,7 @@ from theory.validation import (
 
 __all__ = ["envelope", "model", "mass", "gate_for", "check_gate", "in_envelope"]
 
+
 def envelope(P) -> tuple[np.ndarray, np.ndarray]:
     r"""The pointwise envelope :math:`(\ell, u) = (\min_k p_k, \max_k p_k)` of the experts (T2)."""
     P = check_stack(P, "P")

@@ -66,6 +66,10 @@ __all__ = [
 # λ_k = 0 and q = 0 on supp D_k): moves each finite loss by at most −log(1 − ε).
 _INTERIOR_EPS = 1e-12
 
+# On a face of the simplex the Hessian is taken at distance _FACE_ETA towards the
+# first (interior) mixture.
+_FACE_ETA = 1e-10
+
 # A conic answer is accepted (converged=True) when its own certificate is at most
 # this wide and its reported value lies inside it, up to the same slack.
 _CONIC_TOL = 1e-6
@@ -128,6 +132,7 @@ class _GateDual:
         self.active = np.ones(self.K, bool) if active is None else np.asarray(active, bool)
         self.s = 1.0
         self.interior: np.ndarray | None = None
+        self.start: np.ndarray | None = None
 
     def best_model(self, lam, t=None) -> np.ndarray:
         t = _kernels.mixture(lam, self.D) if t is None else t
@@ -157,7 +162,7 @@ class _GateDual:
         mixed = not np.all(np.isfinite(g))
         model = q
         if not mixed and self.interior is None:
-            self.interior = q
+            self.interior, self.start = q, lam
         if mixed and self.interior is not None:
             model = self._mixed(q)
             g = self.losses(model)
@@ -169,10 +174,34 @@ class _GateDual:
         On the free set F, q = t/ν with Σ_F t/ν = 1 − Σ_{x∉F} q fixed, so
         ∂L_k/∂λ_j = −Σ_F D_k D_j / t + a_k a_j / T, i.e. H = −A + a aᵀ/T, negative
         semidefinite by Cauchy–Schwarz; H = 0 when nothing is free.
+
+        On a face λ_j = 0 of the simplex the curvature along e_j is Σ D_j² / t
+        over points where t has no other mass, without bound (d behaves like
+        −δ log δ in λ_j = δ): the exact Hessian there would forbid every step
+        into j. On such a face, or when the curvature overflows, the Hessian is
+        taken at the nearby interior point (1 − η)λ + η λ₀ (λ₀ the first,
+        interior, mixture), whose curvature is finite; the trust region of the
+        ascent absorbs the difference, and the exact Hessian takes over as soon
+        as the weight is positive.
         """
+        on = self.active
         t, q = cut.state
+        H = self._hessian_at(t, q)
+        if self.start is not None and (np.any(cut.lam[on] == 0.0) or not np.all(np.isfinite(H))):
+            lam = (1.0 - _FACE_ETA) * cut.lam + _FACE_ETA * self.start
+            t = _kernels.mixture(lam, self.D)
+            H = self._hessian_at(t, self.best_model(lam, t))
+        if not np.all(np.isfinite(H)):
+            H = np.zeros_like(H)
+        # Domains that Λ never weights have no say in the payoff.
+        H[~on, :] = 0.0
+        H[:, ~on] = 0.0
+        return H
+
+    def _hessian_at(self, t, q) -> np.ndarray:
         A, a, T = _kernels.gram(self.D, t, q, self.lo, self.hi)
-        return -A + np.outer(a, a) / T if T > 0.0 else -A
+        with np.errstate(over="ignore", invalid="ignore"):
+            return -A + np.outer(a, a) / T if T > 0.0 else -A
 
     def combine(self, weights, cuts) -> tuple[np.ndarray, np.ndarray]:
         # Cuts keep only λ: their models are recomputed here, so memory stays O(n)

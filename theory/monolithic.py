@@ -45,6 +45,7 @@ __all__ = [
 # Tolerance for "every domain is a product distribution" in product_interference.
 _PRODUCT_TOL = 1e-10
 
+
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
     return float(_kernels.kl_rows(p[None, :], q)[0])
 

@@ -150,9 +150,7 @@ def register(objective: Objective, *, replace: bool = False) -> Objective:
     Raises ``ValueError`` if the name is taken (unless ``replace=True``).
     """
     if not isinstance(objective, Objective):
-        raise ArgumentTypeError(
-            f"objective: expected an Objective, got {type(objective).__name__}"
-        )
+        raise ArgumentTypeError(f"objective: expected an Objective, got {type(objective).__name__}")
     if objective.name in _REGISTRY and not replace:
         raise ValueError(f"objective: {objective.name!r} is already registered")
     _REGISTRY[objective.name] = objective

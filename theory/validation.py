@@ -88,14 +88,18 @@ def as_real_array(x, name: str) -> np.ndarray:
     accepted and converted.
     """
     if isinstance(x, str | bytes):
-        raise ArgumentTypeError(f"{name}: expected an array of real numbers, got a string {x!r:.40}")
+        raise ArgumentTypeError(
+            f"{name}: expected an array of real numbers, got a string {x!r:.40}"
+        )
     try:
         a = np.asarray(x)
     except ValueError as exc:  # ragged nested sequences
         raise ValueError(f"{name}: expected a rectangular array of real numbers ({exc})") from None
     kind = a.dtype.kind
     if kind == "c":
-        raise ArgumentTypeError(f"{name}: complex values are not probabilities; got dtype {a.dtype}")
+        raise ArgumentTypeError(
+            f"{name}: complex values are not probabilities; got dtype {a.dtype}"
+        )
     if kind == "b":
         raise ArgumentTypeError(f"{name}: expected real numbers, got booleans")
     if kind == "O":
