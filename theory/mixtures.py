@@ -39,14 +39,19 @@ every λ ∈ Λ must weight one of them.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import brentq, linprog
 from scipy.special import rel_entr, wrightomega
 
 from theory.validation import SUM_TOL, check_distribution, check_int
+
+if TYPE_CHECKING:
+    import cvxpy
 
 __all__ = [
     "MixtureSet",
@@ -89,8 +94,7 @@ def _real_array(x, name: str) -> np.ndarray:
         bad = [e for e in a.ravel() if isinstance(e, bool) or not isinstance(e, numbers.Real)]
         if bad:
             raise ValueError(
-                f"{name}: expected real numbers, got {type(bad[0]).__name__} {bad[0]!r} "
-                "(ragged rows or non-numeric entries)"
+                f"{name}: expected real numbers, found {bad[0]!r} ({type(bad[0]).__name__})"
             )
     elif kind not in "iuf":
         what = {"b": "booleans", "U": "strings", "S": "bytes"}.get(kind, f"dtype {a.dtype}")
@@ -314,12 +318,11 @@ def _pull_in(q: np.ndarray, base: np.ndarray, center: np.ndarray, rho: float) ->
 
 
 def _l2_path(a: np.ndarray, d: np.ndarray, r: float, beta_max: float) -> np.ndarray:
-    r"""Π_Δ(a + β*d) for the largest β* ∈ [0, β_max] with ‖Π_Δ(a + βd) − a‖₂ ≤ r.
+    r"""Π_Δ(a + βd) for the largest β ∈ [0, β_max] with ‖Π_Δ(a + βd) − a‖₂ ≤ r.
 
     a ∈ Δ_m, so the distance is 0 at β = 0, and it grows with β (a property
     of projections onto convex sets started from a point of the set).
     """
-
     # Searching β for the direction d/max|d| keeps β of the order of r, even for |d| ~ 1e300.
     s = float(np.abs(d).max())
     if s == 0.0:
@@ -514,8 +517,9 @@ class MixtureSet(ABC):
         return self._project(_check_vector(lam, self.K, "lam"))
 
     def argmax_linear(self, c) -> tuple[float, np.ndarray]:
-        r"""The support function :math:`\sigma_\Lambda(c) = \max_{\lambda\in\Lambda} c\cdot\lambda`
-        and a maximizer (the upper certificate of T5).
+        r"""The support function of Λ at ``c`` and a maximizer (the upper certificate of T5).
+
+        .. math:: \sigma_\Lambda(c) = \max_{\lambda\in\Lambda} c\cdot\lambda
 
         Parameters
         ----------
@@ -559,7 +563,7 @@ class MixtureSet(ABC):
         lam = self._argmax(c)
         return _value(c, lam), lam
 
-    def support_cone(self, w):
+    def support_cone(self, w) -> tuple[cvxpy.Expression, list[cvxpy.Constraint]]:
         r"""A conic description of the support function σ_Λ(w), for cvxpy models.
 
         Returns ``(t, constraints)``: a convex scalar expression t in w and in
@@ -723,8 +727,6 @@ class Box(MixtureSet):
     def vertices(self) -> np.ndarray:
         # A vertex has at most one coordinate strictly between its bounds, the
         # others at lo or hi; the free one is fixed by Σλ = 1.
-        import itertools
-
         pts = []
         for j in range(self.K):
             others = [k for k in range(self.K) if k != j]
@@ -834,8 +836,6 @@ class L1Ball(MixtureSet):
 
     def _halfspaces(self) -> tuple[np.ndarray, np.ndarray]:
         """A λ ≤ b describing Λ inside the affine hull of Δ_K (λ ≥ 0 and all sign patterns)."""
-        import itertools
-
         signs = np.array(list(itertools.product((-1.0, 1.0), repeat=self.K)))
         A = np.vstack([-np.eye(self.K), signs])
         b = np.concatenate([np.zeros(self.K), self.radius + signs @ self.center_])
@@ -875,7 +875,9 @@ def _vertices_in_simplex(halfspaces, interior: np.ndarray) -> np.ndarray:
 class Polytope(MixtureSet):
     r"""Λ = conv(v_1, …, v_m), the convex hull of given points of Δ_K.
 
-    σ(c) = max_i c·v_i; projection by Wolfe's minimum-norm-point algorithm.
+    σ(c) = max_i c·v_i; projection by Wolfe's minimum-norm-point algorithm
+    (P. Wolfe, "Finding the nearest point in a polytope", Mathematical
+    Programming 11, 1976); membership is a projection distance ≤ tol.
 
     Parameters
     ----------
