@@ -46,3 +46,17 @@ def test_T7_dual_solver_converges_with_prior_knowledge_on_tiny_probabilities(fam
         res = robust_gate(D, P, mixtures=Lam)
         assert res.converged and res.gap <= 1e-9
         assert Lam.contains(res.lam)
+
+
+def test_T5_conic_reference_never_claims_convergence_outside_its_certificate():
+    """The cvxpy reference checks its own answer: converged=True only with value in [lower, upper]."""
+    for D, P in list(_family(2))[:48]:
+        res = robust_gate(D, P, method="cvxpy")
+        assert np.isfinite(res.lower) and res.lower <= res.upper
+        if res.converged:
+            slack = 1e-6 * max(1.0, abs(res.upper))
+            assert res.lower - slack <= res.value <= res.upper + slack
+            assert res.gap <= slack
+        exact = robust_gate(D, P)
+        # Both certificates bracket the same V*.
+        assert res.lower <= exact.upper + 1e-9 and exact.lower <= res.upper + 1e-9

@@ -52,6 +52,7 @@ _STEP_ULPS = 4.0 * float(np.finfo(np.float64).eps)
 # (polytopes need at most K + 1; smooth sets converge geometrically).
 _QP_ROUNDS = 4
 _QP_EXTRA = 20
+_QP_RTOL = 1e-3
 # Column-generation rounds of the cutting-plane LP; cuts kept per K + 2; cutting-
 # plane steps in a row that do not shrink the gap before the ascent gives up.
 _LP_ROUNDS = 12
@@ -203,7 +204,11 @@ class NewtonAscent:
 
         The QP is solved over the hull of the working set W; the linear oracle at
         the QP's gradient then either certifies the answer for all of Λ or
-        returns a point to add. W is pruned to the face of the answer.
+        returns a point to add. W is pruned to the face of the answer. The
+        oracle's Frank–Wolfe gap bounds how far the hull's answer is from the
+        QP's optimum over Λ: once it is below _QP_RTOL of the predicted ascent
+        the step is good enough (a polytope ends exactly after a few vertices; a
+        smooth set, whose boundary no finite hull reaches, ends there).
         """
         W = self.working_set
         known, v = True, None
@@ -212,11 +217,14 @@ class NewtonAscent:
             if out is None:
                 return None
             nxt, w = out
-            slope = g - B @ (nxt - lam)
+            delta = nxt - lam
+            slope = g - B @ delta
             top, v = self.mixtures.argmax_linear(slope)
             v = np.asarray(v, dtype=np.float64)
             known = _same_point(W, v)
-            if known or top <= slope @ nxt + 1e-13 * max(1.0, np.abs(slope).max()):
+            fw_gap = top - slope @ nxt
+            pred = g @ delta - 0.5 * delta @ B @ delta
+            if known or fw_gap <= max(1e-13 * max(1.0, np.abs(slope).max()), _QP_RTOL * pred):
                 break
             W.append(v)
         W[:] = [W[j] for j in np.flatnonzero(w > 0)] + ([] if known else [v])
