@@ -555,14 +555,13 @@ def reproduce(
     """
     mode = check_choice(mode, "mode", {"quick", "full"})
     jobs = check_int(jobs, "jobs")
-    if experiments is None:
-        known = list(available())
-        selected: list[Experiment | Unavailable] = registry(only)
-    else:
-        known = [e.id for e in experiments]
-        wanted = select(only, known)
-        selected = [e for e in experiments if wanted is None or e.id in wanted]
+    known = list(available()) if experiments is None else [e.id for e in experiments]
+    wanted = select(only, known)
     out = writable_folder(out, "out")
+    if experiments is None:
+        selected: list[Experiment | Unavailable] = registry(wanted)
+    else:
+        selected = [e for e in experiments if wanted is None or e.id in wanted]
     folder_lock = FileLock(out / CACHE_DIR / _FOLDER_LOCK)
     (out / CACHE_DIR).mkdir(exist_ok=True)
     waiting = f"waiting for another modgate run writing to {out}"

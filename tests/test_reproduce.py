@@ -80,17 +80,20 @@ def toy_experiment(eid: str) -> Experiment:
     )
 
 
-@pytest.fixture
-def toys(monkeypatch):
+def toy_set(monkeypatch):
+    """Three toys E91–E93 with fresh logs; yields them, and clears the logs after."""
     # The toys' cache keys should not move when the library is edited between two runs.
     monkeypatch.setattr(rp, "_LIBRARY_PACKAGES", ())
-    CALLS.clear()
-    BROKEN.clear()
-    SHOWN.clear()
+    for log in (CALLS, BROKEN, SHOWN):
+        log.clear()
     yield [toy_experiment(e) for e in ("E91", "E92", "E93")]
-    CALLS.clear()
-    BROKEN.clear()
-    SHOWN.clear()
+    for log in (CALLS, BROKEN, SHOWN):
+        log.clear()
+
+
+@pytest.fixture
+def toys(monkeypatch):
+    yield from toy_set(monkeypatch)
 
 
 def no_temp_files(out: Path) -> bool:
