@@ -44,6 +44,7 @@ import inspect
 import json
 import math
 import pickle
+import re
 import sys
 import threading
 import time
@@ -359,7 +360,11 @@ def _write_record(out: Path, outcome: Outcome) -> None:
 
 
 def _read_records(out: Path) -> tuple[dict[str, Outcome], list[str]]:
-    """The outcome recorded for every experiment run into ``out``, and warnings."""
+    """The outcome recorded for every experiment run into ``out``, and warnings.
+
+    Sections of an existing ``REPORT.md`` without a record (a report written
+    before records were kept) are read back and recorded, so that they are kept.
+    """
     records, notes = {}, []
     names = {f.name for f in dataclasses.fields(Outcome)}
     folder = out / RECORDS_DIR
@@ -373,7 +378,50 @@ def _read_records(out: Path) -> tuple[dict[str, Outcome], list[str]]:
             notes.append(f"warning: ignored the unreadable report record {path}: {exc}")
             continue
         records[outcome.id] = outcome
+    report = out / "REPORT.md"
+    if report.is_file():
+        for outcome in _parse_report(report.read_text(encoding="utf-8")):
+            if outcome.id not in records:
+                _write_record(out, outcome)
+                records[outcome.id] = outcome
     return records, notes
+
+
+_SECTION = re.compile(r"^## (E\d+)\n(.*?)(?=^## E\d+\n|\Z)", re.S | re.M)
+
+
+def _field(pattern: str, text: str) -> str:
+    m = re.search(pattern, text, re.S | re.M)
+    return m.group(1).strip() if m else ""
+
+
+def _parse_report(text: str) -> list[Outcome]:
+    """The sections of a REPORT.md written by :func:`_report`, as outcomes."""
+    mode = _field(r"^Mode `(\w+)`", text)
+    outcomes = []
+    for eid, body in _SECTION.findall(text):
+        result = _field(r"^\*\*Result: (PASS|FAIL)\*\*", body)
+        if not result:
+            continue
+        seconds = _field(r"\(computed in ([\d.]+) s", body)
+        files = re.findall(r"^!\[[^]]*\]\(([^)]+)\)", body, re.M)
+        files += re.findall(r"\[[^]]+\]\(([^)]+)\)", _field(r"^Plotted numbers: (.*?)$", body))
+        outcomes.append(
+            Outcome(
+                eid,
+                _field(r"^### (.*?)$", body),
+                _field(r"^\*\*Claim\.\*\* (.*?)$", body),
+                result == "PASS",
+                _field(r"^\*\*Measured\.\*\* (.*?)$", body) or "run raised",
+                setup=_field(r"^\*\*Setup\.\*\* (.*?)$", body),
+                files=tuple(files),
+                seconds=float(seconds) if seconds else math.nan,
+                cached="(loaded from the cache" in body,
+                error=_field(r"^\*\*Error\.\*\*\n\n```\n(.*?)\n```", body),
+                mode=mode,
+            )
+        )
+    return outcomes
 
 
 def _how(o: Outcome, kept: bool, mode: str) -> str:

@@ -344,6 +344,36 @@ def test_a_partial_run_updates_its_sections_and_keeps_the_others(tmp_path, toys)
     assert "Last run: computed: E91; kept from earlier runs: E92, E93" in after
 
 
+def test_a_report_without_records_keeps_its_sections(tmp_path, toys):
+    BROKEN.add("E93")
+    assert rp.reproduce(out=tmp_path, experiments=toys) == 1
+    before = (tmp_path / "REPORT.md").read_text()
+    for record in (tmp_path / rp.RECORDS_DIR).iterdir():
+        record.unlink()
+    BROKEN.clear()
+    assert rp.reproduce(out=tmp_path, experiments=toys, only=["E91"]) == 0
+    after = (tmp_path / "REPORT.md").read_text()
+    for eid in ("E92", "E93"):
+        assert (
+            _section(after, eid).rsplit("\n**Result", 1)[0]
+            == (_section(before, eid).rsplit("\n**Result", 1)[0])
+        )
+    assert "E93 interrupted midway" in _section(after, "E93")
+    assert _row(after, "E93").endswith("| **FAIL** | earlier run |")
+
+
+def test_the_committed_report_is_read_back_section_by_section(tmp_path, toys):
+    committed = Path(__file__).resolve().parents[1] / "figures" / "REPORT.md"
+    (tmp_path / "REPORT.md").write_text(committed.read_text())
+    assert rp.reproduce(out=tmp_path, experiments=toys, only=["E91"]) == 0
+    before, after = committed.read_text(), (tmp_path / "REPORT.md").read_text()
+    for eid in (f"E{i}" for i in range(1, 11)):
+        old, new = _section(before, eid), _section(after, eid)
+        for line in old.splitlines():
+            if line.startswith(("### ", "**Claim.**", "**Setup.**", "**Measured.**", "![")):
+                assert line in new, (eid, line)
+
+
 def test_the_report_lists_experiments_never_run_into_the_folder(tmp_path, toys):
     assert rp.reproduce(out=tmp_path, experiments=toys, only=["E92"]) == 0
     report = (tmp_path / "REPORT.md").read_text()
