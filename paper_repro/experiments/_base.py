@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-__all__ = ["Experiment", "Unavailable", "experiment_id", "progress", "register"]
+__all__ = ["Experiment", "Unavailable", "experiment_id", "progress", "register", "registered"]
 
 Rows = list[dict]
 
@@ -88,7 +88,26 @@ _REGISTRY: dict[str, Experiment] = {}
 
 
 def experiment_id(module: str) -> tuple[str, str] | None:
-    """``("E1", "kakutani")`` for the module ``...e1_kakutani``; None for any other module."""
+    """The experiment ID and stem a module name stands for.
+
+    Parameters
+    ----------
+    module : str
+        A module name, dotted or not.
+
+    Returns
+    -------
+    tuple of str or None
+        ``("E1", "kakutani")`` for ``paper_repro.experiments.e1_kakutani``; None for
+        a module that is not named ``e<i>_<stem>`` (a shared setup such as ``_realdata``).
+
+    Examples
+    --------
+    >>> experiment_id("paper_repro.experiments.e10_wordfreq")
+    ('E10', 'wordfreq')
+    >>> experiment_id("paper_repro.experiments._common") is None
+    True
+    """
     m = MODULE_NAME.fullmatch(module.rpartition(".")[2])
     return (f"E{int(m.group(1))}", m.group(2)) if m else None
 
@@ -106,7 +125,20 @@ def register(
 ) -> Experiment:
     """Register the experiment defined by the module of ``run`` and return it.
 
-    The ID and stem are read from that module's name (``e<i>_<stem>``).
+    The ID and stem are read from that module's name (``e<i>_<stem>``), so that
+    an experiment is named in one place; registering the same module again (a
+    reload) replaces the earlier registration.
+
+    Parameters
+    ----------
+    name, claim : str
+        The title and the claim checked, as written to REPORT.md.
+    params, run, plot, table, check, setup : callable
+        The functions described in :class:`Experiment`.
+
+    Returns
+    -------
+    Experiment
 
     Raises
     ------
@@ -131,7 +163,17 @@ def register(
 
 
 def registered(module: str) -> Experiment | None:
-    """The experiment registered by ``module`` (a full module name), if any."""
+    """The experiment registered by ``module``, if any.
+
+    Parameters
+    ----------
+    module : str
+        A full module name, e.g. ``"paper_repro.experiments.e1_kakutani"``.
+
+    Returns
+    -------
+    Experiment or None
+    """
     for exp in _REGISTRY.values():
         if exp.run.__module__ == module:
             return exp
@@ -143,5 +185,21 @@ def progress(iterable: Iterable, desc: str, *, show: bool, total: int | None = N
 
     The runner asks for these bars when experiments run one after another in its
     own process; in worker processes they would interleave, so it does not.
+
+    Parameters
+    ----------
+    iterable : iterable
+        The loop.
+    desc : str
+        The bar's label, e.g. ``"E1 best responses"``.
+    show : bool
+        The ``show_progress`` argument the experiment's ``run`` received.
+    total : int, optional
+        The length, when ``iterable`` has none.
+
+    Returns
+    -------
+    iterable
+        ``iterable``, wrapped in a (possibly hidden) bar.
     """
     return tqdm(iterable, desc=f"  {desc}", total=total, leave=False, disable=not show)
