@@ -1,28 +1,23 @@
-"""Shared helpers of the benchmarks: medians of repeated timings and JSON output."""
+"""Shared helpers of the benchmarks: JSON output and text tables.
+
+Timings come from :func:`benchmarks.timing.median_time`, re-exported here for the
+benchmark modules.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import median_time
+
+__all__ = ["RESULTS", "machine", "median_time", "save", "table"]
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def median_time(func, repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``func()`` in seconds over ``repeats`` runs (after ``warmup``)."""
-    for _ in range(warmup):
-        func()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def machine() -> dict:

@@ -1,39 +1,102 @@
 """The ``modgate`` command line: ``reproduce``, ``verify``, ``solve`` and ``bench``.
 
 The CLI only wires functions together: experiments, checks and solvers live in
-their own modules.
+their own modules. It never shows a traceback (unless ``--debug``): a bad
+argument, an unreadable input or an unwritable output is one line on stderr
+that names the argument, and the exit code says what happened.
+
+Exit codes: 0 success; 1 a claim or a theorem check failed; 2 an error (bad
+input, unwritable output, unexpected failure); 3 ``solve`` stopped before its
+certified gap reached ``--tol`` (the bounds it prints still hold); 130
+interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_NOT_CONVERGED", "build_parser", "main"]
+
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+EXIT_NOT_CONVERGED = 3
+_EXIT_INTERRUPTED = 130
+
+# Names the library uses in its messages for what `solve` reads from an option.
+_SOLVE_NAMES = {"D": "--domains", "P": "--experts"}
+
 
 def _load_matrix(path: str, name: str) -> np.ndarray:
+    """The real (K, n) array in the .npy or .csv file ``path``, given by the option ``name``."""
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{name}: {path!r} is a folder; expected a .npy or .csv file")
     if not p.exists():
         raise ValueError(f"{name}: no such file {path!r}")
     if p.suffix == ".npy":
-        return np.load(p)
-    if p.suffix in (".csv", ".txt"):
-        return np.loadtxt(p, delimiter=",", ndmin=2)
-    raise ValueError(f"{name}: expected a .npy or .csv file, got {path!r}")
+        try:
+            a = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{name}: cannot read {path!r} as a .npy array ({exc})") from exc
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"{name}: {path!r} holds several arrays (.npz); expected one")
+    elif p.suffix in (".csv", ".txt"):
+        try:
+            with warnings.catch_warnings():
+                # An empty file is reported below, not as numpy's warning.
+                warnings.simplefilter("ignore")
+                a = np.loadtxt(p, delimiter=",", ndmin=2)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {path!r} is not a CSV of real numbers ({exc})") from exc
+    else:
+        raise ValueError(f"{name}: expected a .npy or .csv file, got {path!r}")
+    if np.iscomplexobj(a):
+        raise ValueError(f"{name}: {path!r} holds complex numbers; expected real numbers")
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: {path!r} holds {a.dtype} values; expected real numbers")
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array (K, n), got shape {a.shape} in {path!r}")
+    if a.size == 0:
+        raise ValueError(f"{name}: {path!r} is empty (shape {a.shape}); expected a (K, n) array")
+    return a
+
+
+def _output_file(output: str) -> Path:
+    """The .npy file ``--output`` names, checked to be writable before anything is solved."""
+    from paper_repro.plotting import writable_folder
+
+    p = Path(output)
+    if output.endswith(("/", os.sep)) or p.is_dir():
+        raise ValueError(f"--output: {output!r} is a folder; expected a .npy file name")
+    if p.suffix != ".npy":  # numpy's convention for np.save
+        p = p.with_name(p.name + ".npy")
+    writable_folder(p.parent, "--output", create=False)
+    return p
+
+
+def _split_ids(text: str | None) -> list[str] | None:
+    return [s.strip() for s in text.split(",") if s.strip()] if text is not None else None
 
 
 def cmd_verify(args) -> int:
     from paper_repro.checks import run_checks
 
-    only = set(args.only.split(",")) if args.only else None
+    rows = run_checks(
+        seed=args.seed, trials=args.trials, only=_split_ids(args.only), progress=args.progress
+    )
     header = f"{'ID':<5} {'statement':<64} {'trials':>6} {'worst error':>12} {'tol':>8}  result"
     print(header)
     print("-" * len(header))
     failed = 0
-    for r in run_checks(seed=args.seed, trials=args.trials, only=only, progress=args.progress):
+    for r in rows:
         failed += not r.passed
         stmt = r.statement if len(r.statement) <= 64 else r.statement[:61] + "..."
         print(
@@ -42,21 +105,25 @@ def cmd_verify(args) -> int:
             flush=True,
         )
     print(f"\n{'all checks passed' if not failed else f'{failed} check(s) FAILED'}")
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else 0
 
 
 def cmd_solve(args) -> int:
+    from paper_repro.plotting import atomic_path
     from theory.minimax import robust_gate
     from theory.mixtures import from_spec
 
     D = _load_matrix(args.domains, "--domains")
     P = _load_matrix(args.experts, "--experts")
+    output = _output_file(args.output) if args.output else None
     mixtures = from_spec(args.mixtures, D.shape[0])
     res = robust_gate(
         D, P, mixtures=mixtures, objective=args.objective, method=args.method, tol=args.tol
     )
-    if args.output:
-        np.save(args.output, res.gate)
+    if output is not None:
+        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, res.gate)
+    gap = res.upper - res.lower
     summary = {
         "objective": res.objective,
         "method": res.method,
@@ -64,7 +131,7 @@ def cmd_solve(args) -> int:
         "value": res.value,
         "lower": res.lower,
         "upper": res.upper,
-        "gap": res.upper - res.lower,
+        "gap": gap,
         "converged": res.converged,
         "lam": res.lam.tolist(),
         "per_domain": res.per_domain.tolist(),
@@ -74,54 +141,83 @@ def cmd_solve(args) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(f"V* = {res.value:.12g}  ({res.objective}, {res.method}, Λ = {mixtures!r})")
-        print(
-            f"certified: {res.lower:.12g} ≤ V* ≤ {res.upper:.12g}  (gap {res.upper - res.lower:.2e})"
-        )
+        print(f"certified: {res.lower:.12g} ≤ V* ≤ {res.upper:.12g}  (gap {gap:.2e})")
         print("λ* =", np.array2string(res.lam, precision=6))
         print("per-domain losses =", np.array2string(res.per_domain, precision=6))
-    return 0 if res.converged else 2
+        if output is not None:
+            print(f"gate {res.gate.shape} saved to {output}")
+        if not res.converged:
+            print(
+                f"NOT CONVERGED: the solver stopped after {res.iterations} iterations with the "
+                f"certified gap {gap:.2e} above --tol {args.tol:g}; the bounds above still hold"
+            )
+    return 0 if res.converged else EXIT_NOT_CONVERGED
 
 
 def cmd_reproduce(args) -> int:
     from paper_repro.reproduce import reproduce
 
-    only = args.only.split(",") if args.only else None
     return reproduce(
-        mode="full" if args.full else "quick", only=only, out=Path(args.out), jobs=args.jobs
+        mode="full" if args.full else "quick",
+        only=_split_ids(args.only),
+        out=Path(args.out),
+        jobs=args.jobs,
+        force=args.force,
     )
 
 
 def cmd_bench(args) -> int:
     from benchmarks.__main__ import main as bench_main
 
-    return bench_main(args.only.split(",") if args.only else None)
+    return bench_main(_split_ids(args.only))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``modgate`` argument parser, one subcommand per task.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an unexpected error",
+    )
     parser = argparse.ArgumentParser(
         prog="modgate",
         description="Modular learning of robust generative models: exact solvers, "
         "theorem checks and the paper's experiments.",
+        epilog="exit codes: 0 success, 1 a claim or check failed, 2 error, "
+        "3 solve did not converge",
+        parents=[common],
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("reproduce", help="regenerate the figures and REPORT.md of EXPERIMENTS.md")
+    p = sub.add_parser(
+        "reproduce", help="regenerate the figures and REPORT.md of EXPERIMENTS.md", parents=[common]
+    )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes (default)")
     size.add_argument("--full", action="store_true", help="the paper-scale sizes")
     p.add_argument("--only", help="comma-separated experiment IDs, e.g. E3,E5")
     p.add_argument("--out", default="figures", help="output folder (default: figures/)")
     p.add_argument("--jobs", type=int, default=1, help="experiments run in parallel")
+    p.add_argument("--force", action="store_true", help="recompute even what is cached")
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("verify", help="check every theorem T1–T12 numerically")
+    p = sub.add_parser("verify", help="check every theorem T1–T12 numerically", parents=[common])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--trials", type=int, default=20, help="random instances per row")
+    p.add_argument("--trials", type=int, default=20, help="random instances per row (≥ 1)")
     p.add_argument("--only", help="comma-separated row IDs, e.g. T1,T3")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("solve", help="the robust gate for your own D and P matrices")
+    p = sub.add_parser(
+        "solve", help="the robust gate for your own D and P matrices", parents=[common]
+    )
     p.add_argument("--domains", required=True, help="D as a (K, n) .npy or .csv file")
     p.add_argument("--experts", required=True, help="P as a (K, n) .npy or .csv file")
     p.add_argument("--mixtures", default="simplex", help="simplex | box:LO,HI | l1:R[@c1;..;cK]")
@@ -130,23 +226,86 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", default="dual", choices=["dual", "cvxpy"])
     p.add_argument("--tol", type=float, default=1e-9, help="certified gap to reach")
-    p.add_argument("--output", help="save the gate (K, n) to this .npy file")
+    p.add_argument(
+        "--output", help="save the gate (K, n) to this .npy file (in an existing folder)"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_solve)
 
-    p = sub.add_parser("bench", help="run the benchmarks B1–B4 (writes benchmarks/results/)")
+    p = sub.add_parser(
+        "bench", help="run the benchmarks B1–B4 (writes benchmarks/results/)", parents=[common]
+    )
     p.add_argument("--only", help="comma-separated benchmark IDs, e.g. B1,B3")
     p.set_defaults(func=cmd_bench)
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _name_options(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """Lead ``message`` with the command-line option it is about, when it names a parameter.
+
+    The library names its parameters (``only: ...``, ``D: ...``); the user typed
+    options (``--only``, ``--domains``).
+    """
+    head, sep, rest = message.partition(": ")
+    if not sep or " " in head:
+        return message
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = {
+        a.dest: a.option_strings[-1] for a in sub.choices[command]._actions if a.option_strings
+    }
+    if command == "solve" and head in _SOLVE_NAMES:
+        return f"{_SOLVE_NAMES[head]} ({head}): {rest}"
+    if head in options and not head.startswith("-"):
+        return f"{options[head]}: {rest}"
+    return message
+
+
+def _describe(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``modgate`` with the arguments ``argv`` (default: the command line).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+
+    Returns
+    -------
+    int
+        The exit code: 0, 1 (a claim or check failed), 2 (error), 3 (solve did
+        not converge) or 130 (interrupted).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    prefix = f"modgate {args.command}"
     try:
         return args.func(args)
-    except ValueError as exc:
-        print(f"modgate {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, ValueError):
+            message = _name_options(_one_line(exc), parser, args.command)
+            print(f"{prefix}: error: {message}", file=sys.stderr)
+        elif isinstance(exc, OSError):
+            print(f"{prefix}: error: {_one_line(_describe(exc))}", file=sys.stderr)
+        else:
+            hint = "" if debug else " (run with --debug for the traceback)"
+            print(
+                f"{prefix}: unexpected error: {type(exc).__name__}: {_one_line(exc)}{hint}",
+                file=sys.stderr,
+            )
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ interrupted run never leaves a truncated PNG behind.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,16 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["METHOD_COLORS", "color", "figure", "title", "save", "atomic_path"]
+__all__ = [
+    "METHOD_COLORS",
+    "atomic_path",
+    "color",
+    "figure",
+    "save",
+    "temporaries",
+    "title",
+    "writable_folder",
+]
 
 #: The colour of a method, identical across figures (robust gate always dark red).
 METHOD_COLORS = {
@@ -85,24 +95,136 @@ def title(fig, theorem: str, text: str) -> None:
     fig.suptitle(f"{theorem}: {text}", fontsize=11, fontweight="bold")
 
 
+# A temporary of atomic_path is named ".<target name>.<8 random characters>.tmp"
+# (tempfile.mkstemp's prefix + random part + suffix), so a run can recognise the
+# ones an earlier, killed run left behind and remove them without touching other files.
+_TEMP_PREFIX, _TEMP_SUFFIX = ".", ".tmp"
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    # Elsewhere the only way to read the umask is to set it and put it back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path next to ``path``; on success move it over ``path`` atomically.
 
     The temporary file lives in the same folder so that ``os.replace`` is a rename
     on the same file system; on failure it is removed and ``path`` is untouched.
+    Before the rename the file gets the mode of a file created with ``open``
+    (0o666 minus the umask, e.g. 0o644 under umask 022), not the 0o600 of a
+    temporary file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write; its folder is created if missing.
+
+    Yields
+    ------
+    Path
+        The temporary file to write, ``.<name>.<random>.tmp`` in the same folder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f"{_TEMP_PREFIX}{path.name}.", suffix=_TEMP_SUFFIX
+    )
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def temporaries(folder: Path) -> list[tuple[Path, Path]]:
+    """The temporary files :func:`atomic_path` left in ``folder`` (not its subfolders).
+
+    A temporary outlives its ``with`` block only if the process was killed while
+    writing it; the caller decides whether the writer may still be alive.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder; a missing one has no temporaries.
+
+    Returns
+    -------
+    list of (Path, Path)
+        ``(temporary, target)`` pairs, the target being the file it was meant to replace.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in sorted(folder.iterdir()):
+        m = _TEMP_NAME.fullmatch(entry.name)
+        if m and entry.is_file():
+            found.append((entry, folder / m.group("target")))
+    return found
+
+
+def writable_folder(path: Path, name: str, *, create: bool = True) -> Path:
+    """Check that files can be written in the folder ``path``, before any work is done.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+    name : str
+        The argument that gave ``path``, named in the error message.
+    create : bool
+        Create the folder (and its parents) if missing; otherwise a missing folder
+        is an error.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is a file, is missing (with ``create=False``), cannot be
+        created, or a file cannot be created in it. The check writes and removes a
+        probe file, because permission bits do not tell (root ignores them, a
+        read-only mount does not show in them).
+    """
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{name}: {path} is a file, not a folder")
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not path.is_dir():
+            raise ValueError(f"{name}: the folder {path} does not exist")
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot create the folder {path}: {exc.strerror}") from exc
+    try:
+        fd, probe = tempfile.mkstemp(
+            dir=path, prefix=f"{_TEMP_PREFIX}write-probe.", suffix=_TEMP_SUFFIX
+        )
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot write in the folder {path}: {exc.strerror}") from exc
+    return path
 
 
 def save(fig, path: Path) -> Path:

@@ -1,94 +1,85 @@
-"""``modgate reproduce``: regenerate the experiments of EXPERIMENTS.md.
+"""``modgate reproduce``: regenerate the experiments E1–E10 and their report.
 
-Every experiment module ``paper_repro/experiments/e<i>_<stem>.py`` defines an
-:class:`Experiment`. The runner
+Every experiment module of :mod:`paper_repro.experiments` registers an
+:class:`~paper_repro.experiments.Experiment`. The runner
 
-1. computes each selected experiment's data (``run(params)``), in parallel
-   worker processes when ``jobs > 1`` (joblib, loky backend, one task each);
-2. caches the data on disk under ``<out>/.cache/``, content-hashed by the
-   experiment ID, its parameters, the package version and the source files the
-   data depend on (:func:`dependency_files`), so that an interrupted run resumes
-   without recomputing finished experiments, and an edit of the mathematics
-   recomputes everything it may change;
-3. writes, per experiment, the figure ``E<i>_<stem>.png`` and the plotted numbers
-   ``E<i>_<stem>.csv`` and ``.json``; then ``REPORT.md`` with one section per
-   experiment (claim, setup, figure, measured numbers, computed pass/fail).
+1. checks that the output folder can be written, before anything is computed;
+2. removes the temporary files a killed run may have left in it;
+3. compiles the numba kernels (:mod:`paper_repro._warmup`) when something is to
+   be computed, so that the progress bar measures the experiments alone;
+4. computes each selected experiment's data (``run(params)``), in parallel
+   worker processes when ``jobs > 1`` (joblib, loky backend, one task each), and
+   caches it under ``<out>/.cache/``, content-hashed by the experiment ID, its
+   parameters, the package version and the source files the data depend on
+   (:func:`dependency_files`): an interrupted run resumes without recomputing
+   finished experiments, and an edit of the mathematics recomputes everything it
+   may change;
+5. writes, per experiment, the figure ``E<i>_<stem>.png`` and the plotted numbers
+   ``E<i>_<stem>.csv`` and ``.json``, a record of the outcome in
+   ``<out>/.report/``, and rebuilds ``REPORT.md`` from the records of every
+   experiment run into the folder, so that a run of a few experiments updates
+   their sections and keeps the others.
 
-Every output file is written atomically (a temporary file in the same folder,
-then ``os.replace``): an interruption never leaves a truncated file. An
-experiment that cannot be imported or that raises is reported as a failure, and
-the exit code is 0 only if every selected claim passes.
+Safety. Every output file is written atomically (a temporary file in the same
+folder, then ``os.replace``) with the mode the umask gives. Each cache entry
+carries the SHA-256 of its pickle and is verified before it is unpickled: a
+corrupt or incompatible entry is named in a warning, discarded and recomputed.
+(The checksum detects corruption, not tampering: the cache is trusted as much
+as the folder it lives in.) Two runs into the same folder do not compute the
+same experiment twice: each cache entry is computed under its own file lock,
+so the second run waits and then loads the first run's result, and writing the
+outputs and the report happens under one lock per folder. An experiment that
+cannot be imported or that raises is reported as a failure, and the exit code
+is 0 only if every selected claim passes.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
-import importlib
 import importlib.metadata
 import importlib.util
 import inspect
 import json
 import math
 import pickle
+import re
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
-from paper_repro.experiments import PLANNED
-from paper_repro.plotting import atomic_path
+from paper_repro.experiments import Experiment, Unavailable, available, registry, select
+from paper_repro.plotting import atomic_path, temporaries, writable_folder
 from theory.validation import check_choice, check_int
 
-__all__ = [
-    "Experiment",
-    "Outcome",
-    "cache_key",
-    "dependency_files",
-    "load_experiments",
-    "progress",
-    "reproduce",
-]
+__all__ = ["Experiment", "Outcome", "cache_key", "dependency_files", "reproduce"]
 
 Rows = list[dict]
 
+#: Where the runner keeps its state inside the output folder.
+CACHE_DIR, RECORDS_DIR = ".cache", ".report"
+_FOLDER_LOCK = "folder.lock"
 
-@dataclass(frozen=True)
-class Experiment:
-    """One experiment of EXPERIMENTS.md.
-
-    ``params(mode)`` gives the sizes and seeds for ``mode`` ∈ {"quick", "full"};
-    ``run(params)`` is a pure function returning data (numpy arrays, floats,
-    lists); ``plot(data, out_dir)`` writes ``<id>_<stem>.png``; ``table(data)``
-    returns the plotted numbers as rows (or a dict ``name -> rows`` for several
-    tables); ``check(data)`` returns ``(passed, measured)``, both computed from the
-    data; ``setup(params)`` is the one-paragraph setup for REPORT.md.
-    """
-
-    id: str
-    stem: str
-    name: str
-    claim: str
-    params: Callable[[str], dict]
-    run: Callable[[dict], dict]
-    plot: Callable[[dict, Path], Path]
-    table: Callable[[dict], Rows | dict[str, Rows]]
-    check: Callable[[dict], tuple[bool, str]]
-    setup: Callable[[dict], str]
-
-    @property
-    def basename(self) -> str:
-        return f"{self.id}_{self.stem}"
+# A cache entry is this header, the SHA-256 of the pickle in hex, a newline, the pickle.
+_CACHE_HEADER = b"modgate-cache-1 sha256="
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the runner recorded for one experiment."""
+    """What the runner recorded for one experiment.
+
+    ``cached`` is true when the data was loaded from the cache instead of
+    computed; ``mode`` and ``finished`` (local time) say which run produced it.
+    """
 
     id: str
     name: str
@@ -101,43 +92,17 @@ class Outcome:
     cached: bool = False
     error: str = ""
     params: dict = field(default_factory=dict)
+    mode: str = ""
+    finished: str = ""
 
 
-# Inner progress bars are shown only when experiments run in this process.
-_INNER_BARS = False
-
-
-def progress(iterable: Iterable, desc: str, total: int | None = None):
-    """A tqdm bar over an experiment's own loop (shown when running with ``jobs=1``)."""
-    return tqdm(iterable, desc=f"  {desc}", total=total, leave=False, disable=not _INNER_BARS)
-
-
-def _module_name(eid: str, stem: str) -> str:
-    return f"paper_repro.experiments.{eid.lower()}_{stem}"
-
-
-def load_experiments(only: Sequence[str] | None = None) -> list[Experiment | tuple[str, str, str]]:
-    """The selected experiments in PLANNED order.
-
-    An experiment whose module cannot be imported is returned as the tuple
-    ``(id, claim, error)`` so that the runner reports it as a failure.
-    """
-    known = [p[0] for p in PLANNED]
-    if only is not None:
-        only = [str(o).strip().upper() for o in only]
-        unknown = sorted(set(only) - set(known))
-        if unknown:
-            raise ValueError(f"only: unknown experiment ID(s) {unknown}; expected some of {known}")
-    selected = []
-    for eid, stem, claim in PLANNED:
-        if only is not None and eid not in only:
-            continue
-        try:
-            module = importlib.import_module(_module_name(eid, stem))
-            selected.append(module.EXPERIMENT)
-        except Exception as exc:  # reported, never skipped: the claim then fails
-            selected.append((eid, claim, f"cannot import {_module_name(eid, stem)}: {exc!r}"))
-    return selected
+@dataclass(frozen=True)
+class _Computed:
+    data: object
+    seconds: float
+    cached: bool
+    error: str
+    notes: tuple[str, ...]
 
 
 def _version() -> str:
@@ -151,6 +116,9 @@ def _version() -> str:
 # changes every cache key, so a figure is never loaded from a cache computed by
 # older mathematics.
 _LIBRARY_PACKAGES = ("theory", "sims")
+_EXPERIMENTS_PACKAGE = "paper_repro.experiments"
+# The registration plumbing does not change any experiment's data.
+_NOT_DATA = {f"{_EXPERIMENTS_PACKAGE}._base"}
 
 
 def _module_file(name: str) -> Path | None:
@@ -159,24 +127,40 @@ def _module_file(name: str) -> Path | None:
     return Path(path) if path and Path(path).exists() else None
 
 
+def _experiment_modules_used(home: str) -> set[str]:
+    """``home`` and every module of the experiments package it uses, directly or not."""
+    seen, todo = set(), [home]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in _NOT_DATA or name not in sys.modules:
+            continue
+        seen.add(name)
+        for value in vars(sys.modules[name]).values():
+            used = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+            if isinstance(used, str) and used.startswith(_EXPERIMENTS_PACKAGE):
+                todo.append(used)
+    return seen
+
+
 def dependency_files(exp: Experiment) -> list[Path]:
     """The source files whose content names the cached data of ``exp``.
 
-    The module defining ``exp.run``, every ``paper_repro.experiments`` module it
-    uses (shared setups such as E10's real domains used by E5), and every module
-    of the library packages ``theory`` and ``sims``.
+    Parameters
+    ----------
+    exp : Experiment
+
+    Returns
+    -------
+    list of Path
+        The module defining ``exp.run``, every module of the experiments package
+        it uses (shared setups such as the real-data setup of E5 and E10), and
+        every module of the library packages ``theory`` and ``sims``.
     """
     files: set[Path] = set()
-    home = getattr(exp.run, "__module__", "")
-    own = _module_file(home)
-    if own is not None:
-        files.add(own)
-        for value in vars(sys.modules[home]).values():
-            name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
-            if isinstance(name, str) and name.startswith("paper_repro.experiments"):
-                dep = _module_file(name)
-                if dep is not None:
-                    files.add(dep)
+    for name in _experiment_modules_used(getattr(exp.run, "__module__", "")):
+        path = _module_file(name)
+        if path is not None:
+            files.add(path)
     for package in _LIBRARY_PACKAGES:
         spec = importlib.util.find_spec(package)
         for folder in (spec.submodule_search_locations or []) if spec else []:
@@ -209,7 +193,20 @@ def _jsonable(x):
 
 
 def cache_key(exp: Experiment, params: dict) -> str:
-    """The content hash naming the cached data of ``exp`` run with ``params``."""
+    """The content hash naming the cached data of ``exp`` run with ``params``.
+
+    Parameters
+    ----------
+    exp : Experiment
+    params : dict
+        The parameters ``exp.params(mode)``.
+
+    Returns
+    -------
+    str
+        20 hex digits of the SHA-256 of the ID, the parameters, the package
+        version and the content of :func:`dependency_files`.
+    """
     blob = json.dumps(
         [exp.id, params, _version(), _source_digest(exp)], sort_keys=True, default=_jsonable
     )
@@ -217,38 +214,86 @@ def cache_key(exp: Experiment, params: dict) -> str:
 
 
 def _cache_file(out: Path, exp: Experiment, params: dict) -> Path:
-    return out / ".cache" / f"{exp.id}-{cache_key(exp, params)}.pkl"
+    return out / CACHE_DIR / f"{exp.id}-{cache_key(exp, params)}.pkl"
 
 
-def _compute(exp: Experiment, params: dict, cache_file: Path, inner_bars: bool):
+def _entry_lock(cache_file: Path) -> FileLock:
+    return FileLock(cache_file.with_name(cache_file.name + ".lock"))
+
+
+class _BadEntry(Exception):
+    """A cache entry that must not be used; the message says why."""
+
+
+def _store(cache_file: Path, data) -> None:
+    payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    with atomic_path(cache_file) as tmp:
+        tmp.write_bytes(_CACHE_HEADER + digest + b"\n" + payload)
+
+
+def _load(cache_file: Path):
+    blob = cache_file.read_bytes()
+    header, newline, payload = blob.partition(b"\n")
+    if not header.startswith(_CACHE_HEADER) or not newline:
+        raise _BadEntry("it is not a cache entry of this version of modgate")
+    if header[len(_CACHE_HEADER) :] != hashlib.sha256(payload).hexdigest().encode():
+        raise _BadEntry("its checksum does not match (the file is corrupt)")
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:  # intact bytes that no longer unpickle: written by other code
+        raise _BadEntry(f"it cannot be unpickled ({type(exc).__name__}: {exc})") from exc
+
+
+def _acquire(lock: FileLock, waiting: str) -> None:
+    """Take ``lock``, saying ``waiting`` (on stderr) if another process holds it."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        tqdm.write(waiting, file=sys.stderr)
+        lock.acquire()
+
+
+def _compute(
+    exp: Experiment, params: dict, cache_file: Path, *, show_progress: bool, force: bool
+) -> _Computed:
     """Load ``exp``'s data from the cache, or run it and cache the result.
 
-    Returns ``(data, seconds, cached, error)``; exceptions are captured so that
-    one failing experiment does not stop the others.
+    Runs under the entry's lock, so that a concurrent run computing the same
+    entry is waited for and its result reused. Exceptions of ``run`` are
+    captured, so that one failing experiment does not stop the others.
     """
-    global _INNER_BARS
-    if cache_file.exists():
-        try:
-            with open(cache_file, "rb") as fh:
-                return pickle.load(fh), 0.0, True, ""
-        except (OSError, pickle.UnpicklingError, EOFError):
-            cache_file.unlink(missing_ok=True)
-    _INNER_BARS = inner_bars
-    t0 = time.perf_counter()
+    notes: list[str] = []
+    lock = _entry_lock(cache_file)
+    _acquire(lock, f"{exp.id}: waiting for another run computing it into {cache_file.parent}")
     try:
-        data = exp.run(params)
-    except Exception:
-        return None, time.perf_counter() - t0, False, traceback.format_exc()
+        if cache_file.exists() and not force:
+            try:
+                return _Computed(_load(cache_file), 0.0, True, "", ())
+            except (_BadEntry, OSError) as exc:
+                reason = exc if isinstance(exc, _BadEntry) else exc.strerror
+                notes.append(
+                    f"warning: discarded the cache entry {cache_file}: {reason}; "
+                    f"recomputing {exp.id}"
+                )
+                cache_file.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        try:
+            data = exp.run(params, show_progress=show_progress)
+        except Exception:
+            return _Computed(None, time.perf_counter() - t0, False, traceback.format_exc(), ())
+        seconds = time.perf_counter() - t0
+        try:
+            _store(cache_file, data)
+        except OSError as exc:  # the data is still good; only the resume is lost
+            notes.append(f"warning: could not cache {exp.id} in {cache_file}: {exc.strerror}")
+        return _Computed(data, seconds, False, "", tuple(notes))
     finally:
-        _INNER_BARS = False
-    seconds = time.perf_counter() - t0
-    with atomic_path(cache_file) as tmp, open(tmp, "wb") as fh:
-        pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return data, seconds, False, ""
+        lock.release()
 
 
-def _task(exp: Experiment, params: dict, cache_file: Path):
-    return exp.id, _compute(exp, params, cache_file, inner_bars=False)
+def _task(exp: Experiment, params: dict, cache_file: Path, force: bool):
+    return exp.id, _compute(exp, params, cache_file, show_progress=False, force=force)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -297,25 +342,146 @@ def _write_outputs(exp: Experiment, data: dict, params: dict, mode: str, out: Pa
     return bool(passed), measured, tuple(files)
 
 
-def _report(outcomes: list[Outcome], mode: str) -> str:
-    npass = sum(o.passed for o in outcomes)
+# ----------------------------------------------------------------------------- records
+
+
+def _id_order(eid: str) -> tuple[int, str]:
+    digits = eid[1:]
+    return (int(digits), eid) if digits.isdigit() else (sys.maxsize, eid)
+
+
+def _write_record(out: Path, outcome: Outcome) -> None:
+    record = dataclasses.asdict(outcome)
+    record["seconds"] = None if math.isnan(outcome.seconds) else outcome.seconds
+    _write_text(
+        out / RECORDS_DIR / f"{outcome.id}.json",
+        json.dumps(record, indent=1, default=_jsonable, ensure_ascii=False),
+    )
+
+
+def _read_records(out: Path) -> tuple[dict[str, Outcome], list[str]]:
+    """The outcome recorded for every experiment run into ``out``, and warnings.
+
+    Sections of an existing ``REPORT.md`` without a record (a report written
+    before records were kept) are read back and recorded, so that they are kept.
+    """
+    records, notes = {}, []
+    names = {f.name for f in dataclasses.fields(Outcome)}
+    folder = out / RECORDS_DIR
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw["files"] = tuple(raw.get("files", ()))
+            raw["seconds"] = math.nan if raw.get("seconds") is None else raw["seconds"]
+            outcome = Outcome(**{k: v for k, v in raw.items() if k in names})
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            notes.append(f"warning: ignored the unreadable report record {path}: {exc}")
+            continue
+        records[outcome.id] = outcome
+    report = out / "REPORT.md"
+    if report.is_file():
+        for outcome in _parse_report(report.read_text(encoding="utf-8")):
+            if outcome.id not in records:
+                _write_record(out, outcome)
+                records[outcome.id] = outcome
+    return records, notes
+
+
+_SECTION = re.compile(r"^## (E\d+)\n(.*?)(?=^## E\d+\n|\Z)", re.S | re.M)
+
+
+def _field(pattern: str, text: str) -> str:
+    m = re.search(pattern, text, re.S | re.M)
+    return m.group(1).strip() if m else ""
+
+
+def _parse_report(text: str) -> list[Outcome]:
+    """The sections of a REPORT.md written by :func:`_report`, as outcomes."""
+    mode = _field(r"^Mode `(\w+)`", text)
+    outcomes = []
+    for eid, body in _SECTION.findall(text):
+        result = _field(r"^\*\*Result: (PASS|FAIL)\*\*", body)
+        if not result:
+            continue
+        seconds = _field(r"\(computed in ([\d.]+) s", body)
+        files = re.findall(r"^!\[[^]]*\]\(([^)]+)\)", body, re.M)
+        files += re.findall(r"\[[^]]+\]\(([^)]+)\)", _field(r"^Plotted numbers: (.*?)$", body))
+        outcomes.append(
+            Outcome(
+                eid,
+                _field(r"^### (.*?)$", body),
+                _field(r"^\*\*Claim\.\*\* (.*?)$", body),
+                result == "PASS",
+                _field(r"^\*\*Measured\.\*\* (.*?)$", body) or "run raised",
+                setup=_field(r"^\*\*Setup\.\*\* (.*?)$", body),
+                files=tuple(files),
+                seconds=float(seconds) if seconds else math.nan,
+                cached="(loaded from the cache" in body,
+                error=_field(r"^\*\*Error\.\*\*\n\n```\n(.*?)\n```", body),
+                mode=mode,
+            )
+        )
+    return outcomes
+
+
+def _how(o: Outcome, kept: bool, mode: str) -> str:
+    how = "loaded from the cache" if o.cached else f"computed in {o.seconds:.1f} s"
+    if kept:
+        how += f", kept from the run finished {o.finished or 'earlier'}"
+        if o.mode != mode:
+            how += f" in mode {o.mode}"
+    return how
+
+
+def _report(records: dict[str, Outcome], fresh: set[str], known: Sequence[str], mode: str) -> str:
+    """REPORT.md: a summary row for every experiment, one section for each with a result.
+
+    ``fresh`` are the IDs this run produced; the other records are kept from
+    earlier runs into the same folder; ``known`` IDs without a record are listed
+    as not run.
+    """
+    ids = sorted(set(known) | set(records), key=_id_order)
+    results = [records[i] for i in ids if i in records]
+    npass = sum(o.passed for o in results)
+    computed = [i for i in ids if i in fresh and not records[i].cached]
+    cached = [i for i in ids if i in fresh and records[i].cached]
+    kept = [i for i in ids if i in records and i not in fresh]
+    missing = [i for i in ids if i not in records]
+    flag = " --full" if mode == "full" else " --quick"
     lines = [
         "# modgate reproduce — report",
         "",
-        f"Mode `{mode}`, modgate {_version()}: **{npass} of {len(outcomes)} claims pass.** "
-        "Every number below is computed by the run that wrote this file "
-        "(`modgate reproduce" + (" --full" if mode == "full" else " --quick") + "`).",
+        f"Mode `{mode}`, modgate {_version()}: **{npass} of {len(ids)} claims pass"
+        + (f" ({len(missing)} not run in this folder yet)" if missing else "")
+        + ".** "
+        f"Every number below is computed by `modgate reproduce{flag}`; the column *run* says "
+        "whether the last run into this folder computed it, loaded it from its cache, or kept "
+        "it from an earlier run.",
         "",
-        "| ID | claim | measured | result |",
-        "|---|---|---|---|",
     ]
-    for o in outcomes:
+    groups = [
+        ("computed", computed),
+        ("loaded from the cache", cached),
+        ("kept from earlier runs", kept),
+        ("not run in this folder yet", missing),
+    ]
+    if kept or missing:
+        lines += ["Last run: " + "; ".join(f"{w}: {', '.join(g)}" for w, g in groups if g), ""]
+    lines += ["| ID | claim | measured | result | run |", "|---|---|---|---|---|"]
+    for eid in ids:
+        o = records.get(eid)
+        if o is None:
+            lines.append(f"| {eid} | — | not run in this folder yet | — | — |")
+            continue
         measured = o.measured.replace("|", "\\|").replace("\n", " ")
+        run = ("cache" if o.cached else "computed") if eid in fresh else "earlier run"
+        if eid not in fresh and o.mode != mode:
+            run += f" ({o.mode})"
         lines.append(
             f"| [{o.id}](#{o.id.lower()}) | {o.claim} | {measured} | "
-            f"{'PASS' if o.passed else '**FAIL**'} |"
+            f"{'PASS' if o.passed else '**FAIL**'} | {run} |"
         )
-    for o in outcomes:
+    for o in results:
         lines += ["", f"## {o.id}", "", f"### {o.name}", "", f"**Claim.** {o.claim}", ""]
         if o.setup:
             lines += [f"**Setup.** {o.setup}", ""]
@@ -329,87 +495,217 @@ def _report(outcomes: list[Outcome], mode: str) -> str:
             lines += ["**Error.**", "", "```", o.error.strip(), "```", ""]
         else:
             lines += [f"**Measured.** {o.measured}", ""]
-        how = "loaded from the cache" if o.cached else f"computed in {o.seconds:.1f} s"
+        how = _how(o, o.id not in fresh, mode)
         lines.append(f"**Result: {'PASS' if o.passed else 'FAIL'}** ({how}).")
     return "\n".join(lines) + "\n"
 
 
+# ----------------------------------------------------------------------------- runner
+
+
+def _remove_temporaries(out: Path) -> list[Path]:
+    """Delete the temporaries a killed run left; the caller holds the folder lock.
+
+    Output and record temporaries are only written under the folder lock, so
+    every one found now is stale. A cache temporary is written under its entry's
+    lock, so it is stale only if that lock is free.
+    """
+    removed = []
+    for folder in (out, out / RECORDS_DIR):
+        for tmp, _ in temporaries(folder):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    for tmp, entry in temporaries(out / CACHE_DIR):
+        lock = _entry_lock(entry)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue
+        try:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+        finally:
+            lock.release()
+    return removed
+
+
+def _warm_up_kernels() -> None:
+    """Compile the numba kernels, saying so when it takes more than a second."""
+    from paper_repro._warmup import warm_up
+
+    t0 = time.perf_counter()
+    said = threading.Event()
+
+    def announce():
+        print("compiling kernels (first run only)…", flush=True)
+        said.set()
+
+    timer = threading.Timer(1.0, announce)
+    timer.daemon = True
+    timer.start()
+    try:
+        warm_up()
+    finally:
+        timer.cancel()
+        if timer.is_alive():
+            timer.join()
+    if said.is_set():
+        print(f"kernels ready in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def _error_line(error: str) -> str:
+    """The last line of a traceback: the exception and its message."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else error
+
+
 def reproduce(
     mode: str = "quick",
-    only=None,
+    only: Sequence[str] | None = None,
     out: Path = Path("figures"),
     jobs: int = 1,
     *,
     experiments: Sequence[Experiment] | None = None,
+    force: bool = False,
+    warm_up: bool | None = None,
 ) -> int:
-    """Run the experiments (``mode`` ∈ {"quick", "full"}) and write their outputs to ``out``.
+    """Run the experiments and write their figures, tables and ``REPORT.md`` to ``out``.
 
-    ``only`` selects experiment IDs; ``jobs`` > 1 computes experiments in parallel
-    worker processes; ``experiments`` replaces the registry of EXPERIMENTS.md (used
-    by the tests). Returns 0 iff every selected claim passes.
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small sizes (a few minutes on 2 cores) or the paper-scale sizes.
+    only : sequence of str, optional
+        Experiment IDs to run, e.g. ``["E3", "E5"]``; the report keeps the
+        sections of the others from earlier runs into ``out``.
+    out : str or Path
+        The output folder, created if missing.
+    jobs : int, ≥ 1
+        Experiments computed in parallel worker processes.
+    experiments : sequence of Experiment, optional
+        Replaces the package's experiments (used by the tests).
+    force : bool
+        Recompute every selected experiment even if it is cached.
+    warm_up : bool, optional
+        Compile the numba kernels before the progress bar starts (default: when
+        running the package's own experiments and something is to be computed).
+
+    Returns
+    -------
+    int
+        0 if every selected claim passes, 1 otherwise.
+
+    Raises
+    ------
+    ValueError
+        For an unknown mode or experiment ID, ``jobs`` < 1, or an output folder
+        that is a file or cannot be written (checked before anything is computed).
     """
     mode = check_choice(mode, "mode", {"quick", "full"})
     jobs = check_int(jobs, "jobs")
-    out = Path(out)
+    known = list(available()) if experiments is None else [e.id for e in experiments]
+    wanted = select(only, known)
+    out = writable_folder(out, "out")
     if experiments is None:
-        selected = load_experiments(only)
+        selected: list[Experiment | Unavailable] = registry(wanted)
     else:
-        selected = [e for e in experiments if only is None or e.id in {o.upper() for o in only}]
-    out.mkdir(parents=True, exist_ok=True)
+        selected = [e for e in experiments if wanted is None or e.id in wanted]
+    folder_lock = FileLock(out / CACHE_DIR / _FOLDER_LOCK)
+    (out / CACHE_DIR).mkdir(exist_ok=True)
+    waiting = f"waiting for another modgate run writing to {out}"
+
+    _acquire(folder_lock, waiting)
+    try:
+        for tmp in _remove_temporaries(out):
+            print(f"removed {tmp}, left by an interrupted run", file=sys.stderr)
+    finally:
+        folder_lock.release()
 
     runnable = [e for e in selected if isinstance(e, Experiment)]
     params = {e.id: e.params(mode) for e in runnable}
     tasks = [(e, params[e.id], _cache_file(out, e, params[e.id])) for e in runnable]
-    results: dict[str, tuple] = {}
+    if warm_up is None:
+        warm_up = experiments is None
+    if warm_up and any(force or not cf.exists() for _, _, cf in tasks):
+        _warm_up_kernels()
+
+    results: dict[str, _Computed] = {}
     bar = tqdm(total=len(tasks), desc=f"reproduce ({mode})", unit="exp")
     try:
         if jobs == 1 or len(tasks) <= 1:
             for e, p, cf in tasks:
                 bar.set_postfix_str(e.id)
-                results[e.id] = _compute(e, p, cf, inner_bars=True)
+                results[e.id] = _compute(e, p, cf, show_progress=True, force=force)
                 bar.update()
         else:
             from joblib import Parallel, delayed
 
             parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
-            jobs_out = parallel(delayed(_task)(e, p, cf) for e, p, cf in tasks)
-            for eid, res in jobs_out:
+            for eid, res in parallel(delayed(_task)(e, p, cf, force) for e, p, cf in tasks):
                 results[eid] = res
                 bar.set_postfix_str(eid)
                 bar.update()
     finally:
         bar.close()
 
-    outcomes: list[Outcome] = []
-    for e in selected:
-        if not isinstance(e, Experiment):
-            eid, claim, error = e
-            outcomes.append(Outcome(eid, eid, claim, False, "not run", error=error))
-            continue
-        data, seconds, cached, error = results[e.id]
-        p = params[e.id]
-        common = dict(setup=e.setup(p), seconds=seconds, cached=cached, params=p)
-        if error:
-            outcomes.append(
-                Outcome(e.id, e.name, e.claim, False, "run raised", error=error, **common)
-            )
-            continue
-        try:
-            passed, measured, files = _write_outputs(e, data, p, mode, out)
-            outcomes.append(Outcome(e.id, e.name, e.claim, passed, measured, files=files, **common))
-        except Exception:
-            error = traceback.format_exc()
-            outcomes.append(
-                Outcome(e.id, e.name, e.claim, False, "output failed", error=error, **common)
-            )
-    _write_text(out / "REPORT.md", _report(outcomes, mode))
+    notes = [note for res in results.values() for note in res.notes]
+    _acquire(folder_lock, waiting)
+    try:
+        outcomes = _finish(selected, results, params, mode, out)
+        records, unreadable = _read_records(out)
+        notes += unreadable
+        _write_text(out / "REPORT.md", _report(records, {o.id for o in outcomes}, known, mode))
+    finally:
+        folder_lock.release()
 
+    for note in notes:
+        print(note, file=sys.stderr)
     for o in outcomes:
-        flag = "PASS" if o.passed else "FAIL"
-        print(f"{o.id:<4} {flag}  {o.measured}")
+        print(f"{o.id:<4} {'PASS' if o.passed else 'FAIL'}  {o.measured}")
         if o.error:
-            print(f"{o.id}: {o.error.strip()}", file=sys.stderr)
+            print(f"{o.id}: {_error_line(o.error)} (details in REPORT.md)", file=sys.stderr)
+    from_cache = [o.id for o in outcomes if o.cached]
+    if from_cache:
+        print(f"from the cache: {', '.join(from_cache)} (--force recomputes them)")
+    kept = sorted(set(records) - {o.id for o in outcomes}, key=_id_order)
     print(
         f"wrote {out / 'REPORT.md'}: {sum(o.passed for o in outcomes)}/{len(outcomes)} claims pass"
+        + (f" (it keeps the results of {', '.join(kept)} from earlier runs)" if kept else "")
     )
     return 0 if outcomes and all(o.passed for o in outcomes) else 1
+
+
+def _finish(selected, results: dict[str, _Computed], params: dict, mode: str, out: Path):
+    """Write every selected experiment's outputs and record; return their outcomes."""
+    outcomes: list[Outcome] = []
+    for e in selected:
+        finished = time.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(e, Unavailable):
+            outcome = Outcome(
+                e.id, e.id, "(not loaded)", False, "not run", error=e.error, mode=mode,
+                finished=finished,
+            )  # fmt: skip
+        else:
+            res, p = results[e.id], params[e.id]
+            common = dict(
+                setup=e.setup(p), seconds=res.seconds, cached=res.cached, params=p, mode=mode,
+                finished=finished,
+            )  # fmt: skip
+            if res.error:
+                outcome = Outcome(
+                    e.id, e.name, e.claim, False, "run raised", error=res.error, **common
+                )
+            else:
+                try:
+                    passed, measured, files = _write_outputs(e, res.data, p, mode, out)
+                    outcome = Outcome(
+                        e.id, e.name, e.claim, passed, measured, files=files, **common
+                    )
+                except Exception:
+                    error = traceback.format_exc()
+                    outcome = Outcome(
+                        e.id, e.name, e.claim, False, "output failed", error=error, **common
+                    )
+        _write_record(out, outcome)
+        outcomes.append(outcome)
+    return outcomes

@@ -1,4 +1,8 @@
-"""The reproduce runner: cached resume after an interruption, atomic outputs, loud failures."""
+"""The reproduce runner: cached resume after an interruption, atomic outputs, loud failures.
+
+The runner is exercised with tiny toy experiments (``reproduce(experiments=...)``)
+so that these tests are fast; ``tests/test_reproduce_faults.py`` uses the same toys.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,15 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+import paper_repro.experiments as experiments
 import paper_repro.reproduce as rp
 from paper_repro import plotting
+from paper_repro.experiments import Experiment, Unavailable
 
 CALLS: list[str] = []
 BROKEN: set[str] = set()
+#: The ``show_progress`` each toy's run was given, in call order.
+SHOWN: list[bool] = []
 
 
 def _params(mode):
@@ -28,8 +36,9 @@ def _params(mode):
 
 
 def _run(eid):
-    def run(params):
+    def run(params, show_progress=False):
         CALLS.append(eid)
+        SHOWN.append(show_progress)
         if eid in BROKEN:
             raise RuntimeError(f"{eid} interrupted midway")
         x = np.arange(params["n"], dtype=float)
@@ -50,12 +59,13 @@ def _plot(eid):
     return plot
 
 
-def _experiment(eid: str) -> rp.Experiment:
-    return rp.Experiment(
+def toy_experiment(eid: str) -> Experiment:
+    """A fast experiment whose runs are logged in ``CALLS`` and can be made to raise."""
+    return Experiment(
         id=eid,
         stem="toy",
         name=f"toy experiment {eid}",
-        claim="y grows with x",
+        claim=f"y grows with x ({eid})",
         params=_params,
         run=_run(eid),
         plot=_plot(eid),
@@ -70,18 +80,23 @@ def _experiment(eid: str) -> rp.Experiment:
     )
 
 
-@pytest.fixture
-def toys(monkeypatch):
+def toy_set(monkeypatch):
+    """Three toys E91–E93 with fresh logs; yields them, and clears the logs after."""
     # The toys' cache keys should not move when the library is edited between two runs.
     monkeypatch.setattr(rp, "_LIBRARY_PACKAGES", ())
-    CALLS.clear()
-    BROKEN.clear()
-    yield [_experiment(e) for e in ("E91", "E92", "E93")]
-    CALLS.clear()
-    BROKEN.clear()
+    for log in (CALLS, BROKEN, SHOWN):
+        log.clear()
+    yield [toy_experiment(e) for e in ("E91", "E92", "E93")]
+    for log in (CALLS, BROKEN, SHOWN):
+        log.clear()
 
 
-def _no_temp_files(out: Path) -> bool:
+@pytest.fixture
+def toys(monkeypatch):
+    yield from toy_set(monkeypatch)
+
+
+def no_temp_files(out: Path) -> bool:
     return not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
 
@@ -103,6 +118,17 @@ def test_an_interrupted_run_resumes_and_recomputes_only_the_unfinished_experimen
     assert "3 of 3 claims pass" in (tmp_path / "REPORT.md").read_text()
 
 
+def test_a_raising_experiment_is_one_line_on_stderr_and_its_traceback_goes_to_the_report(
+    tmp_path, toys, capsys
+):
+    BROKEN.add("E92")
+    assert rp.reproduce(out=tmp_path, experiments=toys) == 1
+    err = capsys.readouterr().err
+    assert "E92: RuntimeError: E92 interrupted midway (details in REPORT.md)" in err
+    assert "Traceback" not in err
+    assert "Traceback" in (tmp_path / "REPORT.md").read_text()
+
+
 # A standalone runner with three fast experiments; the one named on the command
 # line blocks, so that the test can kill the whole process while it computes.
 _KILLABLE = textwrap.dedent(
@@ -112,13 +138,14 @@ _KILLABLE = textwrap.dedent(
     import numpy as np
     import paper_repro.reproduce as rp
     from paper_repro import plotting
+    from paper_repro.experiments import Experiment
 
     out, log, hang = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     # Only the toy experiments' own source names their cache here.
     rp._LIBRARY_PACKAGES = ()
 
     def experiment(eid):
-        def run(params):
+        def run(params, show_progress=False):
             with open(log, "a") as fh:
                 fh.write(eid + "\\n")
             if eid == hang:
@@ -130,7 +157,7 @@ _KILLABLE = textwrap.dedent(
             axes[0, 0].plot(data["x"], data["x"])
             return plotting.save(fig, Path(out_dir) / f"{eid}_toy.png")
 
-        return rp.Experiment(
+        return Experiment(
             id=eid, stem="toy", name=eid, claim="toy", params=lambda mode: {"n": 4},
             run=run, plot=plot, table=lambda d: [{"x": float(v)} for v in d["x"]],
             check=lambda d: (True, "ok"), setup=lambda p: "toy",
@@ -174,8 +201,9 @@ def test_a_killed_run_resumes_and_recomputes_only_what_was_unfinished(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert _calls(log) == ["E92", "E93"]
+    assert "from the cache: E91" in done.stdout
     assert "3 of 3 claims pass" in (out / "REPORT.md").read_text()
-    assert _no_temp_files(out)
+    assert no_temp_files(out)
 
 
 def test_a_deleted_cache_entry_is_the_only_one_recomputed(tmp_path, toys):
@@ -186,6 +214,20 @@ def test_a_deleted_cache_entry_is_the_only_one_recomputed(tmp_path, toys):
     CALLS.clear()
     assert rp.reproduce(out=tmp_path, experiments=toys) == 0
     assert CALLS == ["E93"]
+
+
+def test_force_recomputes_what_is_cached_and_the_run_says_what_came_from_the_cache(
+    tmp_path, toys, capsys
+):
+    assert rp.reproduce(out=tmp_path, experiments=toys) == 0
+    assert "from the cache" not in capsys.readouterr().out
+    CALLS.clear()
+    assert rp.reproduce(out=tmp_path, experiments=toys, only=["E91", "E93"]) == 0
+    assert CALLS == []
+    assert "from the cache: E91, E93" in capsys.readouterr().out
+    assert rp.reproduce(out=tmp_path, experiments=toys, force=True) == 0
+    assert CALLS == ["E91", "E92", "E93"]
+    assert "from the cache" not in capsys.readouterr().out
 
 
 def test_the_cache_key_depends_on_the_parameters(tmp_path, toys):
@@ -209,16 +251,17 @@ def test_the_cache_key_depends_on_the_library_source(tmp_path, toys, monkeypatch
     assert rp.cache_key(toys[0], _params("quick")) != before
 
 
-def test_an_experiment_using_another_experiments_setup_depends_on_its_source():
-    from paper_repro.experiments import e5_robustness
-
-    names = {p.name for p in rp.dependency_files(e5_robustness.EXPERIMENT)}
-    assert {"e5_robustness.py", "e10_wordfreq.py", "minimax.py", "experts.py"} <= names
+def test_an_experiment_using_the_shared_real_data_setup_depends_on_its_source():
+    (e5,) = experiments.registry(["E5"])
+    names = {p.name for p in rp.dependency_files(e5)}
+    assert {"e5_robustness.py", "_realdata.py", "_common.py", "minimax.py", "experts.py"} <= names
+    # E5 no longer reaches E10's module, and the registration plumbing is not data.
+    assert "e10_wordfreq.py" not in names and "_base.py" not in names
 
 
 def test_outputs_are_complete_and_no_temporary_file_is_left(tmp_path, toys):
     assert rp.reproduce(out=tmp_path, experiments=toys) == 0
-    assert _no_temp_files(tmp_path)
+    assert no_temp_files(tmp_path)
     for eid in ("E91", "E92", "E93"):
         image = mpimg.imread(tmp_path / f"{eid}_toy.png")
         assert image.ndim == 3 and image.shape[0] > 100
@@ -240,28 +283,110 @@ def test_an_interrupted_write_leaves_the_previous_file_intact(tmp_path):
         tmp.write_text("trunc")
         raise KeyboardInterrupt
     assert target.read_text() == "complete\n"
-    assert _no_temp_files(tmp_path) and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    assert no_temp_files(tmp_path) and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
 def test_a_failing_claim_gives_a_nonzero_exit_code(tmp_path, toys):
-    failing = rp.Experiment(**{**toys[0].__dict__, "check": lambda d: (False, "computed: no")})
+    failing = Experiment(**{**toys[0].__dict__, "check": lambda d: (False, "computed: no")})
     assert rp.reproduce(out=tmp_path, experiments=[failing, toys[1]]) == 1
     assert "**FAIL**" in (tmp_path / "REPORT.md").read_text()
 
 
-def test_an_experiment_that_cannot_be_imported_fails_loudly(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(rp, "PLANNED", [("E99", "not_written", "a claim without code")])
-    assert rp.reproduce(out=tmp_path) == 1
-    report = (tmp_path / "REPORT.md").read_text()
+def test_inner_progress_bars_are_asked_for_only_in_a_serial_run(tmp_path, toys):
+    assert rp.reproduce(out=tmp_path, experiments=toys) == 0
+    assert SHOWN == [True, True, True]
+
+
+@pytest.fixture
+def extra_modules(tmp_path, monkeypatch):
+    """A folder whose ``e<i>_*.py`` files are discovered as experiment modules of the package."""
+    folder = tmp_path / "more_experiments"
+    folder.mkdir()
+    monkeypatch.setattr(experiments, "__path__", [*experiments.__path__, str(folder)])
+    yield folder
+    for name in [m for m in sys.modules if m.startswith("paper_repro.experiments.e9")]:
+        del sys.modules[name]
+
+
+def test_an_experiment_that_cannot_be_imported_fails_loudly(tmp_path, extra_modules, capsys):
+    (extra_modules / "e99_not_written.py").write_text("import a_module_that_does_not_exist\n")
+    assert rp.reproduce(out=tmp_path / "out", only=["E99"]) == 1
+    report = (tmp_path / "out" / "REPORT.md").read_text()
     assert "cannot import paper_repro.experiments.e99_not_written" in report
     assert "E99" in capsys.readouterr().err
 
 
-def test_unknown_ids_and_modes_are_rejected(tmp_path):
-    with pytest.raises(ValueError, match="only"):
+def test_a_module_that_registers_nothing_is_reported(extra_modules):
+    (extra_modules / "e98_empty.py").write_text('"""An experiment module left unfinished."""\n')
+    (e98,) = experiments.registry(["E98"])
+    assert isinstance(e98, Unavailable) and "registers no experiment" in e98.error
+
+
+# The whole of a new experiment: one file, discovered and ordered by its ID.
+_NEW_EXPERIMENT = """
+from pathlib import Path
+
+from paper_repro.experiments._base import register
+
+
+def params(mode):
+    return {"n": 3}
+
+
+def run(p, show_progress=False):
+    return {"n": p["n"]}
+
+
+def plot(data, out_dir):
+    return Path(out_dir) / "E97_new.png"
+
+
+EXPERIMENT = register(
+    name="a new experiment",
+    claim="T1: a claim written once",
+    params=params,
+    run=run,
+    plot=plot,
+    table=lambda d: [d],
+    check=lambda d: (True, "ok"),
+    setup=lambda p: "",
+)
+"""
+
+
+def test_a_new_experiment_is_one_file_registered_under_its_file_name(extra_modules):
+    (extra_modules / "e97_new.py").write_text(_NEW_EXPERIMENT)
+    loaded = experiments.registry()
+    assert [e.id for e in loaded] == [*(f"E{i}" for i in range(1, 11)), "E97"]
+    new = loaded[-1]
+    assert isinstance(new, Experiment)
+    assert (new.stem, new.basename, new.claim) == ("new", "E97_new", "T1: a claim written once")
+
+
+def test_registering_two_modules_under_one_id_is_an_error():
+    from paper_repro.experiments import _base
+
+    (e1,) = experiments.registry(["E1"])
+
+    def run(p, show_progress=False):
+        return {}
+
+    run.__module__ = "paper_repro.experiments.e1_other"
+    fields = {k: getattr(e1, k) for k in ("name", "claim", "params", "plot", "table", "check")}
+    with pytest.raises(ValueError, match="E1 is registered by both"):
+        _base.register(**fields, run=run, setup=e1.setup)
+
+
+def test_unknown_ids_and_modes_are_rejected(tmp_path, toys):
+    with pytest.raises(ValueError, match="only: unknown experiment ID.*E42.*valid IDs: E1, E2"):
         rp.reproduce(only=["E42"], out=tmp_path)
+    with pytest.raises(ValueError, match="valid IDs: E91, E92, E93"):
+        rp.reproduce(only=["E1"], out=tmp_path, experiments=toys)
     with pytest.raises(ValueError, match="mode"):
         rp.reproduce(mode="medium", out=tmp_path)
+    with pytest.raises(ValueError, match="jobs"):
+        rp.reproduce(jobs=0, out=tmp_path, experiments=toys)
+    assert CALLS == []
 
 
 def test_parallel_jobs_give_the_same_outputs_as_a_serial_run(tmp_path, toys):
@@ -271,14 +396,24 @@ def test_parallel_jobs_give_the_same_outputs_as_a_serial_run(tmp_path, toys):
         a = (tmp_path / "serial" / f"{eid}_toy.csv").read_text()
         b = (tmp_path / "parallel" / f"{eid}_toy.csv").read_text()
         assert a == b
-    assert _no_temp_files(tmp_path)
+    assert no_temp_files(tmp_path)
 
 
-def test_every_planned_experiment_module_is_importable():
-    loaded = rp.load_experiments()
-    missing = [e for e in loaded if not isinstance(e, rp.Experiment)]
+def test_every_experiment_module_is_registered_in_id_order():
+    loaded = experiments.registry()
+    missing = [e for e in loaded if not isinstance(e, Experiment)]
     assert not missing, missing
     assert [e.id for e in loaded] == [f"E{i}" for i in range(1, 11)]
+    assert list(experiments.available()) == [e.id for e in loaded]
+
+
+def test_experiment_modules_do_not_import_the_runner():
+    code = (
+        "import sys; from paper_repro.experiments import registry; registry(); "
+        "print('paper_repro.reproduce' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
 
 
 # ----------------------------------------------------------------------------- E5

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from theory.validation import check_int
+
 __all__ = ["Outcome", "CheckResult", "check", "registry", "run_checks"]
 
 
@@ -75,11 +77,59 @@ def registry() -> list[_Check]:
     return sorted(_REGISTRY.values(), key=lambda c: _sort_key(c.id))
 
 
+def _selected(only) -> list[_Check]:
+    """The rows named by ``only`` (a row ID also selects its lettered sub-rows)."""
+    rows = registry()
+    if only is None:
+        return rows
+    if isinstance(only, str):
+        raise ValueError(f"only: expected a collection of row IDs, got the string {only!r}")
+    wanted = {str(o).strip() for o in only}
+    unknown = sorted(o for o in wanted if not any(_matches(c.id, o) for c in rows))
+    if unknown or not wanted:
+        raise ValueError(
+            f"only: unknown verify row(s) {', '.join(unknown) or '(none given)'}; "
+            f"valid rows: {', '.join(c.id for c in rows)}"
+        )
+    return [c for c in rows if any(_matches(c.id, o) for o in wanted)]
+
+
+def _matches(row: str, wanted: str) -> bool:
+    return row == wanted or row.rstrip("abcdefgh") == wanted
+
+
 def run_checks(seed: int = 0, trials: int = 20, only=None, progress: bool = False):
-    """Run the registered checks; yield one :class:`CheckResult` per row."""
+    """Run the registered checks and yield one :class:`CheckResult` per row.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds every row's generator (together with the row ID).
+    trials : int, ≥ 1
+        Random instances per row.
+    only : collection of str, optional
+        Row IDs such as ``{"T1", "T3"}``; ``"T1"`` also selects ``T1b``, ``T1c``, ….
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    iterator of CheckResult
+        The rows in THEORY order, each run when the iterator reaches it.
+
+    Raises
+    ------
+    ValueError
+        At the call, before any row runs: ``trials`` < 1, or ``only`` names an
+        unknown row (the message lists the valid rows).
+    """
+    trials = check_int(trials, "trials", minimum=1)
+    return _run(_selected(only), seed, trials, progress)
+
+
+def _run(rows: list[_Check], seed: int, trials: int, progress: bool):
     from tqdm.auto import tqdm
 
-    rows = [c for c in registry() if not only or c.id in only or c.id.rstrip("abcdefgh") in only]
     for c in tqdm(rows, desc="verify", disable=not progress, leave=False):
         rng = np.random.default_rng([seed, *map(ord, c.id)])
         try:

@@ -42,13 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments import _realdata
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt, vec
-from paper_repro.reproduce import Experiment, progress
 from sims.distill import Trie, distill_router
-from sims.experts import ngram_experts
-from sims.monolithic import group_dro, merge_experts, regmix
 from sims.primal_dual import softmax_linear_optimum, stochastic_primal_dual
-from sims.wordfreq import wordfreq_domains
 from theory.capacity import blahut_arimoto
 from theory.divergences import kl_rows
 from theory.gates import envelope
@@ -64,18 +62,7 @@ _ENVELOPE_TOL = 1e-12
 
 def params(mode: str) -> dict:
     quick = mode == "quick"
-    return {
-        "languages": ["en", "de", "fr", "es"]
-        if quick
-        else ["en", "de", "fr", "es", "it", "nl", "pt", "sv"],
-        "top_n": 2000 if quick else 20000,
-        "max_len": 12,
-        "order": 2,
-        "m": 20000 if quick else 200000,
-        "beta": 0.5,
-        "expert_seed": 10,
-        "pooled_seed": 11,
-        "regmix_seed": 12,
+    return _realdata.params(mode) | {
         "spd_seed": 13,
         "spd_steps": 3000 if quick else 20000,
         "spd_batch": 32,
@@ -85,48 +72,16 @@ def params(mode: str) -> dict:
     }
 
 
-def real_domains(p: dict) -> dict:
-    """X, D, the n-gram experts and the monolithic n-gram of the E10 setup (shared with E5)."""
-    dom = wordfreq_domains(p["languages"], p["top_n"], p["max_len"])
-    D = dom.D
-    K = D.shape[0]
-    P = ngram_experts(dom.strings, D, p["order"], p["m"], p["beta"], seed=p["expert_seed"])
-    sizes = np.full(K, float(p["m"]))
-    alpha = sizes / sizes.sum()
-    pooled = ngram_experts(
-        dom.strings, (alpha @ D)[None, :], p["order"], K * p["m"], p["beta"], seed=p["pooled_seed"]
-    )[0]
-    return {
-        "strings": dom.strings,
-        "D": D,
-        "P": P,
-        "sizes": sizes,
-        "alpha": alpha,
-        "pooled": pooled,
-    }
-
-
-def comparators(P: np.ndarray, seed: int) -> dict[str, dict]:
-    """THEORY §10 comparators in H = Δ(X) with D := P; each gives a model and its weights α."""
-    out = {}
-    dro = group_dro(P, P, family="full", objective="divergence")
-    out["group DRO"] = {"model": dro.model, "alpha": dro.alpha}
-    rm = regmix(P, P, family="full", seed=seed)
-    out["RegMix"] = {"model": rm.model, "alpha": rm.alpha}
-    out["parameter merging"] = {"model": merge_experts(P, P, family="full").model, "alpha": None}
-    return out
-
-
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     langs = list(p["languages"])
-    real = real_domains(p)
+    real = _realdata.real_domains(p)
     D, P, strings = real["D"], real["P"], real["strings"]
     K = D.shape[0]
     models: dict[str, np.ndarray] = {f"expert {lang}": P[k] for k, lang in enumerate(langs)}
     models[UNIFORM] = P.mean(axis=0)
     models[AGGREGATE] = real["pooled"]
     weights: dict[str, np.ndarray] = {UNIFORM: np.full(K, 1.0 / K), AGGREGATE: real["alpha"]}
-    for name, c in comparators(P, p["regmix_seed"]).items():
+    for name, c in _realdata.comparators(P, p["regmix_seed"]).items():
         models[name] = c["model"]
         if c["alpha"] is not None:
             weights[name] = c["alpha"]
@@ -134,7 +89,7 @@ def run(p: dict) -> dict:
     robust = robust_gate(D, P)
     models[ROBUST] = robust.model
     spd = {}
-    for gate in progress(("loglik", "tabular"), "E10 primal-dual"):
+    for gate in progress(("loglik", "tabular"), "E10 primal-dual", show=show_progress):
         res = stochastic_primal_dual(
             D,
             P,
@@ -369,9 +324,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E10",
-    stem="wordfreq",
+EXPERIMENT = register(
     name="Real data: robust gating of word-frequency domains",
     claim="T10 on real data: the robust gate's worst-case KL over languages is strictly below "
     "every single expert's and the uniform mixture's, and no heuristic mixture of the same "

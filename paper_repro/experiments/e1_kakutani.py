@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import dirichlet_domains, noisy_experts
 from theory.minimax import fixed_mixture, robust_gate
 
@@ -32,13 +32,13 @@ def params(mode: str) -> dict:
     }
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     P = noisy_experts(D, p["noise"], seed=p["seed"] + 1)
     lam1 = np.linspace(0.0, 1.0, p["grid"])
     delta = np.empty_like(lam1)
     value = np.empty_like(lam1)
-    for i, a in enumerate(progress(lam1, "E1 best responses")):
+    for i, a in enumerate(progress(lam1, "E1 best responses", show=show_progress)):
         res = fixed_mixture(D, P, [a, 1.0 - a])
         delta[i] = res.per_domain[0] - res.per_domain[1]
         value[i] = res.value
@@ -168,9 +168,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E1",
-    stem="kakutani",
+EXPERIMENT = register(
     name="Existence of the saddle point (Kakutani)",
     claim="T4: the best-response maps of the two players cross at a saddle point (g*, λ*); "
     "min_g max_λ L = max_λ min_g L = V*.",

@@ -14,8 +14,8 @@ import matplotlib.tri as mtri
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt, simplex_grid, ternary_xy, vec
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import dirichlet_domains, noisy_experts
 from theory.capacity import blahut_arimoto
 from theory.minimax import dual_function, robust_gate
@@ -34,13 +34,18 @@ def params(mode: str) -> dict:
     }
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     experts = {"perfect": D, "imperfect": noisy_experts(D, p["noise"], seed=p["seed"] + 1)}
     grid = simplex_grid(p["K"], p["resolution"])
     data: dict = {"grid": grid}
     for case, P in experts.items():
-        d = np.array([dual_function(D, P, lam)[0] for lam in progress(grid, f"E2 {case}")])
+        d = np.array(
+            [
+                dual_function(D, P, lam)[0]
+                for lam in progress(grid, f"E2 {case}", show=show_progress)
+            ]
+        )
         dual = robust_gate(D, P, method="dual")
         ref = robust_gate(D, P, method="cvxpy")
         entry = {
@@ -182,9 +187,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E2",
-    stem="least_favorable",
+EXPERIMENT = register(
     name="The least-favorable mixture and the capacity",
     claim="T6: V*(Δ_K) = max_λ d(λ), attained at the least-favorable λ* where the active "
     "per-domain losses are equal; with perfect experts V* is the capacity C(D).",

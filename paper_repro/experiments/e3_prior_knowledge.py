@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt, vec
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import dirichlet_domains, noisy_experts
 from theory.minimax import dual_function, robust_gate
 from theory.mixtures import L1Ball
@@ -33,7 +33,7 @@ def params(mode: str) -> dict:
     }
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     experts = {"perfect": D, "imperfect": noisy_experts(D, p["noise"], seed=p["seed"] + 1)}
     lam0 = np.array(p["lam0"])
@@ -41,7 +41,7 @@ def run(p: dict) -> dict:
     data: dict = {"radii": radii, "logK": float(np.log(p["K"]))}
     for case, P in experts.items():
         values, lowers, uppers = [], [], []
-        for r in progress(radii, f"E3 {case}"):
+        for r in progress(radii, f"E3 {case}", show=show_progress):
             res = robust_gate(D, P, mixtures=L1Ball(lam0, float(r)))
             values.append(res.value)
             lowers.append(res.lower)
@@ -127,9 +127,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E3",
-    stem="prior_knowledge",
+EXPERIMENT = register(
     name="Prior knowledge: V*(Λ) against the radius of an ℓ1 ball",
     claim="T7: Λ ⊆ Λ' ⇒ V*(Λ) ≤ V*(Λ'); V*(L1Ball(λ0, r)) rises from d(λ0) at r = 0 to V*(Δ_K) "
     "at r = 2, and V*(Δ_K) ≤ log K for perfect experts.",

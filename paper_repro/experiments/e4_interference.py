@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import markov_domains, pattern_domains
 from theory.divergences import entropy, jsd
 from theory.minimax import fixed_mixture
@@ -45,10 +45,10 @@ def _modular_kl(D: np.ndarray, P: np.ndarray, lam: np.ndarray) -> float:
     return float(res.value - jsd(lam, D))
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     K, V, lam = p["K"], p["V"], np.array(p["lam"])
     data: dict = {"lengths": p["lengths"], "H_lam": float(entropy(lam))}
-    for T in progress(p["lengths"], "E4 lengths"):
+    for T in progress(p["lengths"], "E4 lengths", show=show_progress):
         shape = (T, V)
         pat = {"I": [], "I_closed": [], "jsd": [], "modular": [], "lhs": [], "rhs": []}
         for w in p["overlaps"]:
@@ -218,9 +218,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E4",
-    stem="interference",
+EXPERIMENT = register(
     name="Diversity as interference",
     claim="T9: aggregate retraining in an exponential family pays KL(D_λ‖h_λ) = "
     "[H(h_λ) − Σλ_k H(D_k)] − JSD_λ(D), reaching (T − 1)·H(λ) on separable domains, "

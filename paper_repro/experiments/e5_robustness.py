@@ -21,7 +21,7 @@ and the robust gate (T5 dual solver).
   one model of H on the pooled data P̂ (``sims.monolithic`` with D := P̂).
 * Real: the E10 word-frequency setup (languages, n-gram experts, one pooled
   n-gram as aggregate retraining, comparators in H = Δ(X) with D := P; see
-  :mod:`paper_repro.experiments.e10_wordfreq`).
+  :mod:`paper_repro.experiments._realdata`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
-from paper_repro.experiments import e10_wordfreq
+from paper_repro.experiments import _realdata
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt, simplex_grid, vec
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import markov_domains
 from sims.experts import tabular_experts
 from sims.monolithic import group_dro, merge_experts, regmix, uniform_mixing
@@ -64,7 +64,7 @@ def params(mode: str) -> dict:
             "regmix_seed": 8,
             "resolution": 8 if quick else 20,
         },
-        "real": e10_wordfreq.params(mode) | {"resolution": 8 if quick else 4},
+        "real": _realdata.params(mode) | {"resolution": 8 if quick else 4},
     }
 
 
@@ -98,10 +98,10 @@ def _synthetic_models(p: dict) -> tuple[np.ndarray, np.ndarray, dict, dict]:
 
 
 def _real_models(p: dict) -> tuple[np.ndarray, np.ndarray, dict, dict]:
-    real = e10_wordfreq.real_domains(p)
+    real = _realdata.real_domains(p)
     models = {AGGREGATE: real["pooled"]}
     weights = {AGGREGATE: real["alpha"]}
-    for name, c in e10_wordfreq.comparators(real["P"], p["regmix_seed"]).items():
+    for name, c in _realdata.comparators(real["P"], p["regmix_seed"]).items():
         models[name] = c["model"]
         if c["alpha"] is not None:
             weights[name] = c["alpha"]
@@ -140,9 +140,9 @@ def _evaluate(D: np.ndarray, P: np.ndarray, others: dict, weights: dict, resolut
     }
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     data = {}
-    for setting in progress(SETTINGS, "E5 settings"):
+    for setting in progress(SETTINGS, "E5 settings", show=show_progress):
         q = p[setting]
         build = _synthetic_models if setting == "synthetic" else _real_models
         D, P, models, weights = build(q)
@@ -273,9 +273,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E5",
-    stem="robustness",
+EXPERIMENT = register(
     name="Robustness across mixtures: worst case over a grid of λ",
     claim="T10: over every mixture λ ∈ Δ_K the robust gate's worst-case KL(D_λ‖·) is no larger "
     "than that of any heuristic mixture of the same experts (best single expert, uniform "

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import dirichlet_domains, noisy_experts
 from sims.generalization import log_log_slope
 from sims.primal_dual import stochastic_primal_dual
@@ -40,10 +40,10 @@ def params(mode: str) -> dict:
     }
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     runs = []
     cases = [(i, g) for i in range(p["instances"]) for g in GATES]
-    for i, gate in progress(cases, "E6 runs"):
+    for i, gate in progress(cases, "E6 runs", show=show_progress):
         D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"] + i)
         P = noisy_experts(D, p["noise"], seed=p["seed"] + 100 + i)
         r = stochastic_primal_dual(
@@ -171,9 +171,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E6",
-    stem="primal_dual",
+EXPERIMENT = register(
     name="Stochastic primal-dual algorithm: averaged iterates vs steps",
     claim="T12: sampling only the domains and the experts, the averaged primal-dual iterate's "
     "exact worst-case payoff approaches V* (tabular gate) or the best value of its class "

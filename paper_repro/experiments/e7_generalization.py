@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import register
 from paper_repro.experiments._common import fmt, vec
-from paper_repro.reproduce import Experiment
 from sims.domains import dirichlet_domains
 from sims.experts import tabular_experts
 from sims.generalization import generalization_gaps, log_log_slope
@@ -45,7 +45,7 @@ def params(mode: str) -> dict:
     }
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     P = tabular_experts(D, p["expert_samples"], seed=p["seed"] + 1)
     g = generalization_gaps(
@@ -173,9 +173,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E7",
-    stem="generalization",
+EXPERIMENT = register(
     name="Generalization: measured gaps against the T11 bound",
     claim="T11: with probability ≥ 1 − δ, L(g, λ) ≤ L̂(g, λ) + 2R_m + M sqrt(s log(1/δ)/(2m)) "
     "for every gate of the class; the measured violation rate is ≤ δ and the gap shrinks "

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt, vec
-from paper_repro.reproduce import Experiment, progress
 from sims.domains import markov_domains, product_domains
 from sims.monolithic import train_monolithic
 
@@ -51,10 +51,10 @@ def _domains(family: str, K: int, p: dict) -> np.ndarray:
     return markov_domains(K, p["T"], p["V"], r, p["separation"], seed=p["seed"])
 
 
-def run(p: dict) -> dict:
+def run(p: dict, show_progress: bool = False) -> dict:
     shape, steps = (p["T"], p["V"]), p["steps"]
     data: dict = {"steps": np.arange(steps + 1), "cases": []}
-    for family, K, alpha in progress(p["cases"], "E8 cases"):
+    for family, K, alpha in progress(p["cases"], "E8 cases", show=show_progress):
         D = _domains(family, K, p)
         tr = train_monolithic(D, alpha, family, shape, steps=steps)
         # the experts by the same gradient descent, each on its own domain alone
@@ -190,9 +190,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E8",
-    stem="decoupling",
+EXPERIMENT = register(
     name="Decoupling: gradient conflict in one monolithic model",
     claim="§6 (paper 4.5.3): trained on pooled data, a monolithic exponential-family model reaches "
     "an optimum where the per-domain gradients μ(θ) − μ_k cancel (cosine −1 for K = 2) instead "

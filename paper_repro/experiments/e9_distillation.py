@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import chisquare
 
-from benchmarks._common import median_time
+from benchmarks.timing import median_time
 from paper_repro import plotting
+from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt
-from paper_repro.reproduce import Experiment, progress
 from sims.distill import (
     Trie,
     distill_router,
@@ -136,8 +136,11 @@ def _one_K(K: int, p: dict) -> dict:
     }
 
 
-def run(p: dict) -> dict:
-    return {"samples": p["samples"], "rows": [_one_K(K, p) for K in progress(p["Ks"], "E9 K")]}
+def run(p: dict, show_progress: bool = False) -> dict:
+    return {
+        "samples": p["samples"],
+        "rows": [_one_K(K, p) for K in progress(p["Ks"], "E9 K", show=show_progress)],
+    }
 
 
 def plot(data: dict, out_dir: Path) -> Path:
@@ -290,9 +293,7 @@ def setup(p: dict) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    id="E9",
-    stem="distillation",
+EXPERIMENT = register(
     name="Structural distillation: causal router and exact samplers",
     claim="§9: the posterior router reproduces a constant gate exactly (KL ≤ 1e-12); EM "
     "distills the robust gate with a certified gap ≤ 1e-10; both samplers match their exact "

@@ -1,0 +1,127 @@
+"""The kernel warm-up: it compiles what the experiments use, and the runner announces it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import paper_repro._warmup as warmup
+import paper_repro.reproduce as rp
+from tests.test_reproduce import toy_set
+
+
+@pytest.fixture
+def toys(monkeypatch):
+    yield from toy_set(monkeypatch)
+
+
+# In a fresh process: warm up, then run experiments and list every numba kernel
+# version (argument types) they needed that the warm-up had not compiled.
+_PROBE = textwrap.dedent(
+    """
+    import importlib, json, pkgutil, sys
+    from numba.core.dispatcher import Dispatcher
+
+    def kernels():
+        found = {}
+        for package in ("theory", "sims"):
+            for m in pkgutil.iter_modules(importlib.import_module(package).__path__):
+                module = importlib.import_module(f"{package}.{m.name}")
+                for name, value in vars(module).items():
+                    if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__:
+                        found[f"{module.__name__}.{name}"] = value
+        return found
+
+    def versions(found):
+        return {name: {str(s) for s in k.signatures} for name, k in found.items()}
+
+    from paper_repro._warmup import warm_up
+    from paper_repro.experiments import registry
+
+    found = kernels()
+    warm_up()
+    warmed = versions(found)
+    experiments = {e.id: e for e in registry(sys.argv[1].split(","))}
+    for eid, e in experiments.items():
+        p = e.params("quick")
+        if eid == "E5":
+            p["synthetic"] |= {"sizes": [300, 200, 100, 50], "resolution": 3}
+            p["real"] |= {"top_n": 100, "max_len": 6, "m": 2000, "resolution": 2}
+        if eid == "E9":
+            p |= {"Ks": [2], "top_n": 60, "m": 2000, "samples": 500, "timing_repeats": 1}
+        if eid == "E10":
+            p |= {"top_n": 100, "max_len": 6, "m": 2000, "spd_steps": 20, "distill_max_iter": 20}
+        e.run(p)
+    after = versions(found)
+    print(json.dumps({
+        "kernels": sorted(found),
+        "warmed": sorted(n for n, v in warmed.items() if v),
+        "missed": {n: sorted(after[n] - warmed[n]) for n in found if after[n] - warmed[n]},
+    }))
+    """
+)
+
+
+def _probe(ids: str) -> dict:
+    res = subprocess.run(
+        [sys.executable, "-c", _PROBE, ids], capture_output=True, text=True, timeout=900
+    )
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_the_warm_up_compiles_every_kernel_version_the_experiments_use():
+    found = _probe("E1,E2,E3,E4,E5,E9,E10")
+    assert found["missed"] == {}
+    # Kernels of every compiled module are reached (callees are compiled inside their callers).
+    modules = {name.rsplit(".", 1)[0] for name in found["warmed"]}
+    assert {
+        "theory.divergences",
+        "theory.minimax",
+        "theory.capacity",
+        "theory.validation",
+        "sims.distill",
+    } <= modules
+
+
+@pytest.mark.slow
+def test_the_warm_up_covers_the_full_quick_run():
+    assert _probe(",".join(f"E{i}" for i in range(1, 11)))["missed"] == {}
+
+
+def test_a_slow_warm_up_is_announced_before_the_experiments(tmp_path, toys, monkeypatch, capsys):
+    calls = []
+
+    def slow():
+        calls.append("warm")
+        time.sleep(1.3)
+
+    monkeypatch.setattr(warmup, "warm_up", slow)
+    assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "compiling kernels (first run only)…"
+    assert lines[1].startswith("kernels ready in ") and lines[1].endswith(" s")
+    assert lines[2].startswith("E91 ")
+    assert calls == ["warm"]
+
+    # Nothing left to compute: no warm-up at all.
+    assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
+    assert calls == ["warm"]
+
+
+def test_a_fast_warm_up_is_silent(tmp_path, toys, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(warmup, "warm_up", lambda: calls.append("warm"))
+    assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
+    assert calls == ["warm"]
+    assert "kernels" not in capsys.readouterr().out
+
+
+def test_toy_runs_skip_the_warm_up_by_default(tmp_path, toys, monkeypatch):
+    monkeypatch.setattr(warmup, "warm_up", lambda: pytest.fail("warmed up for toys"))
+    assert rp.reproduce(out=tmp_path, experiments=toys) == 0
