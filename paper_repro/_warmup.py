@@ -27,6 +27,7 @@ from sims.distill import (
     sample_rejection,
     sample_router,
 )
+from theory import objectives
 from theory.capacity import blahut_arimoto
 from theory.divergences import (
     cross_entropy,
@@ -42,8 +43,6 @@ from theory.minimax import dual_function, fixed_mixture, robust_gate
 
 __all__ = ["warm_up"]
 
-#: Objectives of the dual solver; each reaches the kernels through its own offsets.
-_OBJECTIVES = ("divergence", "cross_entropy", "regret")
 
 # Inputs of at least this many entries are validated by one compiled scan
 # (theory.validation), smaller ones by numpy: the warm-up needs one of each.
@@ -79,7 +78,7 @@ def _divergences(D: np.ndarray, P: np.ndarray) -> None:
 
 def _solvers(D: np.ndarray, P: np.ndarray) -> None:
     lam = np.full(D.shape[0], 1.0 / D.shape[0])
-    for objective in _OBJECTIVES:
+    for objective in objectives.names():
         robust_gate(D, P, objective=objective)
         fixed_mixture(D, P, lam, objective=objective)
         dual_function(D, P, lam, objective=objective)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from theory import mixtures, objectives
+
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_NOT_CONVERGED", "build_parser", "main"]
 
 EXIT_FAILED = 1
@@ -117,8 +119,9 @@ def cmd_solve(args) -> int:
     P = _load_matrix(args.experts, "--experts")
     output = _output_file(args.output) if args.output else None
     mixtures = from_spec(args.mixtures, D.shape[0])
+    objective = objectives.from_spec(args.objective)
     res = robust_gate(
-        D, P, mixtures=mixtures, objective=args.objective, method=args.method, tol=args.tol
+        D, P, mixtures=mixtures, objective=objective, method=args.method, tol=args.tol
     )
     if output is not None:
         with atomic_path(output) as tmp, open(tmp, "wb") as fh:
@@ -220,9 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--domains", required=True, help="D as a (K, n) .npy or .csv file")
     p.add_argument("--experts", required=True, help="P as a (K, n) .npy or .csv file")
-    p.add_argument("--mixtures", default="simplex", help="simplex | box:LO,HI | l1:R[@c1;..;cK]")
+    p.add_argument("--mixtures", default="simplex", help=f"the set Λ: {mixtures.SPEC_FORMS}")
     p.add_argument(
-        "--objective", default="divergence", choices=["divergence", "cross_entropy", "regret"]
+        "--objective",
+        default="divergence",
+        help=f"one of {', '.join(objectives.names())}, or offsets:c1;..;cK (a custom offset vector)",
     )
     p.add_argument("--method", default="dual", choices=["dual", "cvxpy"])
     p.add_argument("--tol", type=float, default=1e-9, help="certified gap to reach")

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import cvxpy
 
 __all__ = [
+    "SPEC_FORMS",
     "MixtureSet",
     "Simplex",
     "Box",
@@ -1165,7 +1166,8 @@ class L2Ball(MixtureSet):
 
 # ---------------------------------------------------------------------------- the CLI
 
-_FORMS = (
+#: The accepted command-line forms of Λ (``modgate solve --mixtures``), for help texts.
+SPEC_FORMS = (
     "'simplex'; 'box:LO,HI' (the same bounds for every domain), "
     "'box:lo1;..;loK,hi1;..;hiK' or 'box:lo1;..;loK/hi1;..;hiK'; "
     "'l1:R', 'kl:R' or 'l2:R', optionally followed by '@c1;..;cK' (the center, "
@@ -1217,7 +1219,7 @@ def from_spec(spec: str | None, K: int) -> MixtureSet:
         return Simplex(K)
     if not isinstance(spec, str):
         raise ValueError(
-            f"mixtures: expected a string, got {type(spec).__name__}; accepted: {_FORMS}"
+            f"mixtures: expected a string, got {type(spec).__name__}; accepted: {SPEC_FORMS}"
         )
     kind, sep, arg = spec.strip().partition(":")
     kind = kind.strip().lower()
@@ -1245,5 +1247,5 @@ def from_spec(spec: str | None, K: int) -> MixtureSet:
             cls = {"l1": L1Ball, "kl": KLBall, "l2": L2Ball}[kind]
             return cls(center, radius[0])
     except ValueError as exc:
-        raise ValueError(f"mixtures: cannot parse {spec!r}: {exc}; accepted: {_FORMS}") from exc
-    raise ValueError(f"mixtures: unknown form {spec!r}; accepted: {_FORMS}")
+        raise ValueError(f"mixtures: cannot parse {spec!r}: {exc}; accepted: {SPEC_FORMS}") from exc
+    raise ValueError(f"mixtures: unknown form {spec!r}; accepted: {SPEC_FORMS}")

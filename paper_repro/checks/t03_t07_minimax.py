@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from paper_repro.checks import Outcome, check
+from theory import objectives
 from theory.capacity import blahut_arimoto
 from theory.divergences import jsd, kl_rows, mixture
 from theory.gates import mass, model
 from theory.minimax import dual_function, fixed_mixture, objective_offsets, robust_gate
 from theory.mixtures import Box, L1Ball, Polytope, Simplex
 
-OBJECTIVES = ("divergence", "cross_entropy", "regret")
+OBJECTIVES = tuple(objectives.names())
 KINDS = ("random", "zeros", "disjoint", "identical experts", "perfect", "no root")
 
 
@@ -119,7 +120,7 @@ def t4_saddle_point(rng, trials):
     for t in range(trials):
         _kind, D, P = _instance(rng, t)
         K = D.shape[0]
-        objective = OBJECTIVES[t % 3]
+        objective = OBJECTIVES[t % len(OBJECTIVES)]
         res = robust_gate(D, P, objective=objective)
         c = objective_offsets(D, P, objective)
         L = _losses(D, res.model, c)
@@ -138,7 +139,7 @@ def t5_supergradient(rng, trials):
     worst = 0.0
     for t in range(trials):
         _kind, D, P = _instance(rng, t)
-        objective = OBJECTIVES[t % 3]
+        objective = OBJECTIVES[t % len(OBJECTIVES)]
         lam, other = rng.dirichlet(np.ones(D.shape[0]), size=2)
         if t % 2:
             lam[rng.integers(D.shape[0])] = 0.0
@@ -160,7 +161,7 @@ def t5_against_cvxpy(rng, trials):
         _kind, D, P = _instance(rng, t)
         K = D.shape[0]
         Lam = _mixture_set(rng, K, t)
-        objective = OBJECTIVES[t % 3]
+        objective = OBJECTIVES[t % len(OBJECTIVES)]
         dual = robust_gate(D, P, Lam, objective=objective)
         ref = robust_gate(D, P, Lam, objective=objective, method="cvxpy")
         crossed = max(dual.lower - ref.upper, ref.lower - dual.upper, 0.0)
@@ -174,7 +175,7 @@ def t6_equalizer(rng, trials):
     worst = 0.0
     for t in range(trials):
         _kind, D, P = _instance(rng, t)
-        res = robust_gate(D, P, objective=OBJECTIVES[t % 3])
+        res = robust_gate(D, P, objective=OBJECTIVES[t % len(OBJECTIVES)])
         L = res.per_domain
         on = res.lam > 1e-6
         worst = max(worst, np.max(L) - res.value, np.max(np.abs(L[on] - res.value)))
@@ -234,7 +235,7 @@ def t7_prior_knowledge(rng, trials):
     for t in range(trials):
         kind, D, P = _instance(rng, t)
         K = D.shape[0]
-        objective = OBJECTIVES[t % 3]
+        objective = OBJECTIVES[t % len(OBJECTIVES)]
         lam0 = rng.dirichlet(np.ones(K))
         radii = np.sort(rng.uniform(0.0, 2.0, 2))
         chain = [L1Ball(lam0, 0.0), L1Ball(lam0, radii[0]), L1Ball(lam0, radii[1]), Simplex(K)]

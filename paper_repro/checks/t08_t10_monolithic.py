@@ -20,6 +20,7 @@ from sims.domains import (
     separable_domains,
 )
 from sims.monolithic import compare_to_robust, group_dro, regmix, uniform_mixing, worst_case
+from theory import objectives
 from theory.divergences import entropy, jsd, kl, mixture
 from theory.minimax import fixed_mixture, robust_gate, water_fill
 from theory.mixtures import Box, L1Ball, Simplex
@@ -32,7 +33,7 @@ from theory.monolithic import (
     window_marginals,
 )
 
-OBJECTIVES = ("divergence", "cross_entropy", "regret")
+OBJECTIVES = tuple(objectives.names())
 
 
 def _sequence_law(rng, K: int, T: int, V: int) -> np.ndarray:
@@ -189,7 +190,7 @@ def t10_envelope(rng, trials):
     for t in range(trials):
         D, P = _experts(rng, t)
         mix = _mixture_set(rng, D.shape[0])
-        objective = OBJECTIVES[t % 3]
+        objective = OBJECTIVES[t % len(OBJECTIVES)]
         robust = robust_gate(D, P, mixtures=mix, objective=objective)
         points = [
             *P,
@@ -214,7 +215,7 @@ def t10_heuristics(rng, trials):
         D, P = _experts(rng, t)
         K = D.shape[0]
         mix = _mixture_set(rng, K)
-        objective = OBJECTIVES[t % 3]
+        objective = OBJECTIVES[t % len(OBJECTIVES)]
         robust = robust_gate(D, P, mixtures=mix, objective=objective)
         dro = group_dro(D, P, "full", mixtures=mix, objective=objective)
         rm = regmix(D, P, "full", mixtures=mix, objective=objective, samples=16, seed=t)

@@ -49,15 +49,12 @@ from sims.distill import Trie, distill_router
 from sims.primal_dual import softmax_linear_optimum, stochastic_primal_dual
 from theory.capacity import blahut_arimoto
 from theory.divergences import kl_rows
-from theory.gates import envelope
+from theory.gates import envelope, in_envelope
 from theory.minimax import robust_gate
 
 ROBUST = "robust gate (dual)"
 UNIFORM = "uniform mixture"
 AGGREGATE = "aggregate retraining"
-# Slack when deciding whether a model lies in the experts' envelope M, where T10
-# guarantees a worst case ≥ V*.
-_ENVELOPE_TOL = 1e-12
 
 
 def params(mode: str) -> dict:
@@ -116,10 +113,7 @@ def run(p: dict, show_progress: bool = False) -> dict:
     lo, hi = envelope(P)
     names = list(models)
     kl = np.array([kl_rows(D, models[name]) for name in names])
-    inside = [
-        bool(np.all(models[n] >= lo - _ENVELOPE_TOL) and np.all(models[n] <= hi + _ENVELOPE_TOL))
-        for n in names
-    ]
+    inside = [bool(in_envelope(models[n], lo, hi).all()) for n in names]
     return {
         "languages": langs,
         "strings": strings,

@@ -38,7 +38,7 @@ from sims.domains import markov_domains
 from sims.experts import tabular_experts
 from sims.monolithic import group_dro, merge_experts, regmix, uniform_mixing
 from theory.divergences import kl_rows
-from theory.gates import envelope
+from theory.gates import envelope, in_envelope
 from theory.minimax import robust_gate
 from theory.monolithic import aggregate
 
@@ -47,7 +47,6 @@ ROBUST = "robust gate"
 BEST = "best single expert"
 UNIFORM = "uniform mixture"
 AGGREGATE = "aggregate retraining (size-proportional)"
-_ENVELOPE_TOL = 1e-12
 
 
 def params(mode: str) -> dict:
@@ -120,10 +119,7 @@ def _evaluate(D: np.ndarray, P: np.ndarray, others: dict, weights: dict, resolut
     names = list(models)
     kl = np.array([kl_rows(mixtures, models[n]) for n in names])
     vertex = np.array([kl_rows(D, models[n]) for n in names])
-    inside = [
-        bool(np.all(models[n] >= lo - _ENVELOPE_TOL) and np.all(models[n] <= hi + _ENVELOPE_TOL))
-        for n in names
-    ]
+    inside = [bool(in_envelope(models[n], lo, hi).all()) for n in names]
     return {
         "D": D,
         "P": P,
