@@ -74,7 +74,15 @@ def l1_exercise_water_filling():
     lam = np.array([0.8, 0.2])
     t = lam @ L1_D
     res = fixed_mixture(L1_D, L1_P, lam)
-    return {"t1": t[0], "t2": t[1], "t3": t[2], "nu": res.nu, "q1": res.model[0], "q2": res.model[1], "q3": res.model[2]}
+    return {
+        "t1": t[0],
+        "t2": t[1],
+        "t3": t[2],
+        "nu": res.nu,
+        "q1": res.model[0],
+        "q2": res.model[1],
+        "q3": res.model[2],
+    }
 
 
 @_group("l1.ex4")

@@ -58,9 +58,7 @@ print(f"package value                = {res.value:.6f} nats")
 order = np.argsort(-t)
 x = np.arange(n)
 fig, ax = plt.subplots(figsize=(6.6, 4.0))
-ax.fill_between(
-    x, lo[order], hi[order], step="mid", color="#d1e5f0", label=r"envelope $[\ell, u]$"
-)
+ax.fill_between(x, lo[order], hi[order], step="mid", color="#d1e5f0", label=r"envelope $[\ell, u]$")
 ax.step(x, t[order] / nu, where="mid", color="grey", ls="--", label=r"$t/\nu$ (unclipped)")
 ax.step(x, res.model[order], where="mid", color="#b2182b", lw=2, label=r"$q^*$ (water-filled)")
 ax.plot(x, t[order], "k.", label=r"target $t = D_\lambda$")

@@ -53,7 +53,13 @@ fig.colorbar(im, ax=ax, label=r"$d(\lambda)$ (nats)")
 sx, sy = ternary(robust.lam)
 ax.plot(sx, sy, "*", color="#00e5ff", ms=16, mec="k", label=r"least-favorable $\lambda^*$")
 for k, (px, py) in enumerate(zip(*ternary(np.eye(3)), strict=True)):
-    ax.annotate(f"domain {k + 1}", (px, py), textcoords="offset points", xytext=(0, -14 if py == 0 else 6), ha="center")
+    ax.annotate(
+        f"domain {k + 1}",
+        (px, py),
+        textcoords="offset points",
+        xytext=(0, -14 if py == 0 else 6),
+        ha="center",
+    )
 ax.set_aspect("equal")
 ax.axis("off")
 ax.set_title(f"T6: d(λ) on Δ₃, V* = {robust.value:.4f} nats at λ*")

@@ -30,7 +30,9 @@ for K in (2, 3, 4, 6, 8):
         ba = blahut_arimoto(D)
         rows.append((K, concentration, v, ba.capacity))
 rows = np.array(rows)
-print(f"largest |V* - C| over {len(rows)} instances: {np.abs(rows[:, 2] - rows[:, 3]).max():.1e} nats")
+print(
+    f"largest |V* - C| over {len(rows)} instances: {np.abs(rows[:, 2] - rows[:, 3]).max():.1e} nats"
+)
 
 # %%
 # The picture

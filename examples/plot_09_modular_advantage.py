@@ -43,9 +43,23 @@ print(f"largest KL(D_lam||sum lam p) - eps_lam:      {(constant - average).max()
 # The picture
 # -----------
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
-ax.plot(grid, average, color="#2166ac", lw=2, label=r"$\varepsilon_\lambda = \sum_k \lambda_k \mathrm{KL}(D_k\|p_k)$")
-ax.plot(grid, constant, color="#1b7837", lw=2, label=r"constant gate: $\mathrm{KL}(D_\lambda\|\sum_k\lambda_k p_k)$")
-ax.plot(grid, best, color="#b2182b", lw=2, label=r"best gate: $\mathrm{KL}(D_\lambda\|q^*_\lambda)$")
+ax.plot(
+    grid,
+    average,
+    color="#2166ac",
+    lw=2,
+    label=r"$\varepsilon_\lambda = \sum_k \lambda_k \mathrm{KL}(D_k\|p_k)$",
+)
+ax.plot(
+    grid,
+    constant,
+    color="#1b7837",
+    lw=2,
+    label=r"constant gate: $\mathrm{KL}(D_\lambda\|\sum_k\lambda_k p_k)$",
+)
+ax.plot(
+    grid, best, color="#b2182b", lw=2, label=r"best gate: $\mathrm{KL}(D_\lambda\|q^*_\lambda)$"
+)
 ax.set_xlabel(r"weight $\lambda_1$")
 ax.set_ylabel("divergence to the mixture (nats)")
 ax.set_title("T8: best gate ≤ constant gate ≤ average expert error")

@@ -55,9 +55,13 @@ norms = np.array(norms)
 
 h = model(theta)
 h_exact = aggregate(D, alpha, "product", shape=(T, V))
-print(f"trained model vs the exact M-projection: max |h - h_alpha| = {np.abs(h - h_exact).max():.1e}")
+print(
+    f"trained model vs the exact M-projection: max |h - h_alpha| = {np.abs(h - h_exact).max():.1e}"
+)
 print(f"final cosine between the two domain gradients: {cosines[-1]:.6f}")
-print(f"final per-domain gradient norms: {norms[-1].round(4)}, their weighted sum: {totals[-1]:.1e}")
+print(
+    f"final per-domain gradient norms: {norms[-1].round(4)}, their weighted sum: {totals[-1]:.1e}"
+)
 
 # %%
 # The picture

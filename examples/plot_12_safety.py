@@ -45,13 +45,21 @@ print(f"best single expert:   {min(kl_rows(D, P[k]).max() for k in range(K)):.6f
 # -----------
 x, y = alphas[:, 1] + 0.5 * alphas[:, 2], alphas[:, 2] * np.sqrt(3) / 2
 fig, ax = plt.subplots(figsize=(6.2, 5.2))
-im = ax.tricontourf(mtri.Triangulation(x, y), np.minimum(worst, np.quantile(worst, 0.9)), levels=25, cmap="viridis")
+im = ax.tricontourf(
+    mtri.Triangulation(x, y), np.minimum(worst, np.quantile(worst, 0.9)), levels=25, cmap="viridis"
+)
 fig.colorbar(im, ax=ax, label=r"worst case $\max_k \mathrm{KL}(D_k\|h_\alpha)$ (nats, clipped)")
 i = worst.argmin()
 ax.plot(x[i], y[i], "o", color="w", mec="k", ms=9, label=f"best α: {worst[i]:.3f} nats")
 ax.plot([], [], " ", label=f"robust gate V* = {robust.value:.3f} nats")
 for k, (px, py) in enumerate([(0, 0), (1, 0), (0.5, np.sqrt(3) / 2)]):
-    ax.annotate(f"expert {k + 1}", (px, py), textcoords="offset points", xytext=(0, -14 if py == 0 else 6), ha="center")
+    ax.annotate(
+        f"expert {k + 1}",
+        (px, py),
+        textcoords="offset points",
+        xytext=(0, -14 if py == 0 else 6),
+        ha="center",
+    )
 ax.set_aspect("equal")
 ax.axis("off")
 ax.set_title("T10: every fixed weighting α stays above V*")

@@ -53,7 +53,9 @@ for m in sizes:
     violations.append(np.mean(gaps > bound_gap))
     complexity.append(2 * rademacher_softmax_linear(1.0, 1.0, K, lam, m_k))
 print(f"skewness s(lam||mbar) = {skewness(lam, mbar * 1000):.4f}")
-print("violation rate of the fixed-gate bound per m:", np.round(violations, 4), f"(delta = {delta})")
+print(
+    "violation rate of the fixed-gate bound per m:", np.round(violations, 4), f"(delta = {delta})"
+)
 
 # %%
 # The picture
@@ -61,7 +63,9 @@ print("violation rate of the fixed-gate bound per m:", np.round(violations, 4), 
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
 ax.loglog(sizes, q95, "o-", color="#b2182b", label=r"95% quantile of $L - \hat L$ (400 draws)")
 ax.loglog(sizes, bounds, "s--", color="#2166ac", label=r"$M\sqrt{s\log(1/\delta)/(2m)}$")
-ax.loglog(sizes, complexity, "^:", color="#1b7837", label=r"$2R_m$ of softmax-linear gates, $B = R = 1$")
+ax.loglog(
+    sizes, complexity, "^:", color="#1b7837", label=r"$2R_m$ of softmax-linear gates, $B = R = 1$"
+)
 ax.set_xlabel("total sample size m")
 ax.set_ylabel("gap (nats)")
 ax.set_title("T11: gaps stay below the bound and shrink like m^(-1/2)")

@@ -31,9 +31,15 @@ P = ngram_experts(words.strings, words.D, order=2, m=3000, seed=0)
 robust = robust_gate(words.D, P)
 router = distill_router(words.strings, P, robust.model)
 print(f"{len(words.strings)} words; V* = {robust.value:.4f} nats, lambda* = {robust.lam.round(3)}")
-print(f"KL(p_g* || q_r) = {router.kl:.5f} nats (certified within {router.gap_bound:.1e} of the best router)")
-print("worst-case KL over {en, fr}: robust gate", kl_rows(words.D, robust.model).max().round(4),
-      "| router", kl_rows(words.D, router.student).max().round(4))
+print(
+    f"KL(p_g* || q_r) = {router.kl:.5f} nats (certified within {router.gap_bound:.1e} of the best router)"
+)
+print(
+    "worst-case KL over {en, fr}: robust gate",
+    kl_rows(words.D, robust.model).max().round(4),
+    "| router",
+    kl_rows(words.D, router.student).max().round(4),
+)
 
 sample = sample_router(words.strings, P, router.router, size=20000, seed=1)
 print("twelve sampled words:", " ".join(words.strings[i] for i in sample.indices[:12]))
@@ -51,6 +57,7 @@ ax.bar(x - 0.25, robust.model[top], width=0.25, color="#b2182b", label=r"robust 
 ax.bar(x, router.student[top], width=0.25, color="#8c510a", label=r"router's law $q_r$")
 ax.bar(x + 0.25, counts[top], width=0.25, color="#dfc27d", label="20 000 router samples")
 ax.set_xticks(x, [words.strings[i] for i in top], rotation=60)
+ax.set_xlabel("the 20 most probable words under the robust gate")
 ax.set_ylabel("probability")
 ax.set_title(f"distilled router: KL(p_g*‖q_r) = {router.kl:.4f} nats")
 ax.legend(fontsize=8)

@@ -63,7 +63,9 @@ print(f"converged: {res.converged}; least-favorable mixture lambda* = {res.lam.r
 uniform = P.mean(axis=0)
 robust_losses = kl_rows(D, res.model)
 uniform_losses = kl_rows(D, uniform)
-print(f"worst case: robust gate {robust_losses.max():.4f} nats, uniform mixture {uniform_losses.max():.4f} nats")
+print(
+    f"worst case: robust gate {robust_losses.max():.4f} nats, uniform mixture {uniform_losses.max():.4f} nats"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 x = np.arange(D.shape[0])

@@ -59,11 +59,15 @@ class VerifyRows(SphinxDirective):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         group += head
-        head += self._row(["row", "what it checks on random and adversarial instances", "tolerance"])
+        head += self._row(
+            ["row", "what it checks on random and adversarial instances", "tolerance"]
+        )
         body = nodes.tbody()
         group += body
         for check in present:
-            body += self._row([check.id, check.statement, f"{check.tolerance:g}"], literal_first=True)
+            body += self._row(
+                [check.id, check.statement, f"{check.tolerance:g}"], literal_first=True
+            )
         out.append(table)
         command = "modgate verify --only " + ",".join(c.id for c in present)
         out.append(nodes.literal_block(command, command, language="console"))
