@@ -73,6 +73,7 @@ ax.bar(x - 0.2, uniform_losses, width=0.4, color="#2166ac", label="uniform mixtu
 ax.bar(x + 0.2, robust_losses, width=0.4, color="#b2182b", label="robust gate")
 ax.axhline(res.value, color="#b2182b", ls=":", label=f"V* = {res.value:.4f}")
 ax.set_xticks(x, [f"source {k + 1}" for k in x])
+ax.set_xlabel("data source k")
 ax.set_ylabel(r"$\mathrm{KL}(D_k \| q)$ (nats)")
 ax.set_title("robust gate equalizes the sources' losses")
 ax.legend(fontsize=8)
