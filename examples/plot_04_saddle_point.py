@@ -77,7 +77,15 @@ im = ax2.contourf(grid, grid, payoff, levels=30, cmap="viridis")
 fig.colorbar(im, ax=ax2, label="payoff L (nats)")
 ax2.plot(grid, grid, color="w", lw=2, label="learner's best response μ = λ₁")
 adversary = np.where(losses[:, 0] > losses[:, 1], 1.0, 0.0)
-ax2.step(adversary, grid, where="mid", color="#fddbc7", lw=2, label="adversary's best response")
+ax2.step(
+    adversary,
+    grid,
+    where="mid",
+    color="#fddbc7",
+    lw=3,
+    clip_on=False,
+    label="adversary's best response (a vertex)",
+)
 ax2.plot(res.lam[0], res.lam[0], "*", color="#b2182b", ms=14, label="saddle point")
 ax2.set_xlabel(r"adversary's weight $\lambda_1$")
 ax2.set_ylabel(r"learner's gate $g_\mu$, indexed by $\mu$")
