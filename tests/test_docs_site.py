@@ -9,6 +9,7 @@ the checker itself is tested on small pages written here. The browser checks
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -49,3 +50,32 @@ def test_built_site_serves_mathjax_itself():
     text = (SITE / "theory" / "setup.html").read_text(encoding="utf-8")
     assert "_static/mathjax/tex-chtml.js" in text
     assert (SITE / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+needs_browser = pytest.mark.skipif(
+    not (SITE / "index.html").exists() or check_site.chromium() is None,
+    reason="needs the built site and Chromium (apt-get install chromium)",
+)
+
+
+@needs_browser
+def test_browser_sees_typeset_math_and_loaded_images():
+    r = check_site.probe(check_site.chromium(), SITE / "theory" / "least-favorable.html", 15000)
+    assert r["math_spans"] > 0
+    assert r["typeset"] >= r["math_spans"]
+    assert r["raw_tex"] == []
+    assert r["images"] >= 1 and r["broken"] == []
+
+
+@needs_browser
+def test_browser_check_reports_raw_tex_and_broken_images(tmp_path):
+    page = SITE / "theory" / "setup.html"
+    broken = page.with_name("broken-copy-for-test.html")
+    text = re.sub(r"<script[^>]*mathjax[^>]*></script>", "", page.read_text(encoding="utf-8"))
+    broken.write_text(text.replace("</article>", '<img src="missing.png"></article>', 1))
+    try:
+        r = check_site.probe(check_site.chromium(), broken, 8000)
+    finally:
+        broken.unlink()
+    assert r["typeset"] == 0 and r["raw_tex"], "math left as raw TeX must be reported"
+    assert r["broken"] == ["missing.png"]
