@@ -61,8 +61,10 @@ for k, (px, py) in enumerate(zip(*ternary(np.eye(3)), strict=True)):
         ha="center",
     )
 ax.set_aspect("equal")
+ax.set_xlim(-0.15, 1.15)
+ax.set_ylim(-0.1, np.sqrt(3) / 2 + 0.1)
 ax.axis("off")
-ax.set_title(f"T6: d(λ) on Δ₃, V* = {robust.value:.4f} nats at λ*")
+ax.set_title(f"T6: d(λ) on Δ₃, V* = {robust.value:.4f} nats at λ*", pad=14)
 ax.legend(loc="upper right", fontsize=8)
 fig.tight_layout()
 plt.show()

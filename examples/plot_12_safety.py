@@ -61,8 +61,10 @@ for k, (px, py) in enumerate([(0, 0), (1, 0), (0.5, np.sqrt(3) / 2)]):
         ha="center",
     )
 ax.set_aspect("equal")
+ax.set_xlim(-0.15, 1.15)
+ax.set_ylim(-0.1, np.sqrt(3) / 2 + 0.1)
 ax.axis("off")
-ax.set_title("T10: every fixed weighting α stays above V*")
-ax.legend(loc="upper right", fontsize=8)
+ax.set_title("T10: every fixed weighting α stays above V*", pad=14)
+ax.legend(loc="upper left", fontsize=8)
 fig.tight_layout()
 plt.show()
