@@ -61,7 +61,7 @@ from paper_repro.experiments import Experiment, Unavailable, available, registry
 from paper_repro.plotting import atomic_path, temporaries, writable_folder
 from theory.validation import check_choice, check_int
 
-__all__ = ["Experiment", "Outcome", "cache_key", "dependency_files", "reproduce"]
+__all__ = ["Outcome", "cache_key", "dependency_files", "reproduce"]
 
 Rows = list[dict]
 

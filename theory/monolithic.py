@@ -138,7 +138,7 @@ class ModelClass:
 
 def model_class(family: str, shape=None, n: int | None = None) -> ModelClass:
     """Parse and validate a model class: ``family`` ∈ {"full", "product", "markov:r"},
-    ``shape=(T, V)`` for the sequence families, ``n`` = |X| (must equal V**T)."""
+    ``shape=(T, V)`` for the sequence families, ``n`` = :math:`|X|` (must equal V**T)."""
     order = parse_family(family)
     if order is None:
         return ModelClass("full", None, None, check_int(n, "n") if n is not None else 0)

@@ -219,7 +219,7 @@ def check_pair(D, P, *, names: tuple[str, str] = ("D", "P")) -> tuple[np.ndarray
 
 
 def check_same_length(p: np.ndarray, q: np.ndarray, names: tuple[str, str]) -> None:
-    """Raise unless the last axes of ``p`` and ``q`` have the same length |X|."""
+    """Raise unless the last axes of ``p`` and ``q`` have the same length :math:`|X|`."""
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same length |X|, "
