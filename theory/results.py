@@ -337,13 +337,10 @@ class Readable:
         after = "" if iterations is None else f" after {format_number(iterations)} iterations"
         solved = iterations is not None or (lower is not None and upper is not None)
         if not lay.exact and converged is not None and solved:
-            text = (
-                f"yes,{after}"
-                if after
-                else "yes"
-                if converged
-                else f"NO: stopped{after} before reaching its tolerance (the bounds still hold)"
-            )
+            if converged:
+                text = f"yes,{after}" if after else "yes"
+            else:
+                text = f"NO: stopped{after} before reaching its tolerance (the bounds still hold)"
             out.append(("converged", text))
         elif iterations is not None:
             out.append(("iterations", format_number(iterations)))
