@@ -87,6 +87,15 @@ def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
 
     ``consistent`` is False when ``lower`` exceeds ``upper`` by more than
     rounding (then both are returned as ``upper``, and a warning is issued).
+
+    Parameters
+    ----------
+    lower, upper : float
+        The computed bounds.
+
+    Returns
+    -------
+    tuple (float, float, bool)
     """
     lower, upper = float(lower), float(upper)
     if not lower > upper:
@@ -148,6 +157,16 @@ def format_number(x, digits: int = 6) -> str:
 
     Integers are written in full; booleans as ``yes``/``no``.
 
+    Parameters
+    ----------
+    x : float, int, bool or None
+    digits : int
+        Significant digits of a float.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> format_number(0.123456789), format_number(float("inf")), format_number(12)
@@ -181,9 +200,26 @@ def _digits_for(value: float, gap) -> int:
 
 
 def text_table(headers, rows) -> str:
-    """An aligned plain-text table: a header line, then one line per row (cells are str).
+    """An aligned plain-text table: a header line, then one line per row.
 
     Columns are left-aligned and separated by two spaces; trailing spaces are removed.
+
+    Parameters
+    ----------
+    headers : sequence of str, length c
+    rows : sequence of sequences, each of length c
+        Cells (converted with ``str``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(text_table(["model", "nats"], [["uniform", "0.42"], ["robust", "0.35"]]))
+    model    nats
+    uniform  0.42
+    robust   0.35
     """
     headers = [str(h) for h in headers]
     rows = [[str(c) for c in row] for row in rows]
@@ -196,7 +232,21 @@ def text_table(headers, rows) -> str:
 
 
 def html_table(headers, rows, caption: str | None = None) -> str:
-    """A small HTML table; every cell, header and the caption are escaped."""
+    """A small HTML table; every cell, header and the caption are escaped.
+
+    Parameters
+    ----------
+    headers : sequence of str
+        Column headers (none: no header row).
+    rows : sequence of sequences
+        Cells (converted with ``str``).
+    caption : str, optional
+
+    Returns
+    -------
+    str
+        ``<table>…</table>``.
+    """
     esc = html.escape
     parts = ['<table style="border-collapse: collapse">']
     if caption:
