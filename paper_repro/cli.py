@@ -110,49 +110,81 @@ def cmd_verify(args) -> int:
     return EXIT_FAILED if failed else 0
 
 
+def _json_safe(x):
+    """``x`` with every non-finite float written as the string "inf", "-inf" or "nan" (strict JSON)."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, float) and not np.isfinite(x):
+        return "nan" if np.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
+
+
 def cmd_solve(args) -> int:
     from paper_repro.plotting import atomic_path
+    from theory.evaluate import compare
     from theory.minimax import robust_gate
     from theory.mixtures import from_spec
+    from theory.results import UNITS
 
     D = _load_matrix(args.domains, "--domains")
     P = _load_matrix(args.experts, "--experts")
     output = _output_file(args.output) if args.output else None
     mixtures = from_spec(args.mixtures, D.shape[0])
     objective = objectives.from_spec(args.objective)
+    labels = _split_ids(args.labels)
     res = robust_gate(
-        D, P, mixtures=mixtures, objective=objective, method=args.method, tol=args.tol
+        D,
+        P,
+        mixtures=mixtures,
+        objective=objective,
+        method=args.method,
+        tol=args.tol,
+        labels=labels,
+    )
+    table = (
+        compare(None, D, P, mixtures=mixtures, objective=objective, labels=labels, tol=args.tol)
+        if args.compare
+        else None
     )
     if output is not None:
         with atomic_path(output) as tmp, open(tmp, "wb") as fh:
             np.save(fh, res.gate)
-    gap = res.upper - res.lower
     summary = {
         "objective": res.objective,
         "method": res.method,
         "mixtures": repr(mixtures),
+        "units": UNITS,
         "value": res.value,
         "lower": res.lower,
         "upper": res.upper,
-        "gap": gap,
+        "gap": res.gap,
         "converged": res.converged,
+        "iterations": res.iterations,
+        "labels": list(res.domain_labels),
         "lam": res.lam.tolist(),
         "per_domain": res.per_domain.tolist(),
-        "iterations": res.iterations,
+        "gate": res.gate.tolist(),
+        "model": res.model.tolist(),
     }
+    if table is not None:
+        summary["compare"] = table.records
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(_json_safe(summary), indent=2, allow_nan=False))
     else:
-        print(f"V* = {res.value:.12g}  ({res.objective}, {res.method}, Λ = {mixtures!r})")
-        print(f"certified: {res.lower:.12g} ≤ V* ≤ {res.upper:.12g}  (gap {gap:.2e})")
-        print("λ* =", np.array2string(res.lam, precision=6))
-        print("per-domain losses =", np.array2string(res.per_domain, precision=6))
+        print(f"Λ = {mixtures!r}, K = {D.shape[0]} domains, |X| = {D.shape[1]}")
+        print(res.summary())
         if output is not None:
             print(f"gate {res.gate.shape} saved to {output}")
+        if table is not None:
+            print()
+            print(table.summary())
         if not res.converged:
             print(
                 f"NOT CONVERGED: the solver stopped after {res.iterations} iterations with the "
-                f"certified gap {gap:.2e} above --tol {args.tol:g}; the bounds above still hold"
+                f"certified gap {res.gap:.2e} {UNITS} above --tol {args.tol:g}; the bounds above "
+                "still hold"
             )
     return 0 if res.converged else EXIT_NOT_CONVERGED
 
@@ -234,7 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output", help="save the gate (K, n) to this .npy file (in an existing folder)"
     )
-    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument(
+        "--labels", help="comma-separated names of the domains, e.g. en,fr,de (default D_1,…)"
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="also score the uniform mixture of the experts, each expert and aggregate "
+        "retraining against the robust gate (worst case, worst λ, margin to V*)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON summary (with the gate and the model; with --compare, the table)",
+    )
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser(

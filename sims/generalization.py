@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,6 +44,7 @@ from theory.bounds import (
     rademacher_tabular,
     skewness,
 )
+from theory.results import Layout, Readable
 from theory.validation import (
     check_distribution,
     check_int,
@@ -56,7 +58,7 @@ __all__ = ["GapStudy", "generalization_gaps", "weighted_counts", "log_log_slope"
 
 
 @dataclass(frozen=True)
-class GapStudy:
+class GapStudy(Readable):
     r"""Measured gaps and bounds of T11, one row per total sample size ``m[i]``.
 
     Arrays of shape (len(m), draws): ``gate_gap`` (trained gate, L − L̂),
@@ -68,6 +70,8 @@ class GapStudy:
     ``tab_violation`` (fraction of draws whose uniform gap exceeds the bound: the
     estimated sup for the gate, the exact sup for the tabular class), ``skewness``,
     ``M_tab`` (the tabular loss range). ``sizes`` (len(m), K) are the m_k.
+    Gaps and bounds are in nats; ``print(study)`` shows one line per m with the
+    means over draws.
     """
 
     m: np.ndarray
@@ -88,6 +92,24 @@ class GapStudy:
     tab_true: np.ndarray
     tab_bound: np.ndarray
     tab_violation: np.ndarray
+
+    _layout: ClassVar[Layout] = Layout(
+        "Generalization gaps against the bound of T11 (nats; gaps and sups: means over draws)",
+        numbers=(("M_gate", "gate loss range M"),),
+        facts=(("delta", "confidence δ"), ("radius", "gate radius B")),
+        series=(
+            ("m", "m"),
+            ("skewness", "s(λ‖m̄)"),
+            ("gate_gap", "gate gap"),
+            ("gate_sup", "gate sup"),
+            ("gate_bound", "gate bound"),
+            ("gate_violation", "gate viol"),
+            ("tab_gap", "tab gap"),
+            ("tab_sup", "tab sup"),
+            ("tab_bound", "tab bound"),
+            ("tab_violation", "tab viol"),
+        ),
+    )
 
 
 def weighted_counts(D, lam, sizes, draws: int, seed=0) -> np.ndarray:

@@ -24,6 +24,7 @@ c_k = CE(D_k, p_k)) and the worst case :math:`\max_{\lambda\in\Lambda}\sum_k\lam
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import logsumexp
@@ -35,6 +36,7 @@ from theory.gates import envelope, in_envelope
 from theory.monolithic import ModelClass, model_class, parse_family, window_marginals
 from theory.objectives import get as get_objective
 from theory.objectives import payoff
+from theory.results import Bounded, Layout, Readable
 from theory.validation import (
     check_distribution,
     check_int,
@@ -65,12 +67,23 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class WorstCase:
-    """The worst case of a model over Λ: ``value`` = max_λ Σ λ_k L_k, attained at ``lam``."""
+class WorstCase(Readable):
+    """The worst case of a model over Λ: ``value`` = max_λ Σ λ_k L_k (nats), attained at ``lam``.
+
+    ``per_domain`` = (L_k)_k; ``labels`` names the domains (None: D_1 … D_K).
+    """
 
     value: float
     lam: np.ndarray
     per_domain: np.ndarray
+    labels: tuple[str, ...] | None = None
+
+    _layout: ClassVar[Layout] = Layout(
+        "Worst case of a model over Λ",
+        symbol="max_λ Σ λ_k L_k",
+        weights=(("lam", "worst λ"),),
+        losses=(("per_domain", "L_k"),),
+    )
 
 
 def _linear_max(mixtures, L: np.ndarray) -> tuple[float, np.ndarray]:
@@ -215,7 +228,7 @@ def train_monolithic(
 
 
 @dataclass(frozen=True)
-class MixingResult:
+class MixingResult(Bounded):
     r"""One monolithic model h ∈ H chosen by a data-mixing rule (THEORY §10).
 
     ``model`` (n,) is scored like the robust gate: ``per_domain`` = (L_k(h))_k,
@@ -225,6 +238,9 @@ class MixingResult:
     rule solves that minimax problem (group DRO), else None. ``in_envelope``
     says whether h lies in the experts' envelope M: then T10 guarantees
     ``worst_case`` ≥ V*(Λ), the robust gate's value.
+
+    ``value`` = ``worst_case`` (nats); ``gap`` = upper − lower (None without
+    bounds); ``labels`` names the domains (None: D_1 … D_K).
     """
 
     name: str
@@ -238,6 +254,21 @@ class MixingResult:
     upper: float | None
     converged: bool
     in_envelope: bool
+    labels: tuple[str, ...] | None = None
+
+    _layout: ClassVar[Layout] = Layout(
+        "Monolithic model from a data-mixing rule (§10)",
+        symbol="worst case",
+        bounded="min_h max_λ",
+        weights=(("alpha", "training α"), ("lam", "worst λ")),
+        losses=(("per_domain", "L_k"),),
+        facts=(("name", "rule"), ("family", "class H"), ("in_envelope", "in the envelope M")),
+    )
+
+    @property
+    def value(self) -> float:
+        """The worst case of the model over Λ (= ``worst_case``), in nats."""
+        return self.worst_case
 
 
 @dataclass(frozen=True)
@@ -487,7 +518,7 @@ def merge_experts(
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Readable):
     r"""A comparator's worst case against the robust gate's value V*(Λ) (T10).
 
     ``margin`` = worst_case − robust_value (> 0: the robust gate is better).
@@ -504,6 +535,23 @@ class Comparison:
     in_envelope: bool
     beats_robust: bool
     explained: bool
+
+    _layout: ClassVar[Layout] = Layout(
+        "Comparator against the robust gate (T10)",
+        symbol="worst case",
+        numbers=(("robust_value", "robust V*"), ("margin", "margin")),
+        facts=(
+            ("name", "comparator"),
+            ("in_envelope", "in the envelope M"),
+            ("beats_robust", "beats the robust gate"),
+            ("explained", "consistent with T10"),
+        ),
+    )
+
+    @property
+    def value(self) -> float:
+        """The comparator's worst case (= ``worst_case``), in nats."""
+        return self.worst_case
 
 
 def compare_to_robust(results, robust_value: float, tol: float = 1e-9) -> tuple[Comparison, ...]:

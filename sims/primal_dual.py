@@ -30,7 +30,7 @@ exact mass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from scipy.special import softmax
@@ -38,6 +38,7 @@ from scipy.special import softmax
 from theory.divergences import cross_entropy_rows
 from theory.minimax import dual_function, robust_gate
 from theory.objectives import get as get_objective
+from theory.results import Bounded, Layout, domain_labels
 from theory.validation import (
     check_choice,
     check_feasible,
@@ -236,7 +237,7 @@ class SPDHistory:
 
 
 @dataclass(frozen=True)
-class SPDResult:
+class SPDResult(Bounded):
     r"""Output of :func:`stochastic_primal_dual` (T12).
 
     ``gate`` (K, n): averaged gate; ``model`` (n,): its model p_g renormalized by
@@ -250,6 +251,11 @@ class SPDResult:
     solver: V* for the tabular gate (dual solver, T5), the
     :func:`softmax_linear_optimum` (constrained) for softmax-linear gates; None
     for other gate objects or when not requested.
+
+    Uniform names: ``value`` = ``upper`` = ``worst_case`` (the worst case the
+    returned model achieves, an upper bound on V* whenever the model lies in the
+    experts' envelope M), ``gap`` = ``certified_gap``, ``iterations`` = ``steps``.
+    Values are in nats; ``labels`` names the domains (None: D_1 … D_K).
     """
 
     gate: np.ndarray
@@ -267,6 +273,32 @@ class SPDResult:
     batch: int
     objective: str
     seed: int
+    labels: tuple[str, ...] | None = None
+
+    _layout: ClassVar[Layout] = Layout(
+        "Stochastic primal-dual gate (T12)",
+        symbol="worst case",
+        bounded="V*",
+        weights=(("lam", "λ (average)"), ("worst_lam", "worst λ")),
+        losses=(("per_domain", "L_k"),),
+        numbers=(("reference", "class optimum"),),
+        facts=(("mass", "mass Z(gate)"), ("batch", "batch"), ("objective", "objective")),
+    )
+
+    @property
+    def value(self) -> float:
+        """The exact worst case of the returned model over Λ (= ``worst_case``), in nats."""
+        return self.worst_case
+
+    @property
+    def upper(self) -> float:
+        """= ``worst_case``: an upper bound on V* when the model lies in the envelope M (T2)."""
+        return self.worst_case
+
+    @property
+    def iterations(self) -> int:
+        """The number of primal-dual steps (= ``steps``)."""
+        return self.steps
 
     @property
     def certified_gap(self) -> float:
@@ -336,6 +368,8 @@ def stochastic_primal_dual(
     eval_every: int | None = None,
     reference: bool = True,
     progress: bool = False,
+    *,
+    labels=None,
 ) -> SPDResult:
     r"""Solve :math:`\min_g \max_{\lambda\in\Lambda,\mu} L(g,\lambda) + \mu(Z(g)-1)` by sampling (T12).
 
@@ -359,12 +393,14 @@ def stochastic_primal_dual(
     reference : also compute ``reference``, the best value of the gate's class
         (a deterministic solve on the exact tables, after training).
     progress : show a progress bar.
+    labels : names of the domains in the printed result (default D_1 … D_K).
 
     The default sizes bring the exact worst-case payoff of the tabular gate to
     within a few 1e-3 nats of V* on K = 3, n = 20 instances in about a second.
     """
     D, P = check_pair(D, P)
     K, n = D.shape
+    labels = domain_labels(labels, K)
     obj = get_objective(objective)
     steps = check_int(steps, "steps")
     batch = check_int(batch, "batch")
@@ -452,6 +488,7 @@ def stochastic_primal_dual(
         batch=batch,
         objective=obj.name,
         seed=int(seed) if isinstance(seed, int | np.integer) else 0,
+        labels=labels,
     )
 
 

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from theory import _kernels
+from theory.results import Bounded, Layout, domain_labels
 from theory.validation import check_int, check_positive, check_stack
 
 __all__ = ["CapacityResult", "blahut_arimoto"]
@@ -62,14 +64,16 @@ def _channel_pass(D: np.ndarray, r: np.ndarray, hessian: bool):
 
 
 @dataclass(frozen=True)
-class CapacityResult:
+class CapacityResult(Bounded):
     """Capacity of the channel k → x with rows D_k, with certified bounds (T6).
 
     ``lower ≤ C(D) ≤ upper`` always holds (best bounds over all iterates);
-    ``capacity`` is the midpoint of that interval. ``prior`` is the last
-    accepted input law r and ``output`` = D_r, with KL(q*‖output) ≤ upper − lower.
-    ``history`` has one row (lower, upper) per evaluated iterate, the starting
-    point included. ``converged`` is False when ``max_iter`` was reached first.
+    ``capacity`` (also ``value``) is the midpoint of that interval, in nats;
+    ``gap`` = upper − lower. ``prior`` is the last accepted input law r and
+    ``output`` = D_r, with KL(q*‖output) ≤ upper − lower. ``history`` has one
+    row (lower, upper) per evaluated iterate, the starting point included.
+    ``converged`` is False when ``max_iter`` was reached first. ``labels`` names
+    the domains (None: D_1 … D_K); ``print(result)`` shows all of it.
     """
 
     capacity: float
@@ -80,6 +84,18 @@ class CapacityResult:
     iterations: int
     converged: bool
     history: np.ndarray
+    labels: tuple[str, ...] | None = None
+
+    _layout: ClassVar[Layout] = Layout(
+        "Capacity of the domains (T6, Blahut–Arimoto)",
+        symbol="C(D)",
+        weights=(("prior", "λ* (input law)"),),
+    )
+
+    @property
+    def value(self) -> float:
+        """The capacity C(D) in nats (the midpoint of the certified interval)."""
+        return self.capacity
 
 
 @dataclass
@@ -160,6 +176,7 @@ def blahut_arimoto(
     *,
     callback: Callable[[int, np.ndarray, float, float], None] | None = None,
     progress: bool = False,
+    labels=None,
 ) -> CapacityResult:
     r"""Capacity :math:`C(D) = \max_{\lambda\in\Delta_K} \mathrm{JSD}_\lambda(D)` with a certificate (T6).
 
@@ -191,12 +208,15 @@ def blahut_arimoto(
     callback : called as ``callback(i, r, lower, upper)`` at every evaluated
         iterate r (i = 0 is the start), with that iterate's own bounds.
     progress : show a progress bar.
+    labels : list of str, optional
+        Names of the domains in the printed result (default D_1 … D_K).
 
     Returns
     -------
     CapacityResult
     """
     D = check_stack(D, "D")
+    labels = domain_labels(labels, D.shape[0])
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     keep = D.any(axis=0)
@@ -266,6 +286,7 @@ def blahut_arimoto(
         iterations=len(history) - 1,
         converged=done(),
         history=hist,
+        labels=labels,
     )
 
 

@@ -19,6 +19,7 @@ is :math:`L(g,\lambda) = \sum_k \lambda_k L_k(p_g)`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from theory.best_response import (
 from theory.gates import gate_for
 from theory.objectives import get as get_objective
 from theory.objectives import payoff
-from theory.results import Certified
+from theory.results import Bounded, Certified, Layout, domain_labels
 from theory.validation import (
     check_choice,
     check_distribution,
@@ -221,12 +222,16 @@ class _GateDual:
 
 
 @dataclass(frozen=True)
-class FixedResult:
+class FixedResult(Bounded):
     r"""The best gate for a fixed mixture λ (T3).
 
     ``model`` q*, ``gate`` a gate of G_1 representing it (T2), ``nu`` the water
-    level (0 in the no-root edge case), ``value`` = Σ_k λ_k L_k(q*) = d(λ),
-    ``per_domain`` = (L_k(q*))_k (may be +inf for a domain with λ_k = 0).
+    level (0 in the no-root edge case), ``value`` = Σ_k λ_k L_k(q*) = d(λ) in nats,
+    ``per_domain`` = (L_k(q*))_k (may be +inf for a domain with λ_k = 0), ``lam``
+    the mixture λ, ``labels`` the domain names (None: D_1 … D_K).
+
+    The value is a closed form, so ``lower`` = ``upper`` = ``value``, ``gap`` = 0
+    and ``converged`` is True. ``print(result)`` shows it with its per-domain losses.
     """
 
     model: np.ndarray
@@ -234,6 +239,32 @@ class FixedResult:
     nu: float
     value: float
     per_domain: np.ndarray
+    lam: np.ndarray | None = None
+    labels: tuple[str, ...] | None = None
+
+    _layout: ClassVar[Layout] = Layout(
+        "Best gate for a fixed mixture λ (T3, water-filling)",
+        symbol="d(λ)",
+        weights=(("lam", "λ"),),
+        losses=(("per_domain", "L_k"),),
+        facts=(("nu", "water level ν"),),
+        exact=True,
+    )
+
+    @property
+    def lower(self) -> float:
+        """The value itself: the closed form of T3 needs no certificate."""
+        return self.value
+
+    @property
+    def upper(self) -> float:
+        """The value itself: the closed form of T3 needs no certificate."""
+        return self.value
+
+    @property
+    def converged(self) -> bool:
+        """Always True: water-filling is exact (no iteration budget)."""
+        return True
 
 
 def _prepare(D, P, lam, objective):
@@ -244,7 +275,7 @@ def _prepare(D, P, lam, objective):
     return D, P, lam, obj.offsets(D, P)
 
 
-def fixed_mixture(D, P, lam, objective="divergence") -> FixedResult:
+def fixed_mixture(D, P, lam, objective="divergence", *, labels=None) -> FixedResult:
     r"""The optimal gate for a fixed mixture λ (T3, "water-filling").
 
     .. math:: \min_{g\in G_1} \sum_k \lambda_k L_k(p_g)
@@ -253,12 +284,16 @@ def fixed_mixture(D, P, lam, objective="divergence") -> FixedResult:
 
     q* does not depend on the objective (the offsets c are constant in q); the
     values do. For the divergence objective the value is JSD_λ(D) + KL(D_λ‖q*).
+    ``labels`` names the domains in the printed result (default D_1 … D_K).
     """
     D, P, lam, c = _prepare(D, P, lam, objective)
+    labels = domain_labels(labels, D.shape[0])
     oracle = _GateDual(D, P, c)
     fill = water_fill_arrays(_kernels.mixture(lam, D), oracle.lo, oracle.hi)
     losses = _kernels.cross_entropy_rows(D, fill.q) - c
-    return FixedResult(fill.q, gate_for(fill.q, P), fill.nu, payoff(lam, losses), losses)
+    return FixedResult(
+        fill.q, gate_for(fill.q, P), fill.nu, payoff(lam, losses), losses, lam, labels
+    )
 
 
 def dual_function(D, P, lam, objective="divergence") -> tuple[float, np.ndarray]:
@@ -290,8 +325,10 @@ class RobustResult(Certified):
     ``lower`` = d(``lam``) ≤ V* ≤ ``upper`` = max_{λ∈Λ} Σ_k λ_k L_k(``model``), both
     evaluated exactly from the returned pair. ``value`` is ``upper`` for the dual
     method (the worst-case payoff the returned gate actually achieves) and the conic
-    solver's optimal value for ``cvxpy``. ``per_domain`` = (L_k(model))_k.
-    ``history`` holds the best (lower, upper) at the start and after every iteration.
+    solver's optimal value for ``cvxpy``. ``per_domain`` = (L_k(model))_k. Values
+    are in nats. ``history`` holds the best (lower, upper) at the start and after
+    every iteration; ``labels`` names the domains (None: D_1 … D_K).
+    ``print(result)`` shows V*, its certificate, convergence, λ* and the losses.
     """
 
     model: np.ndarray
@@ -306,6 +343,15 @@ class RobustResult(Certified):
     objective: str
     converged: bool
     history: tuple[tuple[float, float], ...]
+    labels: tuple[str, ...] | None = None
+
+    _layout: ClassVar[Layout] = Layout(
+        "Robust gate (T4–T7)",
+        symbol="V*",
+        weights=(("lam", "λ*"),),
+        losses=(("per_domain", "L_k"),),
+        facts=(("method", "method"), ("objective", "objective")),
+    )
 
 
 def robust_gate(
@@ -317,6 +363,8 @@ def robust_gate(
     tol: float = 1e-9,
     max_iter: int = 500,
     progress: bool = False,
+    *,
+    labels=None,
 ) -> RobustResult:
     r"""The robust gate and the least-favorable mixture (T4, T5, T7).
 
@@ -336,10 +384,12 @@ def robust_gate(
     Λ (``mixtures``, default :class:`~theory.mixtures.Simplex`) is used only
     through its linear oracle ``argmax_linear`` (and, for ``cvxpy``, its conic
     description ``support_cone``). Raises ``ValueError`` when V* = ∞ (a domain
-    that some λ ∈ Λ weights puts mass where every expert is 0).
+    that some λ ∈ Λ weights puts mass where every expert is 0). ``labels`` names
+    the domains in the printed result (default D_1 … D_K).
     """
     D, P = check_pair(D, P)
     K = D.shape[0]
+    labels = domain_labels(labels, K)
     mixtures = check_mixtures(mixtures, K)
     check_choice(method, "method", ("dual", "cvxpy"))
     tol = check_positive(tol, "tol")
@@ -394,4 +444,5 @@ def robust_gate(
         objective=obj.name,
         converged=bool(converged),
         history=history,
+        labels=labels,
     )
