@@ -108,7 +108,7 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
     if np.any(P <= 0):
         k, i = (int(v) for v in np.argwhere(P <= 0)[0])
         raise ValueError(
-            f"order/beta: expert {k} underflows to probability 0 at string {strings[i]!r}; "
+            f"order/beta: expert p_{k + 1} (row {k}) underflows to probability 0 at string {strings[i]!r}; "
             "increase beta or shorten the strings"
         )
     return P

@@ -30,12 +30,12 @@ import numpy as np
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
-from theory import Cut, NewtonAscent
+from theory import Cut, NewtonAscent, evaluate
 from theory.divergences import cross_entropy_rows, entropy_rows, mixture
 from theory.gates import envelope, in_envelope
 from theory.monolithic import ModelClass, model_class, parse_family, window_marginals
 from theory.objectives import get as get_objective
-from theory.objectives import payoff
+from theory.objectives import losses, payoff
 from theory.results import Bounded, Layout, Readable
 from theory.validation import (
     check_distribution,
@@ -97,23 +97,16 @@ def _losses(D: np.ndarray, c: np.ndarray, model: np.ndarray) -> np.ndarray:
 
 
 def worst_case(model, D, P=None, mixtures=None, objective="divergence") -> WorstCase:
-    r"""The worst case of a single model q over the mixture set Λ:
+    r"""The worst case of a single model q over the mixture set Λ, with its per-domain losses:
 
     .. math:: \max_{\lambda\in\Lambda}\sum_k \lambda_k L_k(q),\qquad L_k(q) = \mathrm{CE}(D_k, q) - c_k,
 
     the quantity ``theory.minimax.robust_gate`` certifies as ``upper`` for its
-    model (T5, T10). ``P`` is needed only for the ``regret`` objective.
-    ``mixtures`` defaults to the simplex (then the value is max_k L_k(q)).
+    model (T5, T10); computed by :func:`theory.evaluate.worst_case`. ``P`` is
+    needed only for the ``regret`` objective; ``mixtures`` defaults to the simplex.
     """
-    D = check_stack(D, "D")
-    model = check_distribution(model, "model")
-    if model.shape[0] != D.shape[1]:
-        raise ValueError(f"model: expected length n = {D.shape[1]}, got {model.shape[0]}")
-    c = get_objective(objective).offsets(D, P)
-    mixtures = check_mixtures(mixtures, D.shape[0])
-    L = _losses(D, c, model)
-    value, lam = _linear_max(mixtures, L)
-    return WorstCase(value, lam, L)
+    value, lam = evaluate.worst_case(model, D, mixtures=mixtures, objective=objective, P=P)
+    return WorstCase(value, lam, losses(model, D, P, objective))
 
 
 # ----------------------------------------------------------------------------- decoupling

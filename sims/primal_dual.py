@@ -38,11 +38,12 @@ from scipy.special import softmax
 from theory.divergences import cross_entropy_rows
 from theory.minimax import dual_function, robust_gate
 from theory.objectives import get as get_objective
-from theory.results import Bounded, Layout, domain_labels
+from theory.results import Bounded, Layout
 from theory.validation import (
     check_choice,
     check_feasible,
     check_int,
+    check_labels,
     check_mixtures,
     check_pair,
     check_positive,
@@ -400,7 +401,7 @@ def stochastic_primal_dual(
     """
     D, P = check_pair(D, P)
     K, n = D.shape
-    labels = domain_labels(labels, K)
+    labels = check_labels(labels, K)
     obj = get_objective(objective)
     steps = check_int(steps, "steps")
     batch = check_int(batch, "batch")

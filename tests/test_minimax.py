@@ -378,7 +378,7 @@ def test_infeasible_instance_names_the_domain_and_an_index():
         lambda: fixed_mixture(D, P, [0.2, 0.5, 0.3]),
         lambda: dual_function(D, P, [0.2, 0.5, 0.3]),
     ):
-        with pytest.raises(InfeasibleError, match=r"domain 1 .*index 6"):
+        with pytest.raises(InfeasibleError, match=r"domain D_2 \(row 1\) .*index 6"):
             call()
     # A domain that Λ never weights cannot make V* infinite.
     res = robust_gate(D, P, Box([0.0, 0.0, 0.0], [1.0, 0.0, 1.0]))

@@ -177,7 +177,7 @@ def test_T12_rejects_bad_input_naming_the_argument(kwargs, name):
 def test_T12_rejects_infinite_objectives_naming_the_domain():
     D = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])
     P = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]])
-    with pytest.raises(ValueError, match=r"^D: infinite objective, domain 1"):
+    with pytest.raises(ValueError, match=r"^D: infinite objective, domain D_2 \(row 1\)"):
         stochastic_primal_dual(D, P, steps=5)
     # Finite V* but an infinite regret offset: expert 1 misses x = 2, expert 0 covers it.
     P = np.array([[0.4, 0.3, 0.3], [0.5, 0.5, 0.0]])

@@ -13,8 +13,8 @@ from sims.primal_dual import stochastic_primal_dual
 from tests import reference as ref
 from theory.capacity import blahut_arimoto
 from theory.minimax import fixed_mixture, robust_gate
-from theory.results import Certified, Layout, Readable, domain_labels, format_number
-from theory.validation import ArgumentTypeError
+from theory.results import Certified, Layout, Readable, format_number
+from theory.validation import ArgumentTypeError, check_labels
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +188,7 @@ def test_a_new_result_only_declares_its_layout():
 
 
 def test_helpers():
-    assert domain_labels(None, 2) == ("D_1", "D_2")
+    assert check_labels(None, 2) == ("D_1", "D_2")
     assert [format_number(v) for v in (None, True, 3, -np.inf, np.nan, 0.0, 1 / 3)] == [
         "—", "yes", "3", "-inf", "nan", "0", "0.333333"
     ]  # fmt: skip

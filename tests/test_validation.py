@@ -63,7 +63,7 @@ def test_normalize_is_explicit_never_silent():
 def test_infinite_objective_names_the_domain_and_an_index():
     D = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])
     P = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]])
-    with pytest.raises(InfeasibleError, match="domain 1 .* index 2"):
+    with pytest.raises(InfeasibleError, match=r"domain D_2 \(row 1\) .* index 2"):
         check_feasible(D, P)
     check_feasible(D, P, active=[True, False])
     assert issubclass(InfeasibleError, ValueError)

@@ -32,8 +32,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from theory import _kernels
-from theory.results import Bounded, Layout, domain_labels
-from theory.validation import check_int, check_positive, check_stack
+from theory.results import Bounded, Layout
+from theory.validation import check_int, check_labels, check_positive, check_stack
 
 __all__ = ["CapacityResult", "blahut_arimoto"]
 
@@ -216,7 +216,7 @@ def blahut_arimoto(
     CapacityResult
     """
     D = check_stack(D, "D")
-    labels = domain_labels(labels, D.shape[0])
+    labels = check_labels(labels, D.shape[0])
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     keep = D.any(axis=0)

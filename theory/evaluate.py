@@ -50,10 +50,11 @@ from theory.minimax import robust_gate
 from theory.monolithic import aggregate
 from theory.objectives import get as get_objective
 from theory.objectives import losses
-from theory.results import UNITS, domain_labels, format_number, html_table, text_table
+from theory.results import UNITS, format_number, html_table, text_table
 from theory.validation import (
     ArgumentTypeError,
     check_distribution,
+    check_labels,
     check_mixtures,
     check_pair,
     check_positive,
@@ -410,7 +411,7 @@ def compare(
         D, P = check_pair(D, P)
     K, n = D.shape
     default_labels = labels is None
-    labels = domain_labels(labels, K)
+    labels = check_labels(labels, K)
     mixtures = check_mixtures(mixtures, K)
     obj = get_objective(objective)
     obj.offsets(D, P)

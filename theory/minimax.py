@@ -36,12 +36,13 @@ from theory.best_response import (
 from theory.gates import gate_for
 from theory.objectives import get as get_objective
 from theory.objectives import payoff
-from theory.results import Bounded, Certified, Layout, domain_labels
+from theory.results import Bounded, Certified, Layout
 from theory.validation import (
     check_choice,
     check_distribution,
     check_feasible,
     check_int,
+    check_labels,
     check_mixtures,
     check_pair,
     check_positive,
@@ -287,7 +288,7 @@ def fixed_mixture(D, P, lam, objective="divergence", *, labels=None) -> FixedRes
     ``labels`` names the domains in the printed result (default D_1 … D_K).
     """
     D, P, lam, c = _prepare(D, P, lam, objective)
-    labels = domain_labels(labels, D.shape[0])
+    labels = check_labels(labels, D.shape[0])
     oracle = _GateDual(D, P, c)
     fill = water_fill_arrays(_kernels.mixture(lam, D), oracle.lo, oracle.hi)
     losses = _kernels.cross_entropy_rows(D, fill.q) - c
@@ -389,7 +390,7 @@ def robust_gate(
     """
     D, P = check_pair(D, P)
     K = D.shape[0]
-    labels = domain_labels(labels, K)
+    labels = check_labels(labels, K)
     mixtures = check_mixtures(mixtures, K)
     check_choice(method, "method", ("dual", "cvxpy"))
     tol = check_positive(tol, "tol")

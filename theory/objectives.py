@@ -135,8 +135,8 @@ def _regret_offsets(D: np.ndarray, P: np.ndarray) -> np.ndarray:
     if bad.any():
         k, i = (int(v) for v in np.argwhere(bad)[0])
         raise InfeasibleError(
-            f"P: the 'regret' objective needs KL(D_k‖p_k) < ∞, but domain {k} puts mass at "
-            f"index {i} where its own expert p_{k} is 0"
+            f"P: the 'regret' objective needs KL(D_k‖p_k) < ∞, but domain D_{k + 1} (row {k}) "
+            f"puts mass at index {i} where its own expert p_{k + 1} is 0"
         )
     return np.array([_kernels.cross_entropy_rows(D[k : k + 1], P[k])[0] for k in range(len(D))])
 

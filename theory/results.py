@@ -58,13 +58,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from theory.validation import check_strings
+from theory.validation import check_labels
 
 __all__ = [
     "CROSS_RTOL",
     "UNITS",
     "certified_interval",
-    "domain_labels",
     "format_number",
     "text_table",
     "html_table",
@@ -110,46 +109,6 @@ def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
         stacklevel=3,
     )
     return upper, upper, False
-
-
-def domain_labels(labels, K: int) -> tuple[str, ...]:
-    """The names of the K domains: ``labels`` checked, or ``("D_1", …, "D_K")`` when None.
-
-    Parameters
-    ----------
-    labels : list of str or None
-        One distinct, non-empty name per domain.
-    K : int
-        Number of domains.
-
-    Returns
-    -------
-    tuple of str, length K
-
-    Raises
-    ------
-    ValueError
-        If ``labels`` is a bare string, holds a non-string, has the wrong length,
-        an empty or a repeated name (``TypeError`` as well for the wrong kinds).
-
-    Examples
-    --------
-    >>> domain_labels(None, 3)
-    ('D_1', 'D_2', 'D_3')
-    >>> domain_labels(["en", "fr"], 2)
-    ('en', 'fr')
-    """
-    if labels is None:
-        return tuple(f"D_{k + 1}" for k in range(K))
-    out = check_strings(labels, "labels")
-    if len(out) != K:
-        raise ValueError(f"labels: expected one label per domain (K = {K}), got {len(out)}")
-    if any(not s.strip() for s in out):
-        raise ValueError("labels: a domain label is empty")
-    if len(set(out)) != len(out):
-        twice = next(s for s in out if out.count(s) > 1)
-        raise ValueError(f"labels: the label {twice!r} names two domains")
-    return tuple(out)
 
 
 def format_number(x, digits: int = 6) -> str:
@@ -343,7 +302,7 @@ class Readable:
         if K is None:
             return ()
         labels = _get(self, "labels")
-        return tuple(labels) if labels is not None and len(labels) == K else domain_labels(None, K)
+        return tuple(labels) if labels is not None and len(labels) == K else check_labels(None, K)
 
     def with_labels(self, labels):
         """A copy of this result whose domains are named by ``labels`` (one per domain).
@@ -351,12 +310,12 @@ class Readable:
         Raises
         ------
         ValueError
-            If the result has no per-domain numbers, or as :func:`domain_labels`.
+            If the result has no per-domain numbers, or as :func:`theory.validation.check_labels`.
         """
         K = self._num_domains()
         if K is None or not any(f.name == "labels" for f in dataclasses.fields(self)):
             raise ValueError(f"labels: a {type(self).__name__} has no per-domain numbers to label")
-        return dataclasses.replace(self, labels=domain_labels(labels, K))
+        return dataclasses.replace(self, labels=check_labels(labels, K))
 
     # -- content
 

@@ -50,6 +50,7 @@ __all__ = [
     "check_seed",
     "check_choice",
     "check_strings",
+    "check_labels",
     "check_mixtures",
     "check_allocation",
     "check_feasible",
@@ -308,6 +309,46 @@ def check_strings(strings, name: str = "strings") -> list[str]:
     return out
 
 
+def check_labels(labels, K: int) -> tuple[str, ...]:
+    """The names of the K domains: ``labels`` checked, or ``("D_1", …, "D_K")`` when None.
+
+    Parameters
+    ----------
+    labels : list of str or None
+        One distinct, non-empty name per domain.
+    K : int
+        Number of domains.
+
+    Returns
+    -------
+    tuple of str, length K
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` is a bare string, holds a non-string, has the wrong length,
+        an empty or a repeated name (``TypeError`` as well for the wrong kinds).
+
+    Examples
+    --------
+    >>> check_labels(None, 3)
+    ('D_1', 'D_2', 'D_3')
+    >>> check_labels(["en", "fr"], 2)
+    ('en', 'fr')
+    """
+    if labels is None:
+        return tuple(f"D_{k + 1}" for k in range(K))
+    out = check_strings(labels, "labels")
+    if len(out) != K:
+        raise ValueError(f"labels: expected one label per domain (K = {K}), got {len(out)}")
+    if any(not s.strip() for s in out):
+        raise ValueError("labels: a domain label is empty")
+    if len(set(out)) != len(out):
+        twice = next(s for s in out if out.count(s) > 1)
+        raise ValueError(f"labels: the label {twice!r} names two domains")
+    return tuple(out)
+
+
 def check_mixtures(mixtures, K: int, name: str = "mixtures"):
     """The set Λ ⊆ Δ_K to use: ``None`` gives the simplex; anything else must be a
     :class:`theory.mixtures.MixtureSet` over the same K."""
@@ -352,6 +393,6 @@ def check_feasible(D: np.ndarray, P: np.ndarray, active=None) -> None:
     if bad.any():
         k, i = (int(v) for v in np.argwhere(bad)[0])
         raise InfeasibleError(
-            f"D: infinite objective, domain {k} puts mass {D[k, i]:.3g} at index {i} "
+            f"D: infinite objective, domain D_{k + 1} (row {k}) puts mass {D[k, i]:.3g} at index {i} "
             "where every expert in P has probability 0"
         )
