@@ -187,7 +187,7 @@ SECTIONS = {
 #: The house style (matplotlib rc parameters), applied by :func:`styled`.
 STYLE = {
     "figure.constrained_layout.use": True,
-    "figure.constrained_layout.h_pad": 0.06,
+    "figure.constrained_layout.h_pad": 0.08,
     "figure.constrained_layout.w_pad": 0.04,
     "figure.dpi": 100,
     "savefig.dpi": DPI,
@@ -479,14 +479,17 @@ def ternary_heatmap(ax: Axes, grid, values, *, vmin=None, vmax=None, names=None)
     h = np.sqrt(3.0) / 2.0
     ax.plot([0, 1, 0.5, 0], [0, 0, h, 0], "k-", lw=0.8)
     names = names or [rf"$\lambda_{k} = 1$" for k in (1, 2, 3)]
+    # The bottom labels run inward under the base, so that neighbouring triangles
+    # cannot be confused.
     for (tx, ty), lab, (dx, dy), ha, va in zip(
         [(0, 0), (1, 0), (0.5, h)],
         names,
         [(0, -4), (0, -4), (0, 4)],
-        ["center", "center", "center"],
+        ["left", "right", "center"],
         ["top", "top", "bottom"],
         strict=True,
     ):
+
         ax.annotate(lab, (tx, ty), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va)
     ax.set_aspect("equal")
     # Room for the vertex labels inside the axes, so that titles clear them.
