@@ -489,7 +489,6 @@ def ternary_heatmap(ax: Axes, grid, values, *, vmin=None, vmax=None, names=None)
         ["top", "top", "bottom"],
         strict=True,
     ):
-
         ax.annotate(lab, (tx, ty), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va)
     ax.set_aspect("equal")
     # Room for the vertex labels inside the axes, so that titles clear them.
