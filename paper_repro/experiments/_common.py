@@ -1,4 +1,8 @@
-"""Small helpers shared by the experiment modules: simplex grids and number formatting."""
+"""Small helpers shared by the experiment modules: simplex grids and number formatting.
+
+Drawing helpers (the ternary coordinates of Δ_3 among them) live in
+:mod:`paper_repro.plotting`.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,6 @@ def simplex_grid(K: int, resolution: int) -> np.ndarray:
     ]
     grid = np.array([[*c, resolution - sum(c)] for c in points], dtype=np.float64)
     return grid / resolution
-
-
-def ternary_xy(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Planar coordinates of points of Δ_3: e_1 at (0, 0), e_2 at (1, 0), e_3 at the apex."""
-    lam = np.atleast_2d(lam)
-    return lam[:, 1] + 0.5 * lam[:, 2], lam[:, 2] * np.sqrt(3.0) / 2.0
 
 
 def fmt(x: float, digits: int = 4) -> str:

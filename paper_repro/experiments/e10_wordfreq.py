@@ -142,14 +142,28 @@ def _worst(data: dict) -> np.ndarray:
     return data["kl"].max(axis=1)
 
 
+LAMBDA_SERIES = (
+    (ROBUST, r"$\lambda^*$ (dual solver)", None),
+    (
+        "primal-dual gate (loglik)",
+        r"averaged $\lambda$, primal-dual, log-likelihood gate",
+        "loglik",
+    ),
+    ("primal-dual gate (tabular)", r"averaged $\lambda$, primal-dual, tabular gate", "tabular"),
+)
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
     names, kl, langs = data["names"], data["kl"], data["languages"]
     worst = _worst(data)
-    fig, axes = plotting.figure(ncols=2, width=5.4, height=0.32 * len(names) + 2.0)
+    fig, axes = plotting.figure(
+        1, 2, height=0.27 * len(names) + 2.6, gridspec_kw={"width_ratios": [1.9, 1.0]}
+    )
     ax = axes[0, 0]
     y = np.arange(len(names))[::-1]
     colors = [plotting.color(n, i) for i, n in enumerate(names)]
-    ax.barh(y, worst, color=colors, alpha=0.8, label="worst case max_k KL(D_k‖q)")
+    ax.barh(y, worst, 0.7, color=colors, alpha=0.85, lw=0)
     markers = "os^vD<>p"
     for k, lang in enumerate(langs):
         ax.plot(
@@ -157,60 +171,57 @@ def plot(data: dict, out_dir: Path) -> Path:
             y,
             markers[k % len(markers)],
             color="k",
-            ms=3.5,
+            ms=4.5,
             mfc="none",
-            label=f"KL(D_{lang}‖q)",
+            mew=0.9,
+            label=rf"$\mathrm{{KL}}(D_k\|q)$, $k$ = {lang}",
         )
     v_star = worst[names.index(ROBUST)]
-    ax.axvline(v_star, color=plotting.color(ROBUST), ls="--", lw=1.2, label=f"V* = {v_star:.3f}")
     ax.axvline(
-        data["capacity"], color="k", ls=":", lw=1.2, label=f"capacity C(D) = {data['capacity']:.3f}"
+        v_star, color=plotting.color(ROBUST), ls="--", lw=1.2, label=rf"$V^*$ = {v_star:.3f} nats"
+    )
+    ax.axvline(
+        data["capacity"],
+        color="k",
+        ls=":",
+        lw=1.2,
+        label=rf"capacity $C(D)$ = {data['capacity']:.3f}: no model below",
     )
     ax.axvline(
         data["class_optimum"],
-        color=plotting.color("primal-dual gate"),
+        color=plotting.color("primal-dual gate (loglik)"),
         ls="-.",
         lw=1.2,
-        label=f"best loglik gate V*(G) = {data['class_optimum']:.3f}",
+        label=rf"best log-likelihood gate $V^*(\mathcal{{G}})$ = {data['class_optimum']:.3f}",
     )
     ax.set_yticks(y, names)
-    ax.set_xlim(
-        0, min(float(np.max(kl)) * 1.05, 3.0 * float(np.max(worst[names.index(UNIFORM)])) + 1)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_xlim(0, 1.04 * float(np.max(kl)))
+    ax.grid(axis="y", visible=False)
+    ax.set(
+        xlabel=r"bar: worst case $\mathrm{max}_k\,\mathrm{KL}(D_k\|q)$ (nats)",
+        title=f"(a) worst case of each model (|X| = {len(data['strings'])} words)",
     )
-    ax.set(xlabel="KL divergence (nats)", title="worst-case and per-language KL of each model")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=7)
 
     ax = axes[0, 1]
     x = np.arange(len(langs))
     width = 0.27
-    ax.bar(
-        x - width, data["lam_star"], width, color=plotting.color(ROBUST), label="λ* (dual solver)"
-    )
-    ax.bar(
-        x,
-        data["spd"]["loglik"]["lam"],
-        width,
-        color=plotting.color("primal-dual gate"),
-        label="λ averaged (primal-dual, loglik)",
-    )
-    ax.bar(
-        x + width,
-        data["spd"]["tabular"]["lam"],
-        width,
-        color="#fddbc7",
-        label="λ averaged (primal-dual, tabular)",
-    )
+    for j, (method, label, gate) in enumerate(LAMBDA_SERIES):
+        lam = data["lam_star"] if gate is None else data["spd"][gate]["lam"]
+        ax.bar(x + (j - 1) * width, lam, width, color=plotting.color(method), label=label)
     ax.set_xticks(x, langs)
+    ax.grid(axis="x", visible=False)
     ax.set(
-        xlabel="language k",
-        ylabel="mixture weight λ_k",
-        title="least-favorable mixture of languages",
+        xlabel="language $k$",
+        ylabel=r"mixture weight $\lambda_k$",
+        title=r"(b) least-favorable $\lambda$",
     )
-    ax.legend(fontsize=7)
+    plotting.figure_legend(fig, ncol=2)
     plotting.title(
         fig,
         "T10",
-        f"robust gate on {len(langs)} real word-frequency domains (|X| = {len(data['strings'])})",
+        f"the robust gate on {len(langs)} real languages",
+        experiment="E10",
     )
     return plotting.save(fig, Path(out_dir) / "E10_wordfreq.png")
 

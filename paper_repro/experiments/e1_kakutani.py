@@ -65,43 +65,38 @@ def _crossing(lam1: np.ndarray, delta: np.ndarray) -> float:
     return float(lam1[i] + (lam1[i + 1] - lam1[i]) * a / (a - b))
 
 
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=3, width=4.0, height=3.6)
-    ax = axes[0, 0]
+    fig, axes = plotting.figure(1, 3, height=3.3)
+    gate_c, mix_c = plotting.color("robust gate"), plotting.case_color(1)
+    primal_c, dual_c = plotting.case_color(2), plotting.case_color(0)
     lam1, delta = data["lam1"], data["delta"]
+    lam_star = float(data["lam_star"][0])
+
+    ax = axes[0, 0]
     lo, hi = float(delta.min()), float(delta.max())
-    ax.plot(lam1, delta, color=plotting.color("robust gate"), label="gate player: Δ(BR_G(λ))")
+    # The mixture player's best response: λ_1 = 0 if Δ < 0, any λ_1 if Δ = 0, λ_1 = 1 if Δ > 0.
     ax.plot(
-        [0, 0],
-        [lo, 0],
-        color=plotting.color("uniform mixture"),
-        lw=2.4,
-        label="mixture player: BR_Λ(g)",
+        [0, 0, 1, 1],
+        [lo, 0, 0, hi],
+        color=mix_c,
+        lw=3,
+        solid_joinstyle="miter",
+        label=r"mixture player: $\mathrm{BR}_\Lambda(g)$",
     )
-    ax.plot([0, 1], [0, 0], color=plotting.color("uniform mixture"), lw=2.4)
-    ax.plot([1, 1], [0, hi], color=plotting.color("uniform mixture"), lw=2.4)
-    ax.plot(
-        data["lam_star"][0],
-        data["delta_star"],
-        "k*",
-        ms=13,
-        label=f"saddle point λ*₁ = {data['lam_star'][0]:.4f}",
-    )
+    ax.plot(lam1, delta, color=gate_c, label=r"gate player: $\Delta(q^*_\lambda)$")
+    ax.plot(lam_star, data["delta_star"], "k*", ms=11, label=r"saddle point $(\lambda_1^*, 0)$")
     ax.set(
-        xlabel="mixture weight λ₁",
-        ylabel="Δ = L₁(p_g) − L₂(p_g) (nats)",
-        title="best-response maps",
+        xlabel=r"mixture weight $\lambda_1$",
+        ylabel=r"$\Delta = L_1(p_g) - L_2(p_g)$ (nats)",
+        title="(a) best responses",
     )
-    ax.legend(loc="lower left")
 
     ax = axes[0, 1]
-    ax.plot(
-        lam1, data["dual_value"], color=plotting.color("robust gate"), label="d(λ) = min_g L(g, λ)"
-    )
-    ax.axhline(data["value"], color="k", ls="--", lw=1, label=f"V* = {data['value']:.6f}")
-    ax.axvline(data["lam_star"][0], color="k", ls=":", lw=1)
-    ax.set(xlabel="mixture weight λ₁", ylabel="payoff (nats)", title="dual function")
-    ax.legend(loc="lower center")
+    ax.plot(lam1, data["dual_value"], color=dual_c, label=r"dual $d(\lambda)$, $d(\lambda_t)$")
+    ax.axhline(data["value"], color="k", ls="--", lw=1, label=rf"$V^* = {data['value']:.5f}$ nats")
+    ax.axvline(lam_star, color="k", ls=":", lw=1)
+    ax.set(xlabel=r"mixture weight $\lambda_1$", ylabel="payoff (nats)", title="(b) dual function")
 
     ax = axes[0, 2]
     it = np.arange(data["history_lower"].size)
@@ -109,26 +104,17 @@ def plot(data: dict, out_dir: Path) -> Path:
         it,
         data["history_upper"],
         "o-",
-        color=plotting.color("group DRO"),
-        label="primal max_λ L(g_t, λ)",
+        color=primal_c,
+        label=r"primal $\mathrm{max}_\lambda L(g_t, \lambda)$",
     )
-    ax.plot(
-        it,
-        data["history_lower"],
-        "s-",
-        color=plotting.color("uniform mixture"),
-        label="dual d(λ_t)",
+    ax.plot(it, data["history_lower"], "s-", color=dual_c)
+    ax.axhline(data["value"], color="k", ls="--", lw=1)
+    ax.set(xlabel="solver iteration $t$", ylabel="payoff (nats)", title="(c) primal meets dual")
+    ax.set_xticks(it)
+    plotting.figure_legend(fig, ncol=3)
+    plotting.title(
+        fig, "T4", r"the best responses cross at the saddle point ($K = 2$)", experiment="E1"
     )
-    ax.axhline(data["value"], color="k", ls="--", lw=1, label="V*")
-    ax.set(
-        xlabel="solver iteration t (0 = start)",
-        ylabel="payoff (nats)",
-        title="primal and dual values meet",
-    )
-    span = data["history_upper"][0] - data["history_lower"][0]
-    ax.set_ylim(data["value"] - 1.1 * span, data["value"] + 1.1 * span)
-    ax.legend(loc="upper right")
-    plotting.title(fig, "T4", "the best responses cross at a saddle point (K = 2)")
     return plotting.save(fig, Path(out_dir) / "E1_kakutani.png")
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.tri as mtri
 import numpy as np
 
 from paper_repro import plotting
 from paper_repro.experiments._base import progress, register
-from paper_repro.experiments._common import fmt, simplex_grid, ternary_xy, vec
+from paper_repro.experiments._common import fmt, simplex_grid, vec
 from sims.domains import dirichlet_domains, noisy_experts
 from theory.capacity import blahut_arimoto
 from theory.minimax import dual_function, robust_gate
@@ -72,15 +71,16 @@ def run(p: dict, show_progress: bool = False) -> dict:
     return data
 
 
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=2, width=4.8, height=4.3)
-    x, y = ternary_xy(data["grid"])
-    tri = mtri.Triangulation(x, y)
+    fig, axes = plotting.figure(1, 2, height=3.9)
+    values = np.concatenate([data[case]["d"] for case in CASES])
+    vmin, vmax = float(values.min()), float(values.max())
+    titles = {"perfect": r"(a) perfect experts, $P = D$", "imperfect": "(b) imperfect experts"}
     for ax, case in zip(axes[0], CASES, strict=True):
         d = data[case]
-        shade = ax.tripcolor(tri, d["d"], shading="gouraud", cmap="viridis")
-        ax.tricontour(tri, d["d"], levels=10, colors="w", linewidths=0.5, alpha=0.6)
-        lx, ly = ternary_xy(d["lam"])
+        shade = plotting.ternary_heatmap(ax, data["grid"], d["d"], vmin=vmin, vmax=vmax)
+        lx, ly = plotting.ternary_xy(d["lam"])
         ax.plot(
             lx,
             ly,
@@ -88,28 +88,20 @@ def plot(data: dict, out_dir: Path) -> Path:
             color=plotting.color("robust gate"),
             ms=15,
             mec="w",
-            label=f"λ* = {vec(d['lam'], 2)}",
+            label=r"least-favorable mixture $\lambda^*$ (dual solver)",
         )
-        ax.plot([0, 1, 0.5, 0], [0, 0, np.sqrt(3) / 2, 0], "k-", lw=0.8)
-        for (tx, ty), lab in zip(
-            [(0, 0), (1, 0), (0.5, np.sqrt(3) / 2)], ["λ1", "λ2", "λ3"], strict=True
-        ):
-            ax.annotate(
-                f"{lab} = 1",
-                (tx, ty),
-                textcoords="offset points",
-                xytext=(0, -11 if ty == 0 else 5),
-                ha="center",
-                fontsize=8,
-            )
-        ax.set_aspect("equal")
-        ax.set_xlim(-0.08, 1.08)
-        ax.set_ylim(-0.1, 1.05)
-        ax.axis("off")
-        fig.colorbar(shade, ax=ax, shrink=0.75, label="dual function d(λ) (nats)")
-        ax.set_title(f"{case} experts: V* = {d['value']:.5f} nats")
-        ax.legend(loc="upper right", fontsize=7.5)
-    plotting.title(fig, "T6", "the least-favorable mixture λ* maximizes the concave dual d(λ)")
+        lam = ", ".join(f"{v:.2f}" for v in d["lam"])
+        ax.set_title(
+            f"{titles[case]}\n"
+            + rf"$V^*$ = {d['value']:.5f} nats"
+            + "\n"
+            + rf"$\lambda^*$ = ({lam})"
+        )
+    fig.colorbar(shade, ax=axes[0], shrink=0.9, label=r"dual function $d(\lambda)$ (nats)")
+    plotting.figure_legend(fig, ncol=1)
+    plotting.title(
+        fig, ("T5", "T6"), r"$\lambda^*$ maximizes the concave dual $d(\lambda)$", experiment="E2"
+    )
     return plotting.save(fig, Path(out_dir) / "E2_least_favorable.png")
 
 

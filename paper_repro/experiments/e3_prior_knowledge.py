@@ -2,7 +2,12 @@
 
 V*(L1Ball(λ0, r)) grows with the radius r, from the dual value d(λ0) at r = 0
 (a known mixture, T3) to V*(Δ_K) at r = 2 (no knowledge), for perfect and for
-imperfect experts. With perfect experts V*(Δ_K) is the capacity C(D) ≤ log K.
+imperfect experts. The same holds for the KL ball
+KLBall(λ0, ρ) = {λ ∈ Δ_K : KL(λ‖λ0) ≤ ρ}, the uncertainty set of
+distributionally robust optimization: V* rises from d(λ0) at ρ = 0 and equals
+V*(Δ_K) once ρ ≥ −log min_k λ0_k, where the ball is the whole simplex (KL(·‖λ0)
+is convex, so its largest value on Δ_K is at a vertex e_k, where it is
+−log λ0_k). With perfect experts V*(Δ_K) is the capacity C(D) ≤ log K.
 """
 
 from __future__ import annotations
@@ -10,25 +15,40 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from paper_repro import plotting
 from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt, vec
 from sims.domains import dirichlet_domains, noisy_experts
 from theory.minimax import dual_function, robust_gate
-from theory.mixtures import L1Ball
+from theory.mixtures import KLBall, L1Ball
 
 CASES = ("perfect", "imperfect")
+#: The two families of Λ around λ0: (key, constructor, name of the radius).
+BALLS = (("l1", L1Ball, "r"), ("kl", KLBall, "ρ"))
+
+
+def full_radius(lam0) -> float:
+    """The KL radius from which KLBall(λ0, ρ) is all of Δ_K: −log min_k λ0_k."""
+    return float(-np.log(np.min(lam0)))
 
 
 def params(mode: str) -> dict:
+    lam0 = [0.4, 0.3, 0.2, 0.1]
+    count = 21 if mode == "quick" else 81
+    # V*(KLBall) changes fastest near ρ = 0: the radii are uniform in √ρ, up to 1.15
+    # times the radius of the whole simplex, which is itself one of them.
+    top = np.sqrt(1.15 * full_radius(lam0))
+    kl_radii = np.union1d(np.linspace(0.0, top, count) ** 2, [full_radius(lam0)])
     return {
         "K": 4,
         "n": 60 if mode == "quick" else 2000,
         "separation": 1.5,
         "noise": 0.3,
-        "lam0": [0.4, 0.3, 0.2, 0.1],
-        "radii": np.linspace(0.0, 2.0, 21 if mode == "quick" else 81).tolist(),
+        "lam0": lam0,
+        "radii": np.linspace(0.0, 2.0, count).tolist(),
+        "kl_radii": kl_radii.tolist(),
         "seed": 3,
     }
 
@@ -37,42 +57,82 @@ def run(p: dict, show_progress: bool = False) -> dict:
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     experts = {"perfect": D, "imperfect": noisy_experts(D, p["noise"], seed=p["seed"] + 1)}
     lam0 = np.array(p["lam0"])
-    radii = np.array(p["radii"])
-    data: dict = {"radii": radii, "logK": float(np.log(p["K"]))}
+    radii = {"l1": np.array(p["radii"]), "kl": np.array(p["kl_radii"])}
+    data: dict = {
+        "radii": radii["l1"],
+        "kl_radii": radii["kl"],
+        "kl_full_radius": full_radius(lam0),
+        "logK": float(np.log(p["K"])),
+    }
     for case, P in experts.items():
-        values, lowers, uppers = [], [], []
-        for r in progress(radii, f"E3 {case}", show=show_progress):
-            res = robust_gate(D, P, mixtures=L1Ball(lam0, float(r)))
-            values.append(res.value)
-            lowers.append(res.lower)
-            uppers.append(res.upper)
         full = robust_gate(D, P)
-        data[case] = {
-            "value": np.array(values),
-            "lower": np.array(lowers),
-            "upper": np.array(uppers),
+        entry = {
             "d_lam0": float(dual_function(D, P, lam0)[0]),
             "v_simplex": float(full.value),
             "lam_simplex": full.lam,
         }
+        for ball, family, _ in BALLS:
+            results = [
+                robust_gate(D, P, mixtures=family(lam0, float(r)))
+                for r in progress(radii[ball], f"E3 {case} {ball}", show=show_progress)
+            ]
+            prefix = "" if ball == "l1" else "kl_"
+            entry |= {
+                f"{prefix}value": np.array([res.value for res in results]),
+                f"{prefix}lower": np.array([res.lower for res in results]),
+                f"{prefix}upper": np.array([res.upper for res in results]),
+            }
+        data[case] = entry
     return data
 
 
+def _sqrt(x: np.ndarray) -> np.ndarray:
+    """The √ scale of the KL radius (autoscaling may probe below 0, where it is 0)."""
+    return np.sqrt(np.maximum(x, 0.0))
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=2, width=4.6, height=3.8, sharey=True)
-    for i, (ax, case) in enumerate(zip(axes[0], CASES, strict=True)):
-        c = plotting.color("", 3 * i)
+    fig, axes = plotting.figure(2, 2, height=5.4, sharey=True)
+    l1_c, kl_c = plotting.case_color(0), plotting.case_color(2)
+    rho_full = data["kl_full_radius"]
+    for j, case in enumerate(CASES):
         d = data[case]
-        ax.plot(data["radii"], d["value"], "o-", color=c, ms=4, label="V*(L1Ball(λ0, r))")
-        ax.axhline(d["d_lam0"], color="k", ls=":", lw=1.2, label=f"d(λ0) = {d['d_lam0']:.4f}")
-        ax.axhline(
-            d["v_simplex"], color="k", ls="--", lw=1.2, label=f"V*(Δ_K) = {d['v_simplex']:.4f}"
+        top, bottom = axes[0, j], axes[1, j]
+        top.plot(data["radii"], d["value"], "o-", color=l1_c, ms=3.5, label=r"$V^*$(ℓ1 ball)")
+        bottom.plot(
+            data["kl_radii"], d["kl_value"], "o-", color=kl_c, ms=3.5, label=r"$V^*$(KL ball)"
         )
-        ax.set(xlabel="radius r of the ℓ1 ball around λ0", title=f"{case} experts")
-        ax.legend(loc="center right")
-    axes[0, 0].set_ylabel("robust value V* (nats)")
+        for ax in (top, bottom):
+            ax.axhline(
+                d["d_lam0"], color="k", ls=":", lw=1.2, label=r"$d(\lambda_0)$: $\lambda_0$ known"
+            )
+            ax.axhline(
+                d["v_simplex"], color="k", ls="--", lw=1.2, label=r"$V^*(\Delta_K)$: nothing known"
+            )
+        top.set_title(
+            f"({'ab'[j]}) {case} experts, ℓ1 ball\n"
+            + rf"$d(\lambda_0)$ = {d['d_lam0']:.4f}, $V^*(\Delta_K)$ = {d['v_simplex']:.4f} nats"
+        )
+        top.set_xlabel(r"ℓ1 radius $r$:  $\|\lambda - \lambda_0\|_1 \leq r$")
+        bottom.axvline(rho_full, color=kl_c, ls="-.", lw=1)
+        bottom.set_xscale("function", functions=(_sqrt, np.square))
+        bottom.set_xlim(0.0, float(data["kl_radii"][-1]) * 1.02)
+        bottom.set_xticks([0, 0.1, 0.5, 1, 2])
+        bottom.set_xlabel(
+            r"KL radius $\rho$ (nats, √ scale):  $\mathrm{KL}(\lambda\|\lambda_0) \leq \rho$"
+        )
+        bottom.set_title(f"({'cd'[j]}) {case} experts, KL ball")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(r"robust value $V^*(\Lambda)$ (nats)")
+    handles, labels = plotting.legend_entries(axes.flat)
+    handles.append(Line2D([], [], color=kl_c, ls="-.", lw=1))
+    labels.append(
+        rf"$\rho = -\log\,\mathrm{{min}}_k \lambda_{{0,k}}$ = {rho_full:.3f}: the ball is $\Delta_K$"
+    )
+    plotting.figure_legend(fig, handles, labels, ncol=2)
     plotting.title(
-        fig, "T7", f"prior knowledge on λ lowers the robust value (log K = {data['logK']:.3f})"
+        fig, "T7", r"knowing more about $\lambda$ lowers the robust value", experiment="E3"
     )
     return plotting.save(fig, Path(out_dir) / "E3_prior_knowledge.png")
 
@@ -81,37 +141,52 @@ def table(data: dict) -> list[dict]:
     rows = []
     for case in CASES:
         d = data[case]
-        for r, v, lo, up in zip(data["radii"], d["value"], d["lower"], d["upper"], strict=True):
-            rows.append(
-                {
-                    "experts": case,
-                    "radius": r,
-                    "V_star": v,
-                    "lower": lo,
-                    "upper": up,
-                    "d_lam0": d["d_lam0"],
-                    "V_simplex": d["v_simplex"],
-                }
-            )
+        for ball, _, _ in BALLS:
+            prefix = "" if ball == "l1" else "kl_"
+            for r, v, lo, up in zip(
+                data[f"{prefix}radii"],
+                d[f"{prefix}value"],
+                d[f"{prefix}lower"],
+                d[f"{prefix}upper"],
+                strict=True,
+            ):
+                rows.append(
+                    {
+                        "experts": case,
+                        "ball": ball,
+                        "radius": r,
+                        "V_star": v,
+                        "lower": lo,
+                        "upper": up,
+                        "d_lam0": d["d_lam0"],
+                        "V_simplex": d["v_simplex"],
+                    }
+                )
     return rows
 
 
 def check(data: dict) -> tuple[bool, str]:
     tol = 1e-7
     parts, ok = [], True
+    full = data["kl_radii"] >= data["kl_full_radius"]
     for case in CASES:
         d = data[case]
-        v = d["value"]
-        drop = float(max(0.0, -np.diff(v).min()))
-        start = abs(v[0] - d["d_lam0"])
-        end = abs(v[-1] - d["v_simplex"])
-        gap = float(np.max(d["upper"] - d["lower"]))
-        ok &= drop <= tol and start <= tol and end <= tol and gap <= tol
-        parts.append(
-            f"{case}: V*(r) from {fmt(v[0])} to {fmt(v[-1])} nats, largest decrease {fmt(drop)}, "
-            f"|V*(0) − d(λ0)| = {fmt(start)}, |V*(2) − V*(Δ)| = {fmt(end)}, "
-            f"max certified gap {fmt(gap)}"
-        )
+        for ball, _, radius in BALLS:
+            prefix = "" if ball == "l1" else "kl_"
+            v = d[f"{prefix}value"]
+            drop = float(max(0.0, -np.diff(v).min()))
+            start = abs(v[0] - d["d_lam0"])
+            # Where Λ is the whole simplex: r = 2 for the ℓ1 ball, ρ ≥ −log min λ0 for KL.
+            end_values = v[-1:] if ball == "l1" else v[full]
+            end = float(np.max(np.abs(end_values - d["v_simplex"])))
+            gap = float(np.max(d[f"{prefix}upper"] - d[f"{prefix}lower"]))
+            ok &= drop <= tol and start <= tol and end <= tol and gap <= tol
+            where = "r = 2" if ball == "l1" else f"ρ ≥ {data['kl_full_radius']:.4f}"
+            parts.append(
+                f"{case}, {ball} ball: V*({radius}) from {fmt(v[0])} to {fmt(v[-1])} nats, "
+                f"largest decrease {fmt(drop)}, |V*(0) − d(λ0)| = {fmt(start)}, "
+                f"max |V* − V*(Δ)| at {where} = {fmt(end)}, max certified gap {fmt(gap)}"
+            )
     cap = data["perfect"]["v_simplex"]
     ok &= cap <= data["logK"] + tol
     parts.append(f"perfect V*(Δ) = {fmt(cap)} ≤ log K = {fmt(data['logK'])}")
@@ -122,15 +197,20 @@ def setup(p: dict) -> str:
     return (
         f"K = {p['K']} Dirichlet domains on n = {p['n']} points (separation {p['separation']}, "
         f"seed {p['seed']}); perfect experts P = D and imperfect experts (noise {p['noise']}); "
-        f"Λ = L1Ball(λ0 = {vec(p['lam0'], 1)}, r) for {len(p['radii'])} radii r ∈ [0, 2], "
-        "each solved exactly by the dual solver with certified bounds."
+        f"Λ = L1Ball(λ0 = {vec(p['lam0'], 1)}, r) for {len(p['radii'])} radii r ∈ [0, 2] and "
+        f"Λ = KLBall(λ0, ρ) for {len(p['kl_radii'])} radii ρ ∈ [0, {max(p['kl_radii']):.3f}] "
+        f"(uniform in √ρ, with ρ = −log min λ0 = {full_radius(p['lam0']):.4f}, where the ball "
+        "becomes Δ_K), each solved exactly by the dual solver with certified bounds. Passes if "
+        "both curves are non-decreasing, start at d(λ0), end at V*(Δ_K) (r = 2; every "
+        "ρ ≥ −log min λ0), with certified gaps ≤ 1e-7, and V*(Δ_K) ≤ log K for perfect experts."
     )
 
 
 EXPERIMENT = register(
-    name="Prior knowledge: V*(Λ) against the radius of an ℓ1 ball",
+    name="Prior knowledge: V*(Λ) against the radius of an ℓ1 ball and of a KL ball",
     claim="T7: Λ ⊆ Λ' ⇒ V*(Λ) ≤ V*(Λ'); V*(L1Ball(λ0, r)) rises from d(λ0) at r = 0 to V*(Δ_K) "
-    "at r = 2, and V*(Δ_K) ≤ log K for perfect experts.",
+    "at r = 2, V*(KLBall(λ0, ρ)) from d(λ0) at ρ = 0 to V*(Δ_K) once ρ ≥ −log min_k λ0_k, "
+    "and V*(Δ_K) ≤ log K for perfect experts.",
     params=params,
     run=run,
     plot=plot,

@@ -17,6 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.lines import Line2D
 
 from paper_repro import plotting
 from paper_repro.experiments._base import progress, register
@@ -78,73 +80,104 @@ def run(p: dict, show_progress: bool = False) -> dict:
     return data
 
 
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=3, width=4.2, height=3.7)
+    fig, axes = plotting.figure(2, 2, height=5.6)
+    lengths = data["lengths"]
+    agg = plotting.shades("aggregate retraining", len(lengths))
+    mod = plotting.shades("modular gate", len(lengths))
+    ylabel = r"$\mathrm{KL}(D_\lambda\,\|\,\mathrm{model})$ (nats)"
+
     ax = axes[0, 0]
-    for i, T in enumerate(data["lengths"]):
-        d, c = data[f"pattern_T{T}"], plotting.color("", i)
-        ax.plot(data["overlaps"], d["I"], "o-", color=c, label=f"aggregate retraining, T = {T}")
-        ax.plot(0.0, (T - 1) * data["H_lam"], "D", color=c, mfc="none", ms=9)
-    d = data[f"pattern_T{data['lengths'][0]}"]
-    ax.plot(data["overlaps"], d["jsd"], "k--", lw=1, label="JSD_λ(D), T = 2")
+    for i, T in enumerate(lengths):
+        d = data[f"pattern_T{T}"]
+        ax.plot(data["overlaps"], d["I"], "o-", color=agg[i])
+        ax.plot(0.0, (T - 1) * data["H_lam"], "D", color=agg[i], mfc="none", ms=9)
+    d = data[f"pattern_T{lengths[0]}"]
+    ax.plot(
+        data["overlaps"],
+        d["jsd"],
+        "k--",
+        lw=1,
+        label=rf"$\mathrm{{JSD}}_\lambda(D)$, T = {lengths[0]}",
+    )
     ax.plot(
         data["overlaps"],
         d["modular"],
-        color=plotting.color("robust gate"),
+        color=plotting.color("modular gate"),
         lw=2.2,
-        label="modular KL(D_λ‖q*_λ), all T",
+        label="modular gate, experts = domains (every T)",
     )
-    ax.plot([], [], "kD", mfc="none", label="(T − 1)·H(λ), separable limit")
+    ax.plot([], [], "kD", mfc="none", ms=7, label=r"separable limit $(T - 1)\,H(\lambda)$")
     ax.set(
-        xlabel="overlap ω of the per-position patterns",
-        ylabel="KL(D_λ ‖ model) (nats)",
-        title="pattern domains (ω = 0: separable)",
+        xlabel=r"overlap $\omega$ of the per-position patterns",
+        ylabel=ylabel,
+        title="(a) pattern domains (ω = 0: separable)",
     )
-    ax.legend(loc="upper right")
+    ax.margins(x=0.06, y=0.06)
 
     ax = axes[0, 1]
-    for i, T in enumerate(data["lengths"]):
-        d, c = data[f"markov_T{T}"], plotting.color("", i)
-        ax.plot(data["separations"], d["I"], "o-", color=c, label=f"aggregate retraining, T = {T}")
+    for i, T in enumerate(lengths):
+        d = data[f"markov_T{T}"]
+        ax.plot(data["separations"], d["I"], "o-", color=agg[i])
         ax.plot(
             data["separations"],
             d["modular"],
             "s--",
-            color=c,
+            color=mod[i],
             mfc="none",
-            label=f"modular, product experts, T = {T}",
         )
     ax.set(
-        xlabel="separation s of the Markov domains",
-        ylabel="KL(D_λ ‖ model) (nats)",
-        title="order-1 Markov domains, product class",
+        xlabel="separation $s$ of the Markov domains",
+        ylabel=ylabel,
+        title="(b) order-1 Markov domains",
     )
-    ax.legend(loc="upper left", fontsize=7)
 
-    ax = axes[0, 2]
-    lhs = np.concatenate(
-        [data[f"{f}_T{T}"]["lhs"] for f in ("pattern", "markov") for T in data["lengths"]]
-    )
-    rhs = np.concatenate(
-        [data[f"{f}_T{T}"]["rhs"] for f in ("pattern", "markov") for T in data["lengths"]]
-    )
+    ax = axes[1, 0]
+    lhs = np.concatenate([data[f"{f}_T{T}"]["lhs"] for f in ("pattern", "markov") for T in lengths])
+    rhs = np.concatenate([data[f"{f}_T{T}"]["rhs"] for f in ("pattern", "markov") for T in lengths])
+    top = float(max(lhs.max(), rhs.max()))
+    ax.plot([0, top], [0, top], "k-", lw=0.8, label="left side = right side")
     ax.plot(
         lhs,
         rhs,
         "o",
         color=plotting.color("aggregate retraining"),
-        alpha=0.7,
-        label=f"all instances (max |lhs − rhs| = {fmt(np.abs(lhs - rhs).max())})",
+        alpha=0.6,
+        label="one instance (λ, ω or s, T)",
     )
-    top = float(max(lhs.max(), rhs.max()))
-    ax.plot([0, top], [0, top], "k-", lw=0.8, label="lhs = rhs")
     ax.set(
-        xlabel="lhs: KL(D_λ‖h_λ) (nats)",
-        ylabel="rhs: H(h_λ) − Σλ_k H(D_k) − JSD_λ (nats)",
-        title="both sides of T9",
+        xlabel=r"left side $\mathrm{KL}(D_\lambda\,\|\,h_\lambda)$ (nats)",
+        ylabel="right side (nats)",
+        title=f"(c) both sides of T9 agree to {fmt(np.abs(lhs - rhs).max(), 2)}",
     )
-    ax.legend(loc="upper left")
-    plotting.title(fig, "T9", "aggregate retraining pays the JSD gap; the modular model does not")
+    handles, labels = plotting.legend_entries(axes.flat)
+    ts = ", ".join(str(T) for T in lengths)
+    series = [
+        (
+            tuple(Line2D([], [], color=c, marker="o") for c in agg),
+            f"aggregate retraining, T = {ts}",
+        ),
+        (
+            tuple(Line2D([], [], color=c, marker="s", mfc="none", ls="--") for c in mod),
+            f"modular gate, product experts, T = {ts}",
+        ),
+    ]
+    plotting.legend_panel(
+        axes[1, 1],
+        [h for h, _ in series] + handles,
+        [lab for _, lab in series] + labels,
+        handler_map={tuple: HandlerTuple(ndivide=None)},
+        handlelength=4.0,
+        title=r"T9: $\mathrm{KL}(D_\lambda\|h_\lambda) = H(h_\lambda) - {\sum}_k\lambda_k H(D_k)"
+        r" - \mathrm{JSD}_\lambda(D)$",
+    )
+    plotting.title(
+        fig,
+        ("T9", "T8"),
+        "aggregate retraining pays the JSD gap",
+        experiment="E4",
+    )
     return plotting.save(fig, Path(out_dir) / "E4_interference.png")
 
 

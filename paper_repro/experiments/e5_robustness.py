@@ -29,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from paper_repro import plotting
 from paper_repro.experiments import _realdata
@@ -47,6 +48,7 @@ ROBUST = "robust gate"
 BEST = "best single expert"
 UNIFORM = "uniform mixture"
 AGGREGATE = "aggregate retraining (size-proportional)"
+AGGREGATE_LABEL = "aggregate retraining"
 
 
 def params(mode: str) -> dict:
@@ -147,55 +149,73 @@ def run(p: dict, show_progress: bool = False) -> dict:
     return data
 
 
+def _display(name: str) -> str:
+    return AGGREGATE_LABEL if name == AGGREGATE else name
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=2, width=5.6, height=4.4)
+    rows = list(data["synthetic"]["names"])
+    rows += [n for n in data["real"]["names"] if n not in rows]
+    fig, axes = plotting.figure(1, 2, height=0.3 * len(rows) + 1.9, sharey=True)
     rng = np.random.default_rng(0)
+    y_of = {name: len(rows) - 1 - i for i, name in enumerate(rows)}
+    where = {
+        "synthetic": f"(a) synthetic, K = {data['synthetic']['D'].shape[0]}",
+        "real": "(b) real: " + "/".join(data["languages"]),
+    }
     for ax, setting in zip(axes[0], SETTINGS, strict=True):
         d = data[setting]
         names, kl = d["names"], d["kl"]
+        right = float(kl.max())
+        v_star = float(kl[names.index(ROBUST)].max())
+        ax.axvline(v_star, color=plotting.color(ROBUST), ls="--", lw=1.1)
         for i, name in enumerate(names):
-            c = plotting.color(name, i)
-            x = i + rng.uniform(-0.25, 0.25, kl.shape[1])
-            ax.plot(x, kl[i], ".", color=c, alpha=0.35, ms=3)
-            ax.plot(i, kl[i].max(), "v", color=c, ms=8, mec="k")
+            c, y = plotting.color(name, i), y_of[name]
+            jitter = rng.uniform(-0.2, 0.2, kl.shape[1])
+            ax.plot(kl[i], y + jitter, ".", color=c, alpha=0.35, ms=3.5)
+            inside = d["in_envelope"][i]
+            worst = float(kl[i].max())
+            ax.plot(worst, y, "D", color=c, mfc=c if inside else "w", mec="k", ms=6.5, mew=0.9)
             ax.annotate(
-                f"{kl[i].max():.3f}",
-                (i, kl[i].max()),
+                f"{worst:.3f}",
+                (worst, y),
                 textcoords="offset points",
-                xytext=(0, 6),
-                ha="center",
-                fontsize=7,
+                xytext=(6, 0),
+                va="center",
             )
-        v = kl[names.index(ROBUST)].max()
-        ax.axhline(
-            v,
-            color=plotting.color(ROBUST),
-            ls="--",
-            lw=1.1,
-            label=f"robust gate worst case {v:.3f}",
-        )
-        ax.plot([], [], "v", color="0.5", mec="k", label="worst case over the grid (a vertex)")
-        ax.plot([], [], ".", color="0.5", label=f"KL(D_λ‖q), {kl.shape[1]} grid points λ")
-        ax.plot([], [], " ", label="† outside the experts' envelope M (T10 does not apply)")
-        ax.set_xticks(
-            range(len(names)),
-            [
-                n.replace(" (size-proportional)", "\n(size-prop.)") + ("" if inside else " †")
-                for n, inside in zip(names, d["in_envelope"], strict=True)
-            ],
-            rotation=40,
-            ha="right",
-            fontsize=7.5,
-        )
-        where = (
-            "K = 4 Markov domains"
-            if setting == "synthetic"
-            else "languages " + "/".join(data["languages"])
-        )
-        ax.set(ylabel="mixture divergence KL(D_λ‖q) (nats)", title=f"{setting}: {where}")
-        ax.set_ylim(0, 1.35 * float(kl.max()))
-        ax.legend(fontsize=7, loc="upper right")
-    plotting.title(fig, "T10", "worst case over mixtures λ ∈ Δ_K of each fixed model")
+        for name in rows:
+            if name not in names:
+                ax.annotate(
+                    "= uniform mixture here",
+                    (v_star, y_of[name]),
+                    textcoords="offset points",
+                    xytext=(6, 0),
+                    va="center",
+                    color="0.35",
+                )
+        ax.set_xlim(0, 1.22 * right)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.grid(axis="y", visible=False)
+        ax.set(xlabel=r"$\mathrm{KL}(D_\lambda\,\|\,q)$ (nats)", title=where[setting])
+    axes[0, 0].set_yticks([y_of[n] for n in rows], [_display(n) for n in rows])
+    grid = "/".join(sorted({str(data[s]["kl"].shape[1]) for s in SETTINGS}))
+    handles = [
+        Line2D([], [], ls="none", marker=".", color="0.4", ms=7),
+        Line2D([], [], ls="none", marker="D", color="0.4", mec="k", ms=6.5),
+        Line2D([], [], ls="none", marker="D", mfc="w", mec="k", ms=6.5),
+        Line2D([], [], ls="--", color=plotting.color(ROBUST), lw=1.1),
+    ]
+    labels = [
+        rf"$\mathrm{{KL}}(D_\lambda\|q)$ at the {grid} grid points $\lambda$ of $\Delta_K$",
+        "worst case (at a vertex); $q$ in the experts' envelope $M$",
+        "worst case; $q$ outside $M$, where T10 does not apply",
+        r"robust gate's worst case $V^*$: no $q$ in $M$ is below it",
+    ]
+    plotting.figure_legend(fig, handles, labels, ncol=1)
+    plotting.title(
+        fig, "T10", r"worst case over the mixtures $\lambda \in \Delta_K$", experiment="E5"
+    )
     return plotting.save(fig, Path(out_dir) / "E5_robustness.png")
 
 

@@ -75,41 +75,71 @@ def _slope(run: dict) -> float:
     return log_log_slope(run["step"][late], np.maximum(_excess(run)[late], 1e-12))
 
 
+GATE_COLORS = {gate: plotting.color(f"primal-dual gate ({gate})") for gate in GATES}
+GATE_LABELS = {"tabular": "tabular gate", "loglik": "log-likelihood gate"}
+REFERENCE_LABELS = {
+    "tabular": r"$V^*$: reference of the tabular gate",
+    "loglik": r"$V^*(\mathcal{G})$: best log-likelihood gate",
+}
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=3, width=4.4, height=3.6)
-    first = [r for r in data["runs"] if r["instance"] == 0]
+    fig, axes = plotting.figure(1, 3, height=3.4)
+    shown = data["runs"][0]["instance"]
+    count = len({r["instance"] for r in data["runs"]})
+
     ax = axes[0, 0]
-    for j, r in enumerate(first):
-        c = plotting.color("", 3 * j)
-        ax.plot(r["step"], r["worst_case"], "-", color=c, label=f"{r['gate']} gate, averaged")
-        name = "V*" if r["gate"] == "tabular" else "best of the class"
-        ax.axhline(r["reference"], color=c, ls="--", lw=1.2, label=name)
-    finals = [r["final"] for r in first]
-    spread = max(finals) - min(r["reference"] for r in first)
-    ax.set_ylim(min(r["reference"] for r in first) - 0.5 * spread - 0.01, max(finals) + spread)
-    ax.set(xscale="log", xlabel="steps T", ylabel="exact worst-case payoff (nats)")
-    ax.set_title("instance 0", fontsize=9)
-    ax.legend(fontsize=7)
+    for r in (r for r in data["runs"] if r["instance"] == shown):
+        c = GATE_COLORS[r["gate"]]
+        ax.plot(r["step"], r["worst_case"], "-", color=c, label=GATE_LABELS[r["gate"]])
+        ax.axhline(r["reference"], color=c, ls="--", lw=1.2, label=REFERENCE_LABELS[r["gate"]])
+    ax.set(
+        xscale="log",
+        xlabel="steps $T$",
+        ylabel="worst-case payoff (nats)",
+        title=f"(a) one instance (of {count})",
+    )
 
     ax = axes[0, 1]
     for r in data["runs"]:
-        c = plotting.color("", 3 * GATES.index(r["gate"]))
-        label = f"{r['gate']} gate" if r["instance"] == 0 else None
-        ax.plot(r["step"], np.maximum(_excess(r), 1e-6), "-", color=c, alpha=0.8, label=label)
+        ax.plot(
+            r["step"], np.maximum(_excess(r), 1e-6), "-", color=GATE_COLORS[r["gate"]], alpha=0.8
+        )
     steps = data["runs"][0]["step"]
-    ax.plot(steps, 0.5 / np.sqrt(steps), "k:", lw=1.2, label="0.5/√T")
-    ax.axhline(TOL, color="grey", ls="--", lw=1, label=f"{TOL} nats")
-    ax.set(xscale="log", yscale="log", xlabel="steps T", ylabel="|worst case − reference| (nats)")
-    ax.legend(fontsize=7)
+    ax.plot(steps, 0.5 / np.sqrt(steps), "k:", lw=1.2, label=r"rate $0.5/\sqrt{T}$")
+    ax.axhline(TOL, color="0.5", ls="--", lw=1, label=f"tolerance {TOL} nats")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="steps $T$",
+        ylabel="|worst case − reference| (nats)",
+        title="(b) all instances: excess",
+    )
 
     ax = axes[0, 2]
     for r in data["runs"]:
-        c = plotting.color("", 3 * GATES.index(r["gate"]))
-        label = f"{r['gate']} gate" if r["instance"] == 0 else None
-        ax.plot(r["step"], np.abs(r["avg_mass"] - 1.0) + 1e-9, "-", color=c, alpha=0.8, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="steps T", ylabel="|Z(averaged gate) − 1|")
-    ax.legend(fontsize=7)
-    plotting.title(fig, "T12", "stochastic primal-dual: averaged iterates approach V* at O(1/√T)")
+        ax.plot(
+            r["step"],
+            np.abs(r["avg_mass"] - 1.0) + 1e-9,
+            "-",
+            color=GATE_COLORS[r["gate"]],
+            alpha=0.8,
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="steps $T$",
+        ylabel=r"$|Z(\bar g) - 1|$",
+        title=r"(c) mass of $\bar g$",
+    )
+    plotting.figure_legend(fig, ncol=3)
+    plotting.title(
+        fig,
+        "T12",
+        r"the averaged iterates approach $V^*$ at rate $O(1/\sqrt{T})$",
+        experiment="E6",
+    )
     return plotting.save(fig, Path(out_dir) / "E6_primal_dual.png")
 
 

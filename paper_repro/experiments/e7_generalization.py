@@ -12,6 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import NullFormatter
 
 from paper_repro import plotting
 from paper_repro.experiments._base import register
@@ -21,7 +24,7 @@ from sims.experts import tabular_experts
 from sims.generalization import generalization_gaps, log_log_slope
 
 MODELS = ("gate", "tab")
-LABELS = {"gate": "softmax-linear gate (K = 3, ‖W‖ ≤ 10)", "tab": "monolithic tabular model"}
+LABELS = {"gate": "softmax-linear gate", "tab": "monolithic tabular model"}
 # Accepted range of the fitted exponent of the gate's mean uniform gap against m.
 SLOPE_RANGE = (-0.65, -0.35)
 
@@ -87,38 +90,76 @@ def _slope(data: dict, model: str) -> float:
     return log_log_slope(data["m"], data[model]["sup"].mean(axis=1))
 
 
+MODEL_COLORS = {"gate": plotting.color("softmax-linear gate"), "tab": plotting.color("monolithic")}
+PANEL_TITLES = {
+    "gate": r"(a) softmax-linear gate ($K = 3$, $\|W\| \leq 10$)",
+    "tab": "(b) monolithic tabular model",
+}
+
+
+def _sample_size_axis(ax, m: np.ndarray) -> None:
+    """A log axis of the sample sizes, labelled at the sizes drawn (30, 100, …, 10k)."""
+    ax.set_xscale("log")
+    ax.set_xticks(m, [f"{v / 1000:g}k" if v >= 1000 else f"{v:g}" for v in m])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("total sample size $m$")
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=3, width=4.4, height=3.6)
+    fig, axes = plotting.figure(2, 2, height=5.6)
     m = data["m"]
     for j, model in enumerate(MODELS):
         ax = axes[0, j]
-        d = data[model]
-        c = plotting.color("", 3 * j)
-        lo, hi = np.quantile(d["sup"], [0.05, 0.95], axis=1)
-        ax.fill_between(m, lo, hi, color=c, alpha=0.2, lw=0, label="uniform gap, 5–95%")
-        ax.plot(m, d["sup"].mean(axis=1), "o-", color=c, label="uniform gap sup(L − L̂), mean")
+        d, c = data[model], MODEL_COLORS[model]
+        ax.plot(m, np.quantile(d["sup"], 1.0 - data["delta"], axis=1), "-.", color=c, lw=1.2)
+        ax.plot(m, d["sup"].mean(axis=1), "o-", color=c)
+        ax.plot(m, np.abs(d["gap"]).mean(axis=1), "s--", color=c, ms=4)
+        ax.plot(m, d["bound"], "k-", lw=1.5)
+        ax.plot(m, d["sup"].mean(axis=1)[0] * np.sqrt(m[0] / m), "k:", lw=1.2)
+        ax.set(yscale="log", ylabel="gap (nats)")
+        _sample_size_axis(ax, m)
+        slope = f"{_slope(data, model):.2f}".replace("-", "−")
+        ax.set_title(f"{PANEL_TITLES[model]}\nfitted slope {slope}")
+    ax = axes[1, 0]
+    for model in MODELS:
         ax.plot(
             m,
-            np.abs(d["gap"]).mean(axis=1),
-            "s--",
-            color=c,
-            ms=4,
-            label="|L − L̂| of the trained model, mean",
+            data[model]["true"].mean(axis=1),
+            "o-",
+            color=MODEL_COLORS[model],
+            label=LABELS[model],
         )
-        ax.plot(m, d["bound"], "k-", lw=1.5, label=f"T11 bound (δ = {data['delta']})")
-        ref = d["sup"].mean(axis=1)[0] * np.sqrt(m[0] / m)
-        ax.plot(m, ref, "k:", lw=1, label="∝ m^{-1/2}")
-        ax.set(xscale="log", yscale="log", xlabel="total sample size m", ylabel="gap (nats)")
-        ax.set_title(f"{LABELS[model]}: slope {_slope(data, model):.2f}", fontsize=9)
-        ax.legend(fontsize=6.5)
-    ax = axes[0, 2]
-    for j, model in enumerate(MODELS):
-        c = plotting.color("", 3 * j)
-        ax.plot(m, data[model]["true"].mean(axis=1), "o-", color=c, label=LABELS[model])
-    ax.set(xscale="log", xlabel="total sample size m", ylabel="true payoff L (cross-entropy, nats)")
-    ax.legend(fontsize=7)
+    ax.set(ylabel=r"true payoff $L$ (nats)", title="(c) cross-entropy of the trained model")
+    _sample_size_axis(ax, m)
+    grey = "0.35"
+    styles = [
+        (
+            Line2D([], [], color=grey, marker="o"),
+            r"uniform gap $\mathrm{sup}_g (L - \hat L)$, mean",
+        ),
+        (
+            Line2D([], [], color=grey, ls="-.", lw=1.2),
+            rf"its {1 - data['delta']:.0%} quantile over the draws",
+        ),
+        (
+            Line2D([], [], color=grey, marker="s", ls="--", ms=4),
+            r"$|L - \hat L|$ of the trained model, mean",
+        ),
+        (Line2D([], [], color="k", lw=1.5), f"T11 bound (δ = {data['delta']})"),
+        (Line2D([], [], color="k", ls=":", lw=1.2), r"slope $-1/2$: $\propto m^{-1/2}$"),
+    ]
+    models = [(Patch(color=MODEL_COLORS[k]), LABELS[k]) for k in MODELS]
+    plotting.legend_panel(
+        axes[1, 1],
+        [h for h, _ in models + styles],
+        [lab for _, lab in models + styles],
+    )
     plotting.title(
-        fig, "T11", "the gate's gap is bounded and shrinks like m^{-1/2}, independent of |X|"
+        fig,
+        "T11",
+        r"the gate's gap shrinks like $m^{-1/2}$, whatever $|X|$",
+        experiment="E7",
     )
     return plotting.save(fig, Path(out_dir) / "E7_generalization.png")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from paper_repro import plotting
 from paper_repro.experiments._base import progress, register
@@ -81,49 +83,76 @@ def run(p: dict, show_progress: bool = False) -> dict:
     return data
 
 
+# Below these, the pooled loss gap and the gradient norms are rounding noise of numbers of
+# order 1: a curve stops where it first reaches its floor.
+LOSS_FLOOR, GRAD_FLOOR = 1e-13, 1e-14
+
+
+def _until(x: np.ndarray, y: np.ndarray, floor: float, style: str, ax, **kwargs) -> None:
+    """Draw y(x) on log-log axes up to the first point at or below ``floor``."""
+    below = np.flatnonzero(y <= floor)
+    stop = int(below[0]) + 1 if below.size else y.size
+    ax.loglog(x[:stop], np.maximum(y[:stop], floor), style, **kwargs)
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig, axes = plotting.figure(ncols=3, width=4.5, height=3.7)
+    fig, axes = plotting.figure(2, 2, height=5.6)
     x = data["steps"] + 1
+    cases = []
     for i, name in enumerate(data["cases"]):
-        d, c = data[name], plotting.color("", i)
+        d, c = data[name], plotting.case_color(i)
         cos = d["cosines"]
+        ax = axes[0, 0]
         if cos.shape[1] == 1:
-            axes[0, 0].semilogx(x, cos[:, 0], color=c, label=f"{name}: cos(g_1, g_2)")
+            ax.semilogx(x, cos[:, 0], color=c)
         else:
-            axes[0, 0].semilogx(x, cos.mean(axis=1), color=c, label=f"{name}: mean, range of pairs")
-            axes[0, 0].fill_between(x, cos.min(axis=1), cos.max(axis=1), color=c, alpha=0.2)
+            ax.semilogx(x, cos.mean(axis=1), color=c)
+            ax.fill_between(x, cos.min(axis=1), cos.max(axis=1), color=c, alpha=0.2, lw=0)
         ax = axes[0, 1]
         ax.loglog(x, d["residuals"].min(axis=1), color=c)
-        ax.loglog(x, d["aggregate_grad"], "--", color=c)
-        ax.loglog(x, d["expert_residuals"].max(axis=0), ":", color=c, lw=2.2)
-        # below ~1e-16 the loss gap is rounding noise
-        axes[0, 2].loglog(x, np.maximum(d["loss_gap"], 1e-16), color=c, label=name)
-    for style, label in (
-        ("-", "monolithic: min_k ‖μ(θ) − μ_k‖"),
-        ("--", "monolithic: ‖Σ_k α_k (μ(θ) − μ_k)‖"),
-        (":", "experts alone: max_k ‖μ(θ_k) − μ_k‖"),
-    ):
-        axes[0, 1].plot([], [], style, color="k", label=label)
+        _until(x, d["aggregate_grad"], GRAD_FLOOR, "--", ax, color=c)
+        _until(x, d["expert_residuals"].max(axis=0), GRAD_FLOOR, ":", ax, color=c, lw=2)
+        _until(x, d["loss_gap"], LOSS_FLOOR, "-", axes[1, 0], color=c)
+        alpha = "uniform α" if np.ptp(d["alpha"]) == 0 else "α = " + vec(d["alpha"], 2)
+
+        cases.append((Line2D([], [], color=c, lw=2.5), f"{name} ({alpha})"))
     axes[0, 0].axhline(-1.0, color="k", lw=0.8, ls="--")
     axes[0, 0].set(
         xlabel="gradient step + 1",
         ylabel="cosine of per-domain gradients",
-        title="gradients turn against each other",
+        title="(a) the gradients turn opposite",
     )
-    axes[0, 0].legend(loc="upper right")
     axes[0, 1].set(
         xlabel="gradient step + 1",
         ylabel="gradient norm",
-        title="per-domain residuals stay, sum vanishes",
+        title="(b) each stays, their sum vanishes",
     )
-    axes[0, 1].legend(loc="lower left")
-    axes[0, 2].set(
+    axes[1, 0].set(
         xlabel="gradient step + 1",
         ylabel="pooled loss − optimum (nats)",
-        title="descent reaches the M-projection h_α",
+        title=r"(c) descent reaches the M-projection $h_\alpha$",
     )
-    axes[0, 2].legend(loc="upper right")
-    plotting.title(fig, "§6 decoupling", "at the aggregate optimum per-domain gradients cancel")
+    grey = "0.3"
+    styles = [
+        (Line2D([], [], color=grey), "(a): cosine; for K = 4, its mean"),
+        (Patch(color=grey, alpha=0.25, lw=0), "(a): its range over the pairs"),
+        (Line2D([], [], color=grey), r"(b): monolithic, $\mathrm{min}_k\,\|\mu(\theta) - \mu_k\|$"),
+        (
+            Line2D([], [], color=grey, ls="--"),
+            r"(b): monolithic, $\|{\sum}_k \alpha_k (\mu(\theta) - \mu_k)\|$",
+        ),
+        (
+            Line2D([], [], color=grey, ls=":", lw=2),
+            r"(b): experts alone, $\mathrm{max}_k\,\|\mu(\theta_k) - \mu_k\|$",
+        ),
+    ]
+    plotting.legend_panel(
+        axes[1, 1], [h for h, _ in cases + styles], [lab for _, lab in cases + styles]
+    )
+    plotting.title(
+        fig, "decoupling", "per-domain gradients cancel instead of vanishing", experiment="E8"
+    )
     return plotting.save(fig, Path(out_dir) / "E8_decoupling.png")
 
 

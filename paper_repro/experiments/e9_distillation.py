@@ -23,6 +23,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import chisquare
 
 from benchmarks.timing import median_time
@@ -143,84 +145,117 @@ def run(p: dict, show_progress: bool = False) -> dict:
     }
 
 
+def _per_second(value: float, _pos) -> str:
+    """A tick of the throughput axis: 200k, 1M, 5M."""
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
+    return f"{value / 1e3:g}k"
+
+
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
     rows = data["rows"]
     Ks = np.array([r["K"] for r in rows])
-    fig, axes = plotting.figure(ncols=3, width=4.4, height=3.6)
+    robust_c, router_c = plotting.color("robust gate"), plotting.color("distilled router")
+    fig, axes = plotting.figure(2, 2, height=5.6)
 
     ax = axes[0, 0]
     x = np.arange(len(rows))
     w = 0.27
     series = [
-        ("robust gate V*", "V_star", plotting.color("robust gate")),
-        ("distilled router q_r*", "payoff_router", plotting.color("distilled router")),
+        (r"robust gate: $V^*$", "V_star", robust_c),
+        (r"distilled router $q_{r^*}$", "payoff_router", router_c),
         ("uniform mixture", "payoff_uniform", plotting.color("uniform mixture")),
     ]
     for j, (label, key, c) in enumerate(series):
         ax.bar(x + (j - 1) * w, [r[key] for r in rows], w, color=c, label=label)
     for i, r in enumerate(rows):
         ax.annotate(
-            f"KL(p_g‖q_r*)\n{fmt(r['kl_router'], 2)}",
+            f"{r['kl_router']:.3f}",
             (x[i], max(r["V_star"], r["payoff_router"], r["payoff_uniform"])),
+            textcoords="offset points",
+            xytext=(0, 3),
             ha="center",
             va="bottom",
-            fontsize=7,
         )
     ax.set_xticks(x, [f"K = {k}" for k in Ks])
-    ax.set(ylabel="worst case max_k KL(D_k‖q) (nats)", title="robust payoff")
-    ax.margins(y=0.25)
-    ax.legend(loc="upper left")
+    ax.set(
+        ylabel=r"worst case $\mathrm{max}_k\,\mathrm{KL}(D_k\|q)$ (nats)",
+        title="(a) robust payoff",
+    )
+    ax.margins(y=0.15)
+    ax.grid(axis="x", visible=False)
 
     ax = axes[0, 1]
     ax.plot(
-        Ks, [r["rejection_per_s"] for r in rows], "o-", color="#555555", label="exact rejection"
+        Ks,
+        [r["rejection_per_s"] for r in rows],
+        "o-",
+        color=robust_c,
+        label="exact rejection sampler of $p_g$",
     )
     ax.plot(
         Ks,
         [r["router_per_s"] for r in rows],
         "s-",
-        color=plotting.color("distilled router"),
-        label="distilled router",
+        color=router_c,
+        label="router sampler of $q_{r^*}$",
     )
     ax.plot(
         Ks,
         [r["rejection_per_s"] * r["K"] for r in rows],
         ":",
-        color="#555555",
-        label="K × rejection",
+        color=robust_c,
+        label=r"$K \times$ the rejection sampler",
     )
-    ax.set(yscale="log", xlabel="K experts", ylabel="samples / s", title="throughput")
+    ax.set(
+        yscale="log",
+        xlabel="number of experts $K$",
+        ylabel="samples per second",
+        title="(b) throughput",
+    )
     ax.set_xticks(Ks, [str(k) for k in Ks])
-    ax.legend(loc="lower left")
+    # Label the decades and their 2× and 5× only, so that the labels never crowd.
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(_per_second))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
-    ax = axes[0, 2]
+    ax = axes[1, 0]
     last = rows[-1]
-    for kind, marker, c in (
-        ("rejection", "o", "#555555"),
-        ("router", "s", plotting.color("distilled router")),
-    ):
+    lowest = 1.0
+    for kind, marker, c in (("rejection", "o", robust_c), ("router", "s", router_c)):
         exact, emp = last[f"exact_{kind}"], last[f"empirical_{kind}"]
         seen = emp > 0
-        ax.loglog(
-            exact[seen],
-            emp[seen],
-            marker,
-            ms=2.5,
-            alpha=0.5,
-            color=c,
-            label=f"{kind}: χ² p = {fmt(last[f'chi2_p_{kind}'], 2)}",
-        )
-    # Below 1/samples a string is either unseen (not drawn here) or seen once.
-    lo = 0.3 / data["samples"]
-    ax.plot([lo, 1], [lo, 1], "k--", lw=1)
-    ax.set_xlim(lo, 1)
+        lowest = min(lowest, float(exact[seen].min()), float(emp[seen].min()))
+        ax.loglog(exact[seen], emp[seen], marker, ms=2.5, alpha=0.5, color=c)
+    edge = 0.5 * lowest
+    ax.plot([edge, 1], [edge, 1], "k--", lw=1)
     ax.set(
+        xlim=(edge, 1.5),
+        ylim=(edge, 1.5),
+        xticks=[1e-6, 1e-4, 1e-2, 1.0],
         xlabel="exact probability",
         ylabel="empirical frequency",
-        title=f"K = {last['K']}, {data['samples']} samples each",
+        title=f"(c) K = {last['K']}: χ² p = {last['chi2_p_rejection']:.2f} (rejection), "
+        f"{last['chi2_p_router']:.2f} (router)",
     )
-    ax.legend(loc="upper left")
-    plotting.title(fig, "§9", "distilling the robust gate into a causal router; exact samplers")
+
+    handles, labels = plotting.legend_entries(axes.flat)
+    handles += [
+        Line2D([], [], ls="none"),
+        Line2D([], [], color="k", ls="--", lw=1),
+    ]
+    labels += [
+        r"(a) numbers: $\mathrm{KL}(p_g\|q_{r^*})$ (nats)",
+        f"(c) empirical = exact ({data['samples']} samples)",
+    ]
+    plotting.legend_panel(axes[1, 1], handles, labels, handlelength=1.6)
+    plotting.title(
+        fig,
+        "distillation",
+        "a causal router for the robust gate, and exact samplers",
+        experiment="E9",
+    )
     return plotting.save(fig, Path(out_dir) / "E9_distillation.png")
 
 
