@@ -321,6 +321,9 @@ def _write_outputs(exp: Experiment, data: dict, params: dict, mode: str, out: Pa
     if not isinstance(tables, dict):
         tables = {"": tables}
     files = [png.name]
+    vector = png.with_suffix(".pdf")
+    if vector.exists():
+        files.append(vector.name)
     for name, rows in tables.items():
         csv_path = out / f"{exp.basename}{'_' + name if name else ''}.csv"
         _write_csv(csv_path, rows)
@@ -488,7 +491,10 @@ def _report(records: dict[str, Outcome], fresh: set[str], known: Sequence[str], 
         pngs = [f for f in o.files if f.endswith(".png")]
         for png in pngs:
             lines += [f"![{o.id}]({png})", ""]
-        data_files = [f for f in o.files if not f.endswith(".png")]
+        vectors = [f for f in o.files if f.endswith(".pdf")]
+        if vectors:
+            lines += ["Vector figure: " + ", ".join(f"[{f}]({f})" for f in vectors), ""]
+        data_files = [f for f in o.files if not f.endswith((".png", ".pdf"))]
         if data_files:
             lines += ["Plotted numbers: " + ", ".join(f"[{f}]({f})" for f in data_files), ""]
         if o.error:
