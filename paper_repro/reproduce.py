@@ -408,7 +408,8 @@ def _parse_report(text: str) -> list[Outcome]:
             continue
         seconds = _field(r"\(computed in ([\d.]+) s", body)
         files = re.findall(r"^!\[[^]]*\]\(([^)]+)\)", body, re.M)
-        files += re.findall(r"\[[^]]+\]\(([^)]+)\)", _field(r"^Plotted numbers: (.*?)$", body))
+        for label in ("Vector figure", "Plotted numbers"):
+            files += re.findall(r"\[[^]]+\]\(([^)]+)\)", _field(rf"^{label}: (.*?)$", body))
         outcomes.append(
             Outcome(
                 eid,
