@@ -72,17 +72,59 @@ def check_real_scalar(x, name: str) -> float:
 
 
 class Trie:
-    r"""The prefix trie of a finite set of strings, stored as flat node arrays.
+    r"""The prefix trie of a finite set of strings, stored as flat node arrays (THEORY §9).
 
     Node 0 is the root (the empty prefix); every other node c is a prefix
     ``s + a`` of some string, with ``parent[c]`` the node of s and ``symbol[c]``
     the id of a (0 is the end symbol, ``i ≥ 1`` is ``alphabet[i - 1]``). A node
     whose symbol is the end symbol is a leaf: the complete string
-    ``strings[string_index[c]]``. ``leaf[i]`` is the leaf node of string i.
-    The root is its own parent, so walks towards the root can overshoot safely.
+    ``strings[string_index[c]]``. The root is its own parent, so walks towards
+    the root can overshoot safely.
 
     Building is vectorized level by level (one ``np.unique`` per level) and
     every query is a pass over the levels, without per-node Python objects.
+
+    Parameters
+    ----------
+    strings : iterable of str
+        The n distinct strings of X; each is a complete sequence (the end symbol
+        is implicit), the empty string included.
+
+    Attributes
+    ----------
+    strings : tuple of str, length n
+        The strings, in the order given; per-string arrays follow this order.
+    alphabet : tuple of str
+        The distinct characters, sorted.
+    n, num_nodes, max_depth : int
+        Number of strings, of nodes (leaves included), and the longest string's
+        length + 1 (its leaf's depth).
+    parent, symbol, depth : ndarray of int, shape (num_nodes,)
+        Parent node, symbol id of the edge into the node, and depth.
+    leaf : ndarray of int, shape (n,)
+        The leaf node of every string.
+    string_index : ndarray of int, shape (num_nodes,)
+        The string a leaf closes, −1 at inner nodes.
+    child_start, child_stop : ndarray of int, shape (num_nodes,)
+        The children of node s are the nodes ``child_start[s]:child_stop[s]``.
+    internal : ndarray of int
+        The nodes with at least one child (the prefixes a router decides at).
+    level_start : ndarray of int, shape (max_depth + 2,)
+        The nodes of depth d are ``level_start[d]:level_start[d + 1]``.
+
+    Raises
+    ------
+    ValueError
+        If ``strings`` is a single str, not iterable, empty, has an element that
+        is not a str, or repeats a string.
+
+    Examples
+    --------
+    >>> trie = Trie(["ab", "abc", "b"])
+    >>> trie.num_nodes, [trie.prefix(c) for c in trie.leaf]
+    (8, ['ab$', 'abc$', 'b$'])
+    >>> trie.prefix_mass([0.5, 0.25, 0.25])[trie.child_start[0]:trie.child_stop[0]]
+    array([0.75, 0.25])
     """
 
     def __init__(self, strings: Iterable[str]):
@@ -174,7 +216,23 @@ class Trie:
         )
 
     def prefix(self, node: int) -> str:
-        """The prefix spelled by ``node`` (a leaf's end symbol is written ``'$'``)."""
+        """The prefix spelled by ``node``, a leaf's end symbol written ``'$'``.
+
+        Parameters
+        ----------
+        node : int
+            A node index, ``0 ≤ node < num_nodes``.
+
+        Returns
+        -------
+        str
+            The symbols on the path from the root to ``node``.
+
+        Raises
+        ------
+        ValueError
+            If ``node`` is not an integer or out of range.
+        """
         node = check_int(node, "node", minimum=0)
         if node >= self.num_nodes:
             raise ValueError(f"node: expected an index < {self.num_nodes}, got {node}")
@@ -215,28 +273,68 @@ class Trie:
     def prefix_mass(self, q) -> np.ndarray:
         r"""Prefix masses :math:`q(s) = \sum_{x \succeq s} q(x)` of every node (THEORY §9).
 
-        ``q`` is a distribution on the strings, shape (n,), or a stack (K, n);
-        the result has shape (num_nodes,) or (K, num_nodes), with q(root) = 1 and
-        q(leaf of x) = q(x). Children are summed into parents level by level.
+        Children are summed into parents level by level, from the leaves up.
+
+        Parameters
+        ----------
+        q : array_like, shape (n,) or (K, n)
+            A distribution on the strings, or a stack of them.
+
+        Returns
+        -------
+        ndarray, shape (num_nodes,) or (K, num_nodes)
+            q(s) at every node: 1 at the root, q(x) at the leaf of x.
+
+        Raises
+        ------
+        ValueError
+            If ``q`` is not a real array of that shape with rows on the simplex.
         """
         return self._mass(self._check_values(q, "q"))
 
     def conditionals(self, q) -> np.ndarray:
         r"""Next-symbol conditionals :math:`q(a|s) = q(sa)/q(s)`, stored at the child node sa.
 
-        Shape (num_nodes,) or (K, num_nodes); the root holds 1. Where q(s) = 0
-        the conditionals are 0: such a prefix carries no mass, so the convention
-        never changes a sequence probability, and an expert with p_k(s) = 0
-        offers nothing to a router at s.
+        Where q(s) = 0 the conditionals are 0: such a prefix carries no mass, so
+        the convention never changes a sequence probability, and an expert with
+        p_k(s) = 0 offers nothing to a router at s.
+
+        Parameters
+        ----------
+        q : array_like, shape (n,) or (K, n)
+            A distribution on the strings, or a stack of them.
+
+        Returns
+        -------
+        ndarray, shape (num_nodes,) or (K, num_nodes)
+            q(a|s) at the node sa; the root holds 1.
+
+        Raises
+        ------
+        ValueError
+            If ``q`` is not a real array of that shape with rows on the simplex.
         """
         return self._conditionals(self._mass(self._check_values(q, "q")))
 
     def sequence_probability(self, cond) -> np.ndarray:
         r"""Reconstruct :math:`q(x) = \prod_t q(x_t \mid x_{<t})` from per-node conditionals.
 
-        ``cond`` has shape (num_nodes,) or (K, num_nodes), one value per node
-        (the conditional of the edge into it; the root's entry is ignored).
-        Returns shape (n,) or (K, n). Inverse of :meth:`conditionals` on Δ(X).
+        The inverse of :meth:`conditionals` on Δ(X).
+
+        Parameters
+        ----------
+        cond : array_like, shape (num_nodes,) or (K, num_nodes)
+            The conditional of the edge into every node; the root's entry is ignored.
+
+        Returns
+        -------
+        ndarray, shape (n,) or (K, n)
+            The product of the conditionals along every string's path.
+
+        Raises
+        ------
+        ValueError
+            If ``cond`` is not a real array of that shape with finite entries ≥ 0.
         """
         c = check_real(cond, "cond", (1, 2)).astype(np.float64)
         if c.shape[-1] != self.num_nodes:

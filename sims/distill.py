@@ -38,17 +38,24 @@ which is 0 exactly at the optimum. The classical monotone EM update
 :math:`r_k \leftarrow r_k \nabla_k f / W` solves the problem in principle, but its
 linear rate tends to 1 where the experts' conditionals nearly coincide, and it
 can never give weight back to an expert once that weight is 0. Each step here
-instead compares two ascent directions and takes the better one, each with an
-exact line search on :math:`t \mapsto f(r + t d)` (a one-dimensional concave
-function whose derivatives cost one pass over the children):
+instead weighs four ascent directions, each followed by an exact line search on
+:math:`t \mapsto f(r + t d)` (a one-dimensional concave function whose
+derivatives cost one pass over the children):
 
-* the Newton direction on the face of the simplex spanned by the experts with
-  weight > 0 and those whose gradient coordinate exceeds r·∇f, which converges
-  quadratically once the optimal support is found;
+* the Newton direction on the face of the simplex spanned by the support of r,
+  which converges quadratically once the optimal support is found;
+* the flat direction of that face, the gradient's part along near-null
+  directions of the Hessian, where f rises almost linearly until some weight
+  reaches 0 (nearly collinear experts);
 * the Frank–Wolfe direction :math:`e_j - r` towards the expert
   :math:`j = \arg\max_k \nabla_k f`, which lets an expert at weight 0 re-enter
-  whenever its gradient coordinate exceeds the others', and whose guaranteed
-  progress makes every step at least as good as a Frank–Wolfe step.
+  as soon as its gradient coordinate exceeds the others';
+* the pairwise direction :math:`e_j - e_i` from the support's expert i with the
+  smallest gradient coordinate, which can empty expert i.
+
+A face step cut short by a weight reaching 0 is taken whenever it ascends (it
+removes that expert from the support); otherwise the largest ascent wins, so
+every step gains at least as much as a Frank–Wolfe step with exact line search.
 """
 
 from __future__ import annotations
@@ -388,18 +395,11 @@ def _ray(w, A, mix, x, d, delta):
 def _solve_prefix(w, A, x, tol, max_iter):
     """Maximize f(r) = Σ_a w_a log (A r)_a over Δ_K from ``x`` until gap(r) ≤ tol.
 
-    Candidates at every step, each at its exact line-search length: the Newton
-    and the flat direction on the face of the support and of the experts that
-    want to enter, the Frank–Wolfe step towards the expert j with the largest
-    gradient coordinate, and the pairwise step that moves weight to j from the
-    support's expert with the smallest one. A face step cut short by an expert
-    reaching 0 is taken whenever it ascends: it drops that expert, and every
-    drop follows the entry of an expert or the start, so drops cannot repeat
-    without other steps in between. Otherwise the largest ascent wins, which is
-    at least a Frank–Wolfe step's. f increases at every step; a step is counted
-    only when taken, and the solver stops early when no candidate increases f
-    (the gap is then at the level of rounding). Returns the weights, their
-    certified gap and the number of steps.
+    Every step picks one of the Newton, flat, Frank–Wolfe and pairwise candidates
+    as the module docstring describes, so f increases at every step. A step is
+    counted only when it is taken; the solver stops early when no candidate
+    increases f (the gap is then at the level of rounding). Returns the
+    weights, their certified gap and the number of steps.
     """
     m, K = A.shape
     wsum = np.sum(w)
@@ -541,7 +541,7 @@ def distill_router(
     >>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
     >>> res = distill_router(["a", "ab", "b"], P, [0.2, 0.3, 0.5])
     >>> res.converged, round(res.value, 6), res.gap_bound <= 1e-10
-    (True, 0.057237, True)
+    (True, 0.010068, True)
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)
@@ -597,8 +597,35 @@ def posterior_router(strings, P, z) -> np.ndarray:
     :math:`w_k(s) = z_k\, p_k(s) / \sum_j z_j\, p_j(s)`, the posterior of the
     expert index after reading the prefix s under the prior z; then
     :math:`\sum_k w_k(s) p_k(a|s) = \sum_k z_k p_k(sa) / \sum_j z_j p_j(s) = p_z(a|s)`
-    and the student is :math:`q_w = p_z = \sum_k z_k p_k`. Returns (num_nodes, K);
-    where no expert with z_k > 0 reaches s (a prefix p_z never visits) the row is z.
+    and the student is :math:`q_w = p_z = \sum_k z_k p_k`.
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    z : array_like, shape (K,)
+        The constant gate, a point of Δ_K.
+
+    Returns
+    -------
+    ndarray, shape (num_nodes, K)
+        w(s) at every node; where no expert with z_k > 0 reaches s (a prefix
+        p_z never visits) the row is z.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    >>> w = posterior_router(["a", "ab", "b"], P, [0.5, 0.5])
+    >>> np.allclose(router_model(["a", "ab", "b"], P, w), [0.3, 0.175, 0.525])
+    True
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)
@@ -610,7 +637,29 @@ def posterior_router(strings, P, z) -> np.ndarray:
 
 
 def router_model(strings, P, router) -> np.ndarray:
-    r"""The student :math:`q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t|x_{<t})`, shape (n,)."""
+    r"""The student :math:`q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t|x_{<t})` (THEORY §9).
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    router : array_like, shape (num_nodes, K)
+        r(s) ∈ Δ_K at every node; at every prefix the student reaches it may only
+        weight experts that give the prefix positive probability.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        q_r on the strings.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values, or the router weights
+        an expert that cannot continue a prefix the student reaches.
+    """
     trie = as_trie(strings)
     ex = _experts(trie, P)
     _, node_mass = _check_router(trie, ex, router)
@@ -623,9 +672,16 @@ def router_model(strings, P, router) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """Sampled string indices (size,) and the number of proposals they cost.
+    """Sampled strings and the number of proposals they cost.
 
-    ``acceptance_rate`` = size / proposals (1 for the router sampler).
+    Attributes
+    ----------
+    indices : ndarray of int, shape (size,)
+        Indices into the strings of the samples, in the order drawn.
+    proposals : int
+        Proposals drawn to obtain them (``size`` for the router sampler).
+    acceptance_rate : float
+        ``size / proposals``.
     """
 
     indices: np.ndarray
@@ -633,6 +689,7 @@ class SampleResult:
 
     @property
     def acceptance_rate(self) -> float:
+        """The fraction of proposals accepted."""
         return self.indices.size / self.proposals
 
 
@@ -689,6 +746,30 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
     (K evaluations per symbol, like the router), not by a lookup in the table P.
     Proposals are drawn in vectorized batches; ``proposals`` counts those a
     one-at-a-time sampler would have drawn up to the ``size``-th acceptance.
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    gate : array_like, shape (K, n)
+        A normalized gate: every column g(x) on Δ_K and Z(g) = Σ_x p_g(x) = 1.
+    size : int
+        Number of samples, ≥ 1.
+    seed : int, sequence of int or numpy.random.Generator, default 0
+        Seed of the random generator (checked by :func:`theory.validation.check_seed`).
+
+    Returns
+    -------
+    SampleResult
+        The accepted strings and the proposals drawn.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it), or
+        if Z(g) ≠ 1.
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)
@@ -737,7 +818,29 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     a ~ p_k(·|s) by a binary search in expert k's conditional CDF over the
     children of s; the pair has law :math:`\sum_k r_k(s) p_k(a|s) = q_r(a|s)`.
     The walks run in a compiled loop fed by the generator seeded with ``seed``.
-    Returns the indices of the sampled strings.
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    router : array_like, shape (num_nodes, K)
+        A causal router, as for :func:`router_model`.
+    size : int
+        Number of samples, ≥ 1.
+    seed : int, sequence of int or numpy.random.Generator, default 0
+        Seed of the random generator (checked by :func:`theory.validation.check_seed`).
+
+    Returns
+    -------
+    SampleResult
+        The sampled strings; ``proposals`` = ``size``.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it).
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)
