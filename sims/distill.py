@@ -310,7 +310,7 @@ def _face_directions(hess, grad, x, rcond):
     c·u = 0), P the projection onto c⊥ and (λ_i, v_i) the eigenpairs of P M P on
     c⊥, the projected gradient g = P X ∇f splits into the Newton direction
     Σ_{λ_i > ε} (v_i·g / λ_i) v_i and the flat direction Σ_{λ_i ≤ ε} (v_i·g) v_i,
-    ε = ``rcond`` · max λ_i. Where the experts' conditionals are exactly collinear
+    ε = ``rcond`` · trace M. Where the experts' conditionals are exactly collinear
     (always when K exceeds the number of children) g has no component along the
     null space and the flat direction is 0; where they are nearly collinear, f
     rises almost linearly along the flat direction until a weight reaches 0, a
@@ -334,17 +334,20 @@ def _face_directions(hess, grad, x, rcond):
     g -= np.dot(c, g) * c
     Mc = M @ c
     cMc = np.dot(c, Mc)
+    trace = np.trace(M)
     # P M P, plus c at an eigenvalue above all others: eigh then returns the face's
     # eigenpairs first and c last, however degenerate the spectrum.
-    shift = 2.0 * np.trace(M) + 1.0
+    shift = 2.0 * trace + 1.0
     for a in range(nf):
         for b in range(nf):
             M[a, b] += (cMc + shift) * c[a] * c[b] - Mc[a] * c[b] - c[a] * Mc[b]
     lam, V = np.linalg.eigh(M)
-    top = max(lam[nf - 2], 0.0)
+    # Relative to the trace of M rather than to the face's largest eigenvalue, so that
+    # a face whose whole spectrum is rounding (experts that agree there) is all flat.
+    eps = rcond * trace
     for i in range(nf - 1):
         coef = np.dot(V[:, i], g)
-        if lam[i] > rcond * top:
+        if lam[i] > eps:
             coef /= lam[i]
             for a in range(nf):
                 d[free[a]] += coef * V[a, i] * xs[a]
