@@ -38,13 +38,17 @@ which is 0 exactly at the optimum. The classical monotone EM update
 :math:`r_k \leftarrow r_k \nabla_k f / W` solves the problem in principle, but its
 linear rate tends to 1 where the experts' conditionals nearly coincide, and it
 can never give weight back to an expert once that weight is 0. Each step here
-instead weighs four ascent directions, each followed by an exact line search on
+instead weighs five ascent directions, each followed by an exact line search on
 :math:`t \mapsto f(r + t d)` (a one-dimensional concave function whose
 derivatives cost one pass over the children):
 
 * the Newton direction on the face of the simplex spanned by the support of r,
   which converges quadratically once the optimal support is found;
-* the flat direction of that face, the gradient's part along near-null
+* when the full Newton step would leave the simplex, the Newton direction with
+  the experts that cut it short held at their weights: an expert that alone
+  serves a child of tiny target weight must keep a tiny weight, and it would
+  otherwise block every Newton step of the others;
+* the flat direction of the face, the gradient's part along near-null
   directions of the Hessian, where f rises almost linearly until some weight
   reaches 0 (nearly collinear experts);
 * the Frank–Wolfe direction :math:`e_j - r` towards the expert
@@ -53,9 +57,10 @@ derivatives cost one pass over the children):
 * the pairwise direction :math:`e_j - e_i` from the support's expert i with the
   smallest gradient coordinate, which can empty expert i.
 
-A face step cut short by a weight reaching 0 is taken whenever it ascends (it
-removes that expert from the support); otherwise the largest ascent wins, so
-every step gains at least as much as a Frank–Wolfe step with exact line search.
+A step that empties an expert is taken whenever it ascends (the support then
+shrinks, and Newton works on the smaller face); otherwise the largest ascent
+wins, so every such step gains at least as much as a Frank–Wolfe step with exact
+line search.
 """
 
 from __future__ import annotations
@@ -219,11 +224,17 @@ def _local_problem(lo, hi, W, Pc):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _derivatives(w, A, x, mix, grad, hess):
-    """Write m = A x, ∇f = Aᵀ(w/m) and ∇²f = −Aᵀ diag(w/m²) A for f(x) = Σ_a w_a log m_a."""
+def _derivatives(w, A, x, mix, grad, curv, share):
+    """Write m = A x, ∇f = Aᵀ(w/m) and the curvature X(−∇²f)X with X = diag(x).
+
+    The latter is Σ_a w_a b_a b_aᵀ with b_ak = A_ak x_k / m_a ∈ [0, 1], the share of
+    expert k in the mixed probability of child a (``share`` is work space for b_a),
+    so its entries lie in [0, W] however small m_a is; the Hessian itself, with
+    entries w_a A_ak A_aj / m_a², can overflow.
+    """
     m, K = A.shape
     grad[:] = 0.0
-    hess[:] = 0.0
+    curv[:] = 0.0
     for a in range(m):
         s = 0.0
         for k in range(K):
@@ -232,8 +243,10 @@ def _derivatives(w, A, x, mix, grad, hess):
         ratio = w[a] / s
         for k in range(K):
             grad[k] += ratio * A[a, k]
+            share[k] = A[a, k] * x[k] / s
+        for k in range(K):
             for j in range(K):
-                hess[k, j] -= ratio / s * A[a, k] * A[a, j]
+                curv[k, j] += w[a] * share[k] * share[j]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -297,40 +310,48 @@ def _line_search(w, mix, delta, tmax):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _face_directions(hess, grad, x, rcond):
+def _face_directions(curv, grad, x, hold, rcond):
     """Newton and flat ascent directions of f on the face of the simplex spanned by the
-    support of x, each with Σ_k d_k = 0 and d_k = 0 off the support.
+    support of x, each with Σ_k d_k = 0 and d_k = 0 off the support and where ``hold``
+    is True (experts whose weight stays as it is).
 
-    The step is written d = X u with X = diag(x) on the support: then X(−∇²f)X has
-    entries Σ_a w_a (A_ak x_k / m_a)(A_aj x_j / m_a), all between 0 and W, however
-    small some m_a is, so the eigenvalues below are accurate where the Hessian
-    itself would mix scales up to 1e20 (a child of tiny target weight that only an
-    expert of tiny weight covers). Newton's direction does not depend on this
-    choice of variables. With M = X(−∇²f)X, c = x/|x| (the constraint Σ d = 0 is
-    c·u = 0), P the projection onto c⊥ and (λ_i, v_i) the eigenpairs of P M P on
-    c⊥, the projected gradient g = P X ∇f splits into the Newton direction
-    Σ_{λ_i > ε} (v_i·g / λ_i) v_i and the flat direction Σ_{λ_i ≤ ε} (v_i·g) v_i,
-    ε = ``rcond`` · trace M. Where the experts' conditionals are exactly collinear
-    (always when K exceeds the number of children) g has no component along the
-    null space and the flat direction is 0; where they are nearly collinear, f
-    rises almost linearly along the flat direction until a weight reaches 0, a
-    move the Newton step alone cannot see.
+    The step is written d_k = σ_k v_k with σ_k = 1/√(−∂²_kk f), so that the
+    curvature in v is a correlation matrix C (unit diagonal, C_kj = H_kj/√(H_kk H_jj),
+    computed from ``curv`` = X(−∇²f)X, whose entries lie in [0, W] where those of
+    the Hessian H itself can overflow). Newton's direction does not depend on this
+    choice of variables, but flatness does: an eigenvalue of C near 0 means
+    that the experts' contributions are nearly collinear, whatever their weights.
+    With c = σ/|σ| (the constraint Σ d = 0 is c·v = 0), P the projection onto c⊥
+    and (λ_i, v_i) the eigenpairs of P C P on c⊥, the projected gradient
+    g = P(σ ∘ ∇f) splits into the Newton direction Σ_{λ_i > ε} (v_i·g / λ_i) v_i and
+    the flat direction Σ_{λ_i ≤ ε} (v_i·g) v_i, ε = ``rcond`` · trace C. Where the
+    experts' conditionals are exactly collinear (always when K exceeds the number
+    of children) g has no component along the null space and the flat direction
+    is 0; where they are nearly collinear, f rises almost linearly along the flat
+    direction until a weight reaches 0, a move the Newton step alone cannot see.
+    An expert that gives every child of positive target weight probability 0 has
+    no curvature at all; it gets σ = 0 in C's scale and a flat direction.
     """
     K = grad.size
     d = np.zeros(K)
     flat = np.zeros(K)
-    free = np.flatnonzero(x > 0.0)
+    free = np.flatnonzero((x > 0.0) & ~hold)
     nf = free.size
     if nf < 2:
         return d, flat
-    xs = x[free]
-    c = xs / np.sqrt(np.sum(xs * xs))
+    diag = np.empty(nf)
+    for a in range(nf):
+        diag[a] = curv[free[a], free[a]]
+    top = np.max(diag)
+    root = np.sqrt(np.where(diag > 0.0, diag, top))
+    sigma = x[free] / root
+    c = sigma / np.sqrt(np.sum(sigma * sigma))
     M = np.empty((nf, nf))
     g = np.empty(nf)
     for a in range(nf):
-        g[a] = xs[a] * grad[free[a]]
+        g[a] = sigma[a] * grad[free[a]]
         for b in range(nf):
-            M[a, b] = -xs[a] * hess[free[a], free[b]] * xs[b]
+            M[a, b] = curv[free[a], free[b]] / (root[a] * root[b])
     g -= np.dot(c, g) * c
     Mc = M @ c
     cMc = np.dot(c, Mc)
@@ -342,30 +363,43 @@ def _face_directions(hess, grad, x, rcond):
         for b in range(nf):
             M[a, b] += (cMc + shift) * c[a] * c[b] - Mc[a] * c[b] - c[a] * Mc[b]
     lam, V = np.linalg.eigh(M)
-    # Relative to the trace of M rather than to the face's largest eigenvalue, so that
-    # a face whose whole spectrum is rounding (experts that agree there) is all flat.
     eps = rcond * trace
     for i in range(nf - 1):
         coef = np.dot(V[:, i], g)
         if lam[i] > eps:
             coef /= lam[i]
             for a in range(nf):
-                d[free[a]] += coef * V[a, i] * xs[a]
+                d[free[a]] += coef * V[a, i] * sigma[a]
         else:
             for a in range(nf):
-                flat[free[a]] += coef * V[a, i] * xs[a]
+                flat[free[a]] += coef * V[a, i] * sigma[a]
     return d, flat
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _tangent(d, x):
-    """Make Σ_k d_k = 0 to rounding by moving the residual onto the heaviest expert.
+def _tangent(d, x, hold):
+    """Make Σ_k d_k = 0 to rounding by moving the residual onto the heaviest free expert.
 
     Near the optimum d is tiny while the rounding in 1·d is not: a d that leaves
     the simplex by ε changes f by about εW through the total mass alone, which
     would swamp the true ascent.
     """
-    d[np.argmax(x)] -= np.sum(d)
+    heavy = -1
+    for k in range(x.size):
+        if not hold[k] and (heavy < 0 or x[k] > x[heavy]):
+            heavy = k
+    d[heavy] -= np.sum(d)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _first_block(x, d):
+    """The step length at which x + t d first reaches the boundary, and the expert that
+    reaches it there (inf and −1 when d has no negative entry)."""
+    t_max, block = np.inf, -1
+    for k in range(x.size):
+        if d[k] < 0.0 and -x[k] / d[k] < t_max:
+            t_max, block = -x[k] / d[k], k
+    return t_max, block
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -377,10 +411,7 @@ def _ray(w, A, mix, x, d, delta):
     f(x + t d) − f(x), 0 for a direction that does not ascend.
     """
     m, K = A.shape
-    t_max, block = np.inf, -1
-    for k in range(K):
-        if d[k] < 0.0 and -x[k] / d[k] < t_max:
-            t_max, block = -x[k] / d[k], k
+    t_max, block = _first_block(x, d)
     if block < 0 or not np.all(np.isfinite(d)):
         return 0.0, 0.0, -1
     for a in range(m):
@@ -398,25 +429,41 @@ def _ray(w, A, mix, x, d, delta):
 def _solve_prefix(w, A, x, tol, max_iter):
     """Maximize f(r) = Σ_a w_a log (A r)_a over Δ_K from ``x`` until gap(r) ≤ tol.
 
-    Every step picks one of the Newton, flat, Frank–Wolfe and pairwise candidates
-    as the module docstring describes, so f increases at every step. A step is
+    Every step picks one of the Newton, held-Newton, flat, Frank–Wolfe and pairwise
+    candidates as the module docstring describes, so f increases at every step. A step is
     counted only when it is taken; the solver stops early when no candidate
     increases f (the gap is then at the level of rounding). Returns the
     weights, their certified gap and the number of steps.
     """
     m, K = A.shape
     wsum = np.sum(w)
-    mix, grad, hess = np.empty(m), np.empty(K), np.empty((K, K))
+    mix, grad, curv, share = np.empty(m), np.empty(K), np.empty((K, K)), np.empty(K)
     delta = np.empty(m)
-    _derivatives(w, A, x, mix, grad, hess)
+    hold = np.zeros(K, dtype=np.bool_)
+    _derivatives(w, A, x, mix, grad, curv, share)
     gap = _certificate(wsum, grad)
     it = 0
     while gap > tol and it < max_iter:
-        d, flat = _face_directions(hess, grad, x, 1e-12)
-        _tangent(d, x)
-        _tangent(flat, x)
+        hold[:] = False
+        d, flat = _face_directions(curv, grad, x, hold, 1e-12)
+        _tangent(d, x, hold)
+        _tangent(flat, x, hold)
         t_n, gain_n, block_n = _ray(w, A, mix, x, d, delta)
         t_0, gain_0, block_0 = _ray(w, A, mix, x, flat, delta)
+        # When the full Newton step would leave the simplex, the experts that cut it
+        # short are held where they are and the Newton step is recomputed on the rest:
+        # a weight that must shrink by orders of magnitude (it alone serves a child of
+        # tiny target weight) would otherwise block every Newton step of the others.
+        held = d
+        t_max, k = _first_block(x, d)
+        while t_max < 1.0:
+            hold[k] = True
+            held, _ = _face_directions(curv, grad, x, hold, 1e-12)
+            _tangent(held, x, hold)
+            t_max, k = _first_block(x, held)
+        t_h, gain_h, block_h = 0.0, 0.0, -1
+        if held is not d:
+            t_h, gain_h, block_h = _ray(w, A, mix, x, held, delta)
         j = np.argmax(grad)
         fw = -x
         fw[j] += 1.0
@@ -430,20 +477,27 @@ def _solve_prefix(w, A, x, tol, max_iter):
         if i != j:
             pw[j], pw[i] = 1.0, -1.0
             t_p, gain_p, block_p = _ray(w, A, mix, x, pw, delta)
-        best = max(gain_n, gain_0, gain_f, gain_p)
+        best = max(gain_n, gain_h, gain_0, gain_f, gain_p)
         if not best > 0.0:
             break
-        drop_n = block_n >= 0 and gain_n > 0.0
-        drop_0 = block_0 >= 0 and gain_0 > 0.0
-        if drop_n or drop_0:
-            if drop_n and (not drop_0 or gain_n >= gain_0):
-                step, t, block = d, t_n, block_n
-            else:
-                step, t, block = flat, t_0, block_0
-        elif gain_n == best:
-            step, t, block = d, t_n, -1
+        # A step that empties an expert and ascends is taken before any other (the
+        # largest such): it shrinks the face, on which Newton then works; FW steps
+        # alone only scale a useless weight down, and any weight left on it blocks
+        # the Newton step at once.
+        drop = max(
+            gain_n if block_n >= 0 else 0.0,
+            gain_h if block_h >= 0 else 0.0,
+            gain_0 if block_0 >= 0 else 0.0,
+            gain_p if block_p >= 0 else 0.0,
+        )
+        if drop > 0.0:
+            best = drop
+        if gain_n == best:
+            step, t, block = d, t_n, block_n
+        elif gain_h == best:
+            step, t, block = held, t_h, block_h
         elif gain_0 == best:
-            step, t, block = flat, t_0, -1
+            step, t, block = flat, t_0, block_0
         elif gain_p == best:
             step, t, block = pw, t_p, block_p
         else:
@@ -452,7 +506,7 @@ def _solve_prefix(w, A, x, tol, max_iter):
         if block >= 0:
             y[block] = 0.0
         x = y / np.sum(y)
-        _derivatives(w, A, x, mix, grad, hess)
+        _derivatives(w, A, x, mix, grad, curv, share)
         gap = _certificate(wsum, grad)
         it += 1
     return x, gap, it

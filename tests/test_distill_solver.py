@@ -54,10 +54,13 @@ def random_prefix(rng, kind):
         A[rng.integers(m), A.max(axis=0) == 0] = 1.0  # every expert has a child
     A /= A.sum(axis=0)
     w = rng.dirichlet(np.ones(m))
+    if kind == "tiny weights":  # target weights down to 1e-15 on some children
+        w *= 10.0 ** rng.uniform(-15, 0, size=m)
+        w /= w.sum()
     return w, np.ascontiguousarray(A)
 
 
-KINDS = ["dirichlet", "collinear", "scales", "zeros"]
+KINDS = ["dirichlet", "collinear", "scales", "zeros", "tiny weights"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -118,6 +121,26 @@ def test_S9_an_expert_at_weight_zero_reenters_when_its_gradient_is_largest(seed)
     np.testing.assert_allclose(A @ r, A @ x, rtol=1e-5)
     if np.linalg.matrix_rank(A) == K:
         np.testing.assert_allclose(r, x, atol=1e-5)
+
+
+def test_S9_an_expert_that_alone_serves_a_rare_child_keeps_a_tiny_weight():
+    """Child 0 has target weight 1e-20 and only expert 1 continues with it. Expert 1 is
+    otherwise poor, so its optimal weight is tiny but positive (at 0, f = −∞). The
+    weight has to shrink by many orders of magnitude while the others converge."""
+    rng = np.random.default_rng(4)
+    K, m = 5, 7
+    A = rng.dirichlet(np.ones(m - 1), size=K).T
+    A = np.vstack([np.zeros(K), A])
+    A[0, 1] = 0.3
+    A[1:, 1] *= 1e-3
+    A /= A.sum(axis=0)
+    w = np.r_[1e-20, rng.dirichlet(np.ones(m - 1))]
+    w /= w.sum()
+    r, gap, steps = solve_prefix(w, A, np.full(K, 1.0 / K), 1e-12, 200)
+    assert gap <= 1e-12 and steps < 200
+    assert 0.0 < r[1] < 1e-12
+    _, best = cvxpy_optimum(w, A)
+    assert best - f(w, A, r) <= gap + 1e-15
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from(KINDS), st.integers(0, 3))
