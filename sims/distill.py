@@ -330,7 +330,8 @@ def _face_directions(curv, grad, x, hold, rcond):
     is 0; where they are nearly collinear, f rises almost linearly along the flat
     direction until a weight reaches 0, a move the Newton step alone cannot see.
     An expert that gives every child of positive target weight probability 0 has
-    no curvature at all; it gets σ = 0 in C's scale and a flat direction.
+    no curvature at all: its row of C is 0 (it is scaled by the largest diagonal
+    entry instead of its own), so it moves only along the flat direction.
     """
     K = grad.size
     d = np.zeros(K)
