@@ -1,40 +1,82 @@
 r"""Structural distillation into a causal router, and exact samplers (THEORY §9).
 
 X is a finite set of strings, each a complete sequence closed by an implicit
-end symbol, organized as a prefix trie. Every q ∈ Δ(X) has prefix masses q(s)
-and next-symbol conditionals q(a|s) = q(sa)/q(s); the end symbol is a symbol
-like the others, so "ab" and "abc" are distinct outcomes and "ab" is also a
-prefix of "abc". A causal router r maps prefixes to Δ_K and defines the student
+end symbol, organized as a prefix trie (:class:`Trie`). Every q ∈ Δ(X) has
+prefix masses q(s) and next-symbol conditionals q(a|s) = q(sa)/q(s); the end
+symbol is a symbol like the others, so "ab" and "abc" are distinct outcomes and
+"ab" is also a prefix of "abc". A causal router r maps prefixes to Δ_K and
+defines the student
 
 .. math:: q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t \mid x_{<t}).
 
 * Constant gates g ≡ z are reproduced exactly by the posterior router
   :math:`w_k(s) = z_k p_k(s) / \sum_j z_j p_j(s)` (:func:`posterior_router`).
 * A sequence-level target p_g is distilled by minimizing KL(p_g‖q_r), which
-  splits over prefixes into concave problems solved by EM with a certified
-  optimality gap (:func:`distill_router`).
+  splits over prefixes into concave problems over Δ_K, each solved to a
+  certified optimality gap (:func:`distill_router`).
 * Exact samples of p_g come either from rejection sampling against the uniform
   mixture of the experts (:func:`sample_rejection`, acceptance rate 1/K) or,
   for a router, ancestrally along the trie (:func:`sample_router`).
 
-Trie nodes are numbered level by level (root = 0), and inside a level by
-(parent, symbol); the children of every node are therefore contiguous, and all
-per-node quantities are flat arrays indexed by node.
+The prefix problems
+-------------------
+At a prefix s with target weights :math:`w_a = p(a|s)` on its children and
+expert conditionals :math:`A_{ak} = p_k(a|s)`, the router row solves
+
+.. math:: \max_{r \in \Delta_K} f(r) = \sum_a w_a \log m_a(r), \qquad m(r) = A r,
+
+with :math:`\nabla_k f = \sum_a w_a A_{ak} / m_a` and :math:`r \cdot \nabla f = W := \sum_a w_a`.
+Because f is concave, r is optimal iff :math:`\nabla_k f(r) \le r \cdot \nabla f(r)` for
+every k (with equality on the support of r, which the weighted average then
+forces). Jensen's inequality turns this into a certificate computed from r alone:
+
+.. math:: f(r^*) - f(r) = \sum_a w_a \log\frac{m_a(r^*)}{m_a(r)}
+          \le W \log \frac{r^* \cdot \nabla f(r)}{W}
+          \le W \log \frac{\max_k \nabla_k f(r)}{W} =: \mathrm{gap}(r),
+
+which is 0 exactly at the optimum. The classical monotone EM update
+:math:`r_k \leftarrow r_k \nabla_k f / W` solves the problem in principle, but its
+linear rate tends to 1 where the experts' conditionals nearly coincide, and it
+can never give weight back to an expert once that weight is 0. Each step here
+instead weighs five ascent directions, each followed by an exact line search on
+:math:`t \mapsto f(r + t d)` (a one-dimensional concave function whose
+derivatives cost one pass over the children):
+
+* the Newton direction on the face of the simplex spanned by the support of r,
+  which converges quadratically once the optimal support is found;
+* when the full Newton step would leave the simplex, the Newton direction with
+  the experts that cut it short held at their weights: an expert that alone
+  serves a child of tiny target weight must keep a tiny weight, and it would
+  otherwise block every Newton step of the others;
+* the flat direction of the face, the gradient's part along near-null
+  directions of the Hessian, where f rises almost linearly until some weight
+  reaches 0 (nearly collinear experts);
+* the Frank–Wolfe direction :math:`e_j - r` towards the expert
+  :math:`j = \arg\max_k \nabla_k f`, which lets an expert at weight 0 re-enter
+  as soon as its gradient coordinate exceeds the others';
+* the pairwise direction :math:`e_j - e_i` from the support's expert i with the
+  smallest gradient coordinate, which can empty expert i.
+
+A step that empties an expert is taken whenever it ascends (the support then
+shrinks, and Newton works on the smaller face); otherwise the largest ascent
+wins, so every such step gains at least as much as a Frank–Wolfe step with exact
+line search.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from theory._kernels import kl_rows as _kl_rows
+from sims._trie import Trie, as_trie
+from theory.divergences import kl
 from theory.gates import check_gate
 from theory.validation import (
     SUM_TOL,
     InfeasibleError,
+    as_real_array,
     check_distribution,
     check_int,
     check_positive,
@@ -53,190 +95,6 @@ __all__ = [
     "sample_rejection",
     "sample_router",
 ]
-
-
-class Trie:
-    r"""The prefix trie of a finite set of strings, stored as flat node arrays.
-
-    Node 0 is the root (the empty prefix); every other node c is a prefix
-    ``s + a`` of some string, with ``parent[c]`` the node of s and ``symbol[c]``
-    the id of a (0 is the end symbol, ``i ≥ 1`` is ``alphabet[i - 1]``). A node
-    whose symbol is the end symbol is a leaf: the complete string
-    ``strings[string_index[c]]``. ``leaf[i]`` is the leaf node of string i.
-    The root is its own parent, so walks towards the root can overshoot safely.
-
-    Building is vectorized level by level (one ``np.unique`` per level) and
-    every query is a pass over the levels, without per-node Python objects.
-    """
-
-    def __init__(self, strings: Iterable[str]):
-        if isinstance(strings, str):
-            raise ValueError("strings: expected a collection of str, got a single str")
-        try:
-            strings = tuple(strings)
-        except TypeError as exc:
-            raise ValueError(
-                f"strings: expected a collection of str, got {type(strings).__name__}"
-            ) from exc
-        if not strings:
-            raise ValueError("strings: expected a non-empty collection of strings, got none")
-        for i, s in enumerate(strings):
-            if not isinstance(s, str):
-                raise ValueError(f"strings: element {i} is a {type(s).__name__}, expected str")
-        n = len(strings)
-        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
-        flat = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)
-        chars, flat_ids = np.unique(flat, return_inverse=True)
-        width = chars.size + 1
-        codes = np.zeros((n, int(lengths.max()) + 1), dtype=np.int64)
-        rows = np.repeat(np.arange(n), lengths)
-        cols = np.arange(flat.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        codes[rows, cols] = flat_ids + 1
-
-        cur = np.zeros(n, dtype=np.int64)
-        leaf = np.empty(n, dtype=np.int64)
-        parents, symbols, starts = [np.zeros(1, np.int64)], [np.full(1, -1, np.int64)], [0, 1]
-        for d in range(1, codes.shape[1] + 1):
-            alive = np.flatnonzero(lengths >= d - 1)
-            sym = codes[alive, d - 1]
-            keys, inv = np.unique(cur[alive] * width + sym, return_inverse=True)
-            cur[alive] = starts[-1] + inv
-            ended = sym == 0
-            leaf[alive[ended]] = cur[alive[ended]]
-            parents.append(keys // width)
-            symbols.append(keys % width)
-            starts.append(starts[-1] + keys.size)
-
-        order = np.argsort(leaf, kind="stable")
-        same = np.flatnonzero(leaf[order][1:] == leaf[order][:-1])
-        if same.size:
-            i, j = sorted((int(order[same[0]]), int(order[same[0] + 1])))
-            raise ValueError(
-                f"strings: must be distinct, {strings[i]!r} appears at positions {i} and {j}"
-            )
-
-        self.strings = strings
-        self.alphabet = tuple(chr(c) for c in chars)
-        self.n = n
-        self.parent = np.concatenate(parents)
-        self.symbol = np.concatenate(symbols)
-        self.level_start = np.asarray(starts, dtype=np.int64)
-        self.num_nodes = int(self.level_start[-1])
-        self.max_depth = self.level_start.size - 2
-        self.depth = np.repeat(np.arange(self.max_depth + 1), np.diff(self.level_start))
-        self.leaf = leaf
-        self.string_index = np.full(self.num_nodes, -1, dtype=np.int64)
-        self.string_index[leaf] = np.arange(n)
-        ids = np.arange(self.num_nodes)
-        self.child_start = np.searchsorted(self.parent[1:], ids, side="left") + 1
-        self.child_stop = np.searchsorted(self.parent[1:], ids, side="right") + 1
-        self.internal = np.flatnonzero(self.child_stop > self.child_start)
-        # Per level d ≥ 1: the segments of equal parent, for summing children into parents.
-        self._segments = []
-        for d in range(1, self.max_depth + 1):
-            lo, hi = int(self.level_start[d]), int(self.level_start[d + 1])
-            p = self.parent[lo:hi]
-            seg = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
-            self._segments.append((lo, hi, seg, p[seg]))
-        for a in (
-            self.parent,
-            self.symbol,
-            self.depth,
-            self.leaf,
-            self.string_index,
-            self.child_start,
-            self.child_stop,
-            self.internal,
-            self.level_start,
-        ):
-            a.setflags(write=False)
-
-    def __repr__(self) -> str:
-        return (
-            f"Trie(n={self.n}, num_nodes={self.num_nodes}, max_depth={self.max_depth}, "
-            f"alphabet={''.join(self.alphabet)!r})"
-        )
-
-    def prefix(self, node: int) -> str:
-        """The prefix spelled by ``node`` (a leaf's end symbol is written ``'$'``)."""
-        node = check_int(node, "node", minimum=0)
-        if node >= self.num_nodes:
-            raise ValueError(f"node: expected an index < {self.num_nodes}, got {node}")
-        out = []
-        while node:
-            a = int(self.symbol[node])
-            out.append(self.alphabet[a - 1] if a else "$")
-            node = int(self.parent[node])
-        return "".join(reversed(out))
-
-    def _check_values(self, q, name: str) -> np.ndarray:
-        q = check_distribution(q, name) if np.ndim(q) == 1 else check_stack(q, name)
-        if q.shape[-1] != self.n:
-            raise ValueError(
-                f"{name}: expected {self.n} entries per row (one per string), got {q.shape[-1]}"
-            )
-        return q
-
-    def _mass(self, q: np.ndarray) -> np.ndarray:
-        mass = np.zeros(q.shape[:-1] + (self.num_nodes,))
-        mass[..., self.leaf] = q
-        for lo, hi, seg, owners in reversed(self._segments):
-            mass[..., owners] = np.add.reduceat(mass[..., lo:hi], seg, axis=-1)
-        return mass
-
-    def _conditionals(self, mass: np.ndarray) -> np.ndarray:
-        up = mass[..., self.parent]
-        return np.divide(mass, up, out=np.zeros_like(mass), where=up > 0)
-
-    def _path_products(self, cond: np.ndarray) -> np.ndarray:
-        prob = np.array(cond, dtype=np.float64)
-        prob[..., 0] = 1.0
-        for lo, hi, _, _ in self._segments:
-            prob[..., lo:hi] *= prob[..., self.parent[lo:hi]]
-        return prob
-
-    def prefix_mass(self, q) -> np.ndarray:
-        r"""Prefix masses :math:`q(s) = \sum_{x \succeq s} q(x)` of every node (THEORY §9).
-
-        ``q`` is a distribution on the strings, shape (n,), or a stack (K, n);
-        the result has shape (num_nodes,) or (K, num_nodes), with q(root) = 1 and
-        q(leaf of x) = q(x). Children are summed into parents level by level.
-        """
-        return self._mass(self._check_values(q, "q"))
-
-    def conditionals(self, q) -> np.ndarray:
-        r"""Next-symbol conditionals :math:`q(a|s) = q(sa)/q(s)`, stored at the child node sa.
-
-        Shape (num_nodes,) or (K, num_nodes); the root holds 1. Where q(s) = 0
-        the conditionals are 0: such a prefix carries no mass, so the convention
-        never changes a sequence probability, and an expert with p_k(s) = 0
-        offers nothing to a router at s.
-        """
-        return self._conditionals(self._mass(self._check_values(q, "q")))
-
-    def sequence_probability(self, cond) -> np.ndarray:
-        r"""Reconstruct :math:`q(x) = \prod_t q(x_t \mid x_{<t})` from per-node conditionals.
-
-        ``cond`` has shape (num_nodes,) or (K, num_nodes), one value per node
-        (the conditional of the edge into it; the root's entry is ignored).
-        Returns shape (n,) or (K, n). Inverse of :meth:`conditionals` on Δ(X).
-        """
-        try:
-            c = np.asarray(cond, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError("cond: expected an array of real numbers") from exc
-        if c.ndim not in (1, 2) or c.shape[-1] != self.num_nodes:
-            raise ValueError(
-                f"cond: expected shape (num_nodes,) or (K, num_nodes) with "
-                f"num_nodes = {self.num_nodes}, got {c.shape}"
-            )
-        if not np.all(np.isfinite(c)) or np.any(c < 0):
-            raise ValueError("cond: entries must be finite and non-negative")
-        return self._path_products(c)[..., self.leaf]
-
-
-def _as_trie(strings) -> Trie:
-    return strings if isinstance(strings, Trie) else Trie(strings)
 
 
 @dataclass(frozen=True)
@@ -262,10 +120,7 @@ def _check_router(trie: Trie, ex: _Experts, router) -> tuple[np.ndarray, np.ndar
     law at s would not sum to 1.
     """
     K = ex.P.shape[0]
-    try:
-        r = np.asarray(router, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("router: expected a (num_nodes, K) array of real numbers") from exc
+    r = as_real_array(router, "router", ndim=2)
     if r.shape != (trie.num_nodes, K):
         raise ValueError(
             f"router: expected shape (num_nodes, K) = {(trie.num_nodes, K)}, got {np.shape(router)}"
@@ -299,155 +154,385 @@ def _check_router(trie: Trie, ex: _Experts, router) -> tuple[np.ndarray, np.ndar
 
 @dataclass(frozen=True)
 class RouterResult:
-    """A distilled causal router and its certificate (THEORY §9).
+    r"""A distilled causal router and its certificate (THEORY §9).
 
-    ``router`` (num_nodes, K): r(s) at every node (rows of leaves are unused and
-    uniform); ``student`` (n,): q_r; ``kl`` = KL(target‖q_r); ``gap_bound``:
-    Σ_s target(s)·gap(s), an upper bound on ``kl`` − min_r KL(target‖q_r);
-    ``lower`` = max(0, kl − gap_bound) ≤ min_r KL ≤ ``kl``; ``prefix_gap``
-    (num_nodes,): the per-prefix optimality gap bound; ``iterations``: the most
-    solver steps (Newton or EM) spent on one prefix; ``converged``: gap_bound ≤ tol.
+    Attributes
+    ----------
+    router : ndarray, shape (num_nodes, K)
+        r(s) at every node; rows of prefixes the target never reaches (leaves
+        included) are uniform over the experts alive there.
+    student : ndarray, shape (n,)
+        The student q_r on the strings.
+    value, kl : float
+        :math:`\mathrm{KL}(p\|q_r)` of the returned router (the same number under
+        both names; ``value`` is the name every certified result uses).
+    lower, upper : float
+        Certified bracket ``lower ≤ min_r KL(p‖q_r) ≤ upper``: ``upper`` = ``value``
+        and ``lower`` = max(0, value − gap_bound), clamped to ``upper``.
+    gap_bound : float
+        :math:`\sum_s p(s)\,\mathrm{gap}(s)`, an upper bound on ``value`` − min_r KL.
+    prefix_gap : ndarray, shape (num_nodes,)
+        The certified gap of every prefix problem (0 where the target never goes).
+    prefix_iterations : ndarray of int, shape (num_nodes,)
+        Steps taken on every prefix problem.
+    iterations : int
+        The most steps taken on one prefix, ``prefix_iterations.max()``.
+    converged : bool
+        Every prefix problem reached its tolerance, which implies ``gap_bound ≤ tol``.
     """
 
     router: np.ndarray
     student: np.ndarray
+    value: float
     kl: float
     lower: float
+    upper: float
     gap_bound: float
     prefix_gap: np.ndarray
+    prefix_iterations: np.ndarray
     iterations: int
     converged: bool
 
+    def __post_init__(self):
+        # Bounds computed in floating point may cross by rounding; the bracket never does.
+        if self.lower > self.upper:
+            object.__setattr__(self, "lower", self.upper)
+
+    @property
+    def gap(self) -> float:
+        """The width ``upper − lower`` of the certified bracket."""
+        return self.upper - self.lower
+
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _prefix_eval(lo, hi, W, Pc, r, grad, hess):
-    """f(r) = Σ_a W_a log m_a (m = Σ_k r_k Pc_k) over the children lo..hi-1 of one
-    prefix, with its gradient and Hessian written into ``grad`` and ``hess``."""
+def _local_problem(lo, hi, W, Pc):
+    """The children lo..hi-1 of one prefix that the target reaches: their weights w (m,)
+    and the experts' conditionals A (m, K); children of weight 0 do not enter f."""
     K = Pc.shape[0]
-    grad[:] = 0.0
-    hess[:] = 0.0
-    f = 0.0
+    m = 0
     for c in range(lo, hi):
-        w = W[c]
-        if w > 0.0:
-            mix = 0.0
+        if W[c] > 0.0:
+            m += 1
+    w = np.empty(m)
+    A = np.empty((m, K))
+    i = 0
+    for c in range(lo, hi):
+        if W[c] > 0.0:
+            w[i] = W[c]
             for k in range(K):
-                mix += r[k] * Pc[k, c]
-            f += w * np.log(mix)
-            ratio = w / mix
-            for k in range(K):
-                grad[k] += ratio * Pc[k, c]
-                for j in range(K):
-                    hess[k, j] -= ratio / mix * Pc[k, c] * Pc[j, c]
-    return f
+                A[i, k] = Pc[k, c]
+            i += 1
+    return w, A
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _newton_direction(hess, grad, free, nf):
-    """The Newton ascent direction of f on the face {Σ_k d_k = 0, d_k = 0 off ``free[:nf]``}:
-    the solution d of −H d + ν 1 = ∇f, 1·d = 0 restricted to the free experts."""
-    A = np.zeros((nf + 1, nf + 1))
-    b = np.zeros(nf + 1)
-    for a in range(nf):
-        for c in range(nf):
-            A[a, c] = -hess[free[a], free[c]]
-        A[a, nf] = 1.0
-        A[nf, a] = 1.0
-        b[a] = grad[free[a]]
-    # When the experts' conditionals are collinear at s (always when K exceeds the
-    # number of children) the system is singular but consistent: ∇f lies in the span
-    # of the vectors (p_k(a|s))_k that also span the range of the Hessian. The
-    # minimum-norm solution is then the Newton step within that range; a ridge
-    # instead would send the step far along the flat directions.
-    sol = np.linalg.lstsq(A, b, rcond=1e-13)[0]
-    d = np.zeros(grad.size)
-    for a in range(nf):
-        d[free[a]] = sol[a]
-    return d
+def _derivatives(w, A, x, mix, grad, curv, share):
+    """Write m = A x, ∇f = Aᵀ(w/m) and the curvature X(−∇²f)X with X = diag(x).
 
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _solve_prefix(lo, hi, W, Pc, x, tol, max_iter):
-    """Maximize f(r) = Σ_a W_a log Σ_k r_k Pc_k(a) over Δ_K from ``x`` (children lo..hi-1).
-
-    Each step is a Newton step on the face of the active experts (those with
-    r_k > 0 or ∇_k > r·∇), with a backtracking line search that keeps f
-    non-decreasing; when it fails to increase f the step is the EM update
-    r_k ← r_k ∇_k / r·∇ instead, which always does. Newton matters at prefixes
-    where the experts' conditionals nearly coincide: there EM's linear rate is
-    arbitrarily close to 1. Stops when the certified gap
-    (r·∇) log(max_k ∇_k / r·∇) ≥ f(r*) − f(r) is ≤ tol. Returns the final
-    weights, their gap and the number of steps.
+    The latter is Σ_a w_a b_a b_aᵀ with b_ak = A_ak x_k / m_a ∈ [0, 1], the share of
+    expert k in the mixed probability of child a (``share`` is work space for b_a),
+    so its entries lie in [0, W] however small m_a is; the Hessian itself, with
+    entries w_a A_ak A_aj / m_a², can overflow.
     """
-    K = Pc.shape[0]
-    grad, hess = np.empty(K), np.empty((K, K))
-    grad2, hess2 = np.empty(K), np.empty((K, K))
-    free = np.empty(K, dtype=np.int64)
-    f = _prefix_eval(lo, hi, W, Pc, x, grad, hess)
-    it = 0
-    while True:
-        dot = np.sum(x * grad)
-        g = dot * np.log(np.max(grad) / dot)
-        if g <= tol or it >= max_iter:
-            break
-        it += 1
-        nf = 0
+    m, K = A.shape
+    grad[:] = 0.0
+    curv[:] = 0.0
+    for a in range(m):
+        s = 0.0
         for k in range(K):
-            if x[k] > 0.0 or grad[k] > dot:
-                free[nf] = k
-                nf += 1
-        d = _newton_direction(hess, grad, free, nf)
-        # An expert at weight 0 that the step would push negative is held at 0 and the
-        # step recomputed without it; otherwise the step length would be 0 at once.
-        while True:
-            kept = 0
+            s += A[a, k] * x[k]
+        mix[a] = s
+        ratio = w[a] / s
+        for k in range(K):
+            grad[k] += ratio * A[a, k]
+            share[k] = A[a, k] * x[k] / s
+        for k in range(K):
+            for j in range(K):
+                curv[k, j] += w[a] * share[k] * share[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _certificate(wsum, grad):
+    """gap = W log(max_k ∇_k f / W) ≥ f(r*) − f(r), 0 exactly at the optimum."""
+    return max(wsum * np.log(np.max(grad) / wsum), 0.0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _slope(w, mix, delta, t):
+    """φ'(t) and φ''(t) for φ(t) = Σ_a w_a log(m_a + t δ_a); −inf outside φ's domain."""
+    g = 0.0
+    h = 0.0
+    for a in range(w.size):
+        v = mix[a] + t * delta[a]
+        if v <= 0.0:
+            return -np.inf, -np.inf
+        q = delta[a] / v
+        g += w[a] * q
+        h -= w[a] * q * q
+    return g, h
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _gain(w, mix, delta, t):
+    """φ(t) − φ(0) = Σ_a w_a log1p(t δ_a / m_a), accurate however small the gain."""
+    g = 0.0
+    for a in range(w.size):
+        g += w[a] * np.log1p(t * delta[a] / mix[a])
+    return g
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _line_search(w, mix, delta, tmax):
+    """The maximizer of the concave φ(t) = Σ_a w_a log(m_a + t δ_a) on [0, tmax], φ'(0) > 0.
+
+    The end point when φ'(tmax) ≥ 0; otherwise the root of φ' by Newton's method
+    from t = 1 (the Newton step's own length), safeguarded by bisection of a
+    bracket [lo, hi] with φ'(lo) > 0 > φ'(hi).
+    """
+    g, _ = _slope(w, mix, delta, tmax)
+    if g >= 0.0:
+        return tmax
+    lo, hi = 0.0, tmax
+    t = 1.0 if tmax > 1.0 else 0.5 * tmax
+    for _ in range(200):
+        g, h = _slope(w, mix, delta, t)
+        if g == 0.0:
+            return t
+        if g > 0.0:
+            lo = t
+        else:
+            hi = t
+        nxt = t - g / h if h < 0.0 else 0.5 * (lo + hi)
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - t) <= 1e-15 * nxt or hi - lo <= 1e-15 * hi:
+            break
+        t = nxt
+    return lo if t > hi else t
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _face_directions(curv, grad, x, hold, rcond):
+    """Newton and flat ascent directions of f on the face of the simplex spanned by the
+    support of x, each with Σ_k d_k = 0 and d_k = 0 off the support and where ``hold``
+    is True (experts whose weight stays as it is).
+
+    The step is written d_k = σ_k v_k with σ_k = 1/√(−∂²_kk f), so that the
+    curvature in v is a correlation matrix C (unit diagonal, C_kj = H_kj/√(H_kk H_jj),
+    computed from ``curv`` = X(−∇²f)X, whose entries lie in [0, W] where those of
+    the Hessian H itself can overflow). Newton's direction does not depend on this
+    choice of variables, but flatness does: an eigenvalue of C near 0 means
+    that the experts' contributions are nearly collinear, whatever their weights.
+    With c = σ/|σ| (the constraint Σ d = 0 is c·v = 0), P the projection onto c⊥
+    and (λ_i, v_i) the eigenpairs of P C P on c⊥, the projected gradient
+    g = P(σ ∘ ∇f) splits into the Newton direction Σ_{λ_i > ε} (v_i·g / λ_i) v_i and
+    the flat direction Σ_{λ_i ≤ ε} (v_i·g) v_i, ε = ``rcond`` · trace C. Where the
+    experts' conditionals are exactly collinear (always when K exceeds the number
+    of children) g has no component along the null space and the flat direction
+    is 0; where they are nearly collinear, f rises almost linearly along the flat
+    direction until a weight reaches 0, a move the Newton step alone cannot see.
+    An expert that gives every child of positive target weight probability 0 has
+    no curvature at all: its row of C is 0 (it is scaled by the largest diagonal
+    entry instead of its own), so it moves only along the flat direction.
+    """
+    K = grad.size
+    d = np.zeros(K)
+    flat = np.zeros(K)
+    free = np.flatnonzero((x > 0.0) & ~hold)
+    nf = free.size
+    if nf < 2:
+        return d, flat
+    diag = np.empty(nf)
+    for a in range(nf):
+        diag[a] = curv[free[a], free[a]]
+    top = np.max(diag)
+    root = np.sqrt(np.where(diag > 0.0, diag, top))
+    sigma = x[free] / root
+    c = sigma / np.sqrt(np.sum(sigma * sigma))
+    M = np.empty((nf, nf))
+    g = np.empty(nf)
+    for a in range(nf):
+        g[a] = sigma[a] * grad[free[a]]
+        for b in range(nf):
+            M[a, b] = curv[free[a], free[b]] / (root[a] * root[b])
+    g -= np.dot(c, g) * c
+    Mc = M @ c
+    cMc = np.dot(c, Mc)
+    trace = np.trace(M)
+    # P M P, plus c at an eigenvalue above all others: eigh then returns the face's
+    # eigenpairs first and c last, however degenerate the spectrum.
+    shift = 2.0 * trace + 1.0
+    for a in range(nf):
+        for b in range(nf):
+            M[a, b] += (cMc + shift) * c[a] * c[b] - Mc[a] * c[b] - c[a] * Mc[b]
+    lam, V = np.linalg.eigh(M)
+    eps = rcond * trace
+    for i in range(nf - 1):
+        coef = np.dot(V[:, i], g)
+        if lam[i] > eps:
+            coef /= lam[i]
             for a in range(nf):
-                if x[free[a]] > 0.0 or d[free[a]] >= 0.0:
-                    free[kept] = free[a]
-                    kept += 1
-            if kept == nf:
-                break
-            nf = kept
-            d = _newton_direction(hess, grad, free, nf)
-        slope = np.sum(grad * d)
-        accepted = False
-        if slope > 0.0 and np.all(np.isfinite(d)):
-            tmax, block = np.inf, -1
-            for k in range(K):
-                if d[k] < 0.0 and -x[k] / d[k] < tmax:
-                    tmax, block = -x[k] / d[k], k
-            t = min(1.0, tmax)
-            for _ in range(40):
-                y = np.maximum(x + t * d, 0.0)
-                if t == tmax:
-                    y[block] = 0.0
-                y /= np.sum(y)
-                fy = _prefix_eval(lo, hi, W, Pc, y, grad2, hess2)
-                # Accept sufficient ascent, or no loss beyond rounding of f.
-                if fy >= f + 1e-4 * t * slope or (t == 1.0 and fy >= f + 1e-15 * f):
-                    accepted = True
-                    break
-                t *= 0.5
-        if not accepted:
-            y = x * grad / dot
-            fy = _prefix_eval(lo, hi, W, Pc, y, grad2, hess2)
-        x, grad, hess, grad2, hess2 = y, grad2, hess2, grad, hess
-        f = fy
-    return x, max(g, 0.0), it
+                d[free[a]] += coef * V[a, i] * sigma[a]
+        else:
+            for a in range(nf):
+                flat[free[a]] += coef * V[a, i] * sigma[a]
+    return d, flat
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _tangent(d, x, hold):
+    """Make Σ_k d_k = 0 to rounding by moving the residual onto the heaviest free expert.
+
+    Near the optimum d is tiny while the rounding in 1·d is not: a d that leaves
+    the simplex by ε changes f by about εW through the total mass alone, which
+    would swamp the true ascent.
+    """
+    heavy = -1
+    for k in range(x.size):
+        if not hold[k] and (heavy < 0 or x[k] > x[heavy]):
+            heavy = k
+    d[heavy] -= np.sum(d)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _first_block(x, d):
+    """The step length at which x + t d first reaches the boundary, and the expert that
+    reaches it there (inf and −1 when d has no negative entry)."""
+    t_max, block = np.inf, -1
+    for k in range(x.size):
+        if d[k] < 0.0 and -x[k] / d[k] < t_max:
+            t_max, block = -x[k] / d[k], k
+    return t_max, block
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _ray(w, A, mix, x, d, delta):
+    """Exact line search along a direction d with Σ d = 0 from x: (t, gain, block).
+
+    The step is cut at the first expert whose weight reaches 0 (``block``, −1 when
+    the line-search maximum comes first or d has no negative entry); ``gain`` is
+    f(x + t d) − f(x), 0 for a direction that does not ascend.
+    """
+    m, K = A.shape
+    t_max, block = _first_block(x, d)
+    if block < 0 or not np.all(np.isfinite(d)):
+        return 0.0, 0.0, -1
+    for a in range(m):
+        s = 0.0
+        for k in range(K):
+            s += A[a, k] * d[k]
+        delta[a] = s
+    if _slope(w, mix, delta, 0.0)[0] <= 0.0:
+        return 0.0, 0.0, -1
+    t = _line_search(w, mix, delta, t_max)
+    return t, _gain(w, mix, delta, t), block if t == t_max else -1
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _solve_prefix(w, A, x, tol, max_iter):
+    """Maximize f(r) = Σ_a w_a log (A r)_a over Δ_K from ``x`` until gap(r) ≤ tol.
+
+    Every step picks one of the Newton, held-Newton, flat, Frank–Wolfe and pairwise
+    candidates as the module docstring describes, so f increases at every step. A step is
+    counted only when it is taken; the solver stops early when no candidate
+    increases f (the gap is then at the level of rounding). Returns the
+    weights, their certified gap and the number of steps.
+    """
+    m, K = A.shape
+    wsum = np.sum(w)
+    mix, grad, curv, share = np.empty(m), np.empty(K), np.empty((K, K)), np.empty(K)
+    delta = np.empty(m)
+    hold = np.zeros(K, dtype=np.bool_)
+    _derivatives(w, A, x, mix, grad, curv, share)
+    gap = _certificate(wsum, grad)
+    it = 0
+    while gap > tol and it < max_iter:
+        hold[:] = False
+        d, flat = _face_directions(curv, grad, x, hold, 1e-12)
+        _tangent(d, x, hold)
+        _tangent(flat, x, hold)
+        t_n, gain_n, block_n = _ray(w, A, mix, x, d, delta)
+        t_0, gain_0, block_0 = _ray(w, A, mix, x, flat, delta)
+        # When the full Newton step would leave the simplex, the experts that cut it
+        # short are held where they are and the Newton step is recomputed on the rest:
+        # a weight that must shrink by orders of magnitude (it alone serves a child of
+        # tiny target weight) would otherwise block every Newton step of the others.
+        held = d
+        t_max, k = _first_block(x, d)
+        while t_max < 1.0:
+            hold[k] = True
+            held, _ = _face_directions(curv, grad, x, hold, 1e-12)
+            _tangent(held, x, hold)
+            t_max, k = _first_block(x, held)
+        t_h, gain_h, block_h = 0.0, 0.0, -1
+        if held is not d:
+            t_h, gain_h, block_h = _ray(w, A, mix, x, held, delta)
+        j = np.argmax(grad)
+        fw = -x
+        fw[j] += 1.0
+        t_f, gain_f, _ = _ray(w, A, mix, x, fw, delta)
+        i = j
+        for k in range(K):
+            if x[k] > 0.0 and grad[k] < grad[i]:
+                i = k
+        pw = np.zeros(K)
+        gain_p, t_p, block_p = 0.0, 0.0, -1
+        if i != j:
+            pw[j], pw[i] = 1.0, -1.0
+            t_p, gain_p, block_p = _ray(w, A, mix, x, pw, delta)
+        best = max(gain_n, gain_h, gain_0, gain_f, gain_p)
+        if not best > 0.0:
+            break
+        # A step that empties an expert and ascends is taken before any other (the
+        # largest such): it shrinks the face, on which Newton then works; FW steps
+        # alone only scale a useless weight down, and any weight left on it blocks
+        # the Newton step at once.
+        drop = max(
+            gain_n if block_n >= 0 else 0.0,
+            gain_h if block_h >= 0 else 0.0,
+            gain_0 if block_0 >= 0 else 0.0,
+            gain_p if block_p >= 0 else 0.0,
+        )
+        if drop > 0.0:
+            best = drop
+        if gain_n == best:
+            step, t, block = d, t_n, block_n
+        elif gain_h == best:
+            step, t, block = held, t_h, block_h
+        elif gain_0 == best:
+            step, t, block = flat, t_0, block_0
+        elif gain_p == best:
+            step, t, block = pw, t_p, block_p
+        else:
+            step, t, block = fw, t_f, -1
+        y = np.maximum(x + t * step, 0.0)
+        if block >= 0:
+            y[block] = 0.0
+        x = y / np.sum(y)
+        _derivatives(w, A, x, mix, grad, curv, share)
+        gap = _certificate(wsum, grad)
+        it += 1
+    return x, gap, it
 
 
 # The per-prefix solver is a separate function so that its work arrays are private to
 # each prefix: inside a prange body numba may hoist such allocations out of the loop.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _solve_node(lo, hi, W, Pc, x, tol, max_iter):
+    w, A = _local_problem(lo, hi, W, Pc)
+    return _solve_prefix(w, A, x, tol, max_iter)
+
+
 @numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _em_prefixes(nodes, start, stop, W, Pc, r, tol, max_iter):
-    """Solve every prefix problem of ``nodes`` with :func:`_solve_prefix`, in place on r;
-    returns the per-prefix gaps and step counts."""
-    m = nodes.size
-    gap = np.zeros(m)
-    steps = np.zeros(m, dtype=np.int64)
-    for i in numba.prange(m):
+def _solve_prefixes(nodes, start, stop, W, Pc, r, tol, max_iter):
+    """Solve the prefix problem of every node in ``nodes``, in place on r; returns the
+    per-prefix gaps and step counts."""
+    count = nodes.size
+    gap = np.zeros(count)
+    steps = np.zeros(count, dtype=np.int64)
+    for i in numba.prange(count):
         s = nodes[i]
-        r[s], gap[i], steps[i] = _solve_prefix(start[s], stop[s], W, Pc, r[s].copy(), tol, max_iter)
+        r[s], gap[i], steps[i] = _solve_node(start[s], stop[s], W, Pc, r[s].copy(), tol, max_iter)
     return gap, steps
 
 
@@ -459,32 +544,66 @@ def _prefix_problems_start(trie: Trie, ex: _Experts) -> np.ndarray:
     return alive / alive.sum(axis=1, keepdims=True)
 
 
-def distill_router(strings, P, target, tol: float = 1e-10, max_iter: int = 100_000) -> RouterResult:
+def distill_router(
+    strings, P, target, tol: float = 1e-10, max_iter: int = 100_000, *, prefix_tol: float = 1e-9
+) -> RouterResult:
     r"""Distill a sequence-level model into a causal router (THEORY §9).
 
-    Solves :math:`\min_r \mathrm{KL}(p\|q_r)` for the ``target`` p (n,) and the
-    experts P (K, n). By the chain rule
+    Solves :math:`\min_r \mathrm{KL}(p\|q_r)` for the ``target`` p and the experts
+    P. By the chain rule
 
     .. math:: \mathrm{KL}(p\|q_r) = \sum_s p(s) \Big[\sum_a p(a|s)\log p(a|s)
               - f_s(r(s))\Big],\quad f_s(r) = \sum_a p(a|s) \log \sum_k r_k\, p_k(a|s),
 
     so each prefix s with p(s) > 0 is a separate concave problem over Δ_K,
-    solved by the monotone EM update
-    :math:`r_k \leftarrow r_k \nabla_k f_s(r)`, with
-    :math:`\nabla_k f_s(r) = \sum_a p(a|s)\, p_k(a|s) / \sum_j r_j p_j(a|s)`
-    and :math:`r \cdot \nabla f_s(r) = 1`. Jensen's inequality gives the certificate
-    :math:`f_s(r^*) - f_s(r) = \sum_a p(a|s) \log \frac{m^*_a}{m_a}
-    \le \log \sum_k r^*_k \nabla_k f_s(r) \le \log \max_k \nabla_k f_s(r) =: \mathrm{gap}(s)`
-    (m the mixed conditionals), and the KL excess is at most :math:`\sum_s p(s)\,\mathrm{gap}(s)`. Every
-    prefix is iterated until gap(s) ≤ tol / Σ_s p(s), which bounds the total by
-    ``tol``. Prefixes the target never reaches keep uniform weights over the
-    experts alive there.
+    solved by Newton and Frank–Wolfe steps with exact line searches (see the
+    module docstring) until its certificate
+    :math:`\mathrm{gap}(s) = \log \max_k \nabla_k f_s(r(s)) \ge \max f_s - f_s(r(s))`
+    is at most :math:`\min(\text{prefix\_tol}, \text{tol} / \sum_s p(s))`. The KL
+    excess over the best router is then at most
+    :math:`\sum_s p(s)\,\mathrm{gap}(s) \le \text{tol}`, and every router row is
+    itself near-optimal, also at prefixes the target rarely visits (they weigh
+    little in the KL but decide the student's conditionals there). Prefixes the
+    target never reaches keep uniform weights over the experts alive there.
 
-    ``strings`` may be a :class:`Trie` already built on the strings. Raises
-    :class:`~theory.InfeasibleError` if the target puts mass on a string where
-    every expert has probability 0 (the KL is then infinite for every router).
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    target : array_like, shape (n,)
+        The model p to distill, a distribution on the same strings.
+    tol : float, default 1e-10
+        Bound on the certified total gap ``gap_bound``, in nats.
+    max_iter : int, default 100000
+        Most steps on any single prefix problem.
+    prefix_tol : float, default 1e-9
+        Bound on the certified gap of every prefix problem, in nats.
+
+    Returns
+    -------
+    RouterResult
+        The router, its student, KL(p‖q_r) with a certified bracket on the
+        optimum, the per-prefix gaps and step counts.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it).
+    theory.InfeasibleError
+        If the target puts mass on a string where every expert has probability 0
+        (the KL is then infinite for every router).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    >>> res = distill_router(["a", "ab", "b"], P, [0.2, 0.3, 0.5])
+    >>> res.converged, round(res.value, 6), res.gap_bound <= 1e-10
+    (True, 0.010068, True)
     """
-    trie = _as_trie(strings)
+    trie = as_trie(strings)
     ex = _experts(trie, P)
     target = check_distribution(target, "target")
     if target.shape[0] != trie.n:
@@ -492,6 +611,7 @@ def distill_router(strings, P, target, tol: float = 1e-10, max_iter: int = 100_0
             f"target: expected {trie.n} entries (one per string), got {target.shape[0]}"
         )
     tol = check_positive(tol, "tol")
+    prefix_tol = check_positive(prefix_tol, "prefix_tol")
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     uncovered = (target > 0) & (ex.P.max(axis=0) == 0)
     if uncovered.any():
@@ -504,26 +624,30 @@ def distill_router(strings, P, target, tol: float = 1e-10, max_iter: int = 100_0
     W = trie._conditionals(tmass)
     nodes = trie.internal[tmass[trie.internal] > 0]
     router = _prefix_problems_start(trie, ex)
-    per_node_tol = tol / float(tmass[nodes].sum())
-    gap, steps = _em_prefixes(
-        nodes, trie.child_start, trie.child_stop, W, ex.cond, router, per_node_tol, max_iter
+    node_tol = min(prefix_tol, tol / float(tmass[nodes].sum()))
+    gap, steps = _solve_prefixes(
+        nodes, trie.child_start, trie.child_stop, W, ex.cond, router, node_tol, max_iter
     )
     prefix_gap = np.zeros(trie.num_nodes)
     prefix_gap[nodes] = gap
+    prefix_steps = np.zeros(trie.num_nodes, dtype=np.int64)
+    prefix_steps[nodes] = steps
     edges = np.einsum("ck,kc->c", router[trie.parent], ex.cond)
     student = trie._path_products(edges)[trie.leaf]
-    # KL ≥ 0 exactly (Gibbs); a negative value is rounding in a student summing to 1 ± ε.
-    kl = max(0.0, float(_kl_rows(target[None, :], student)[0]))
+    value = kl(target, student)
     bound = float(tmass[nodes] @ gap)
     return RouterResult(
         router=router,
         student=student,
-        kl=kl,
-        lower=max(0.0, kl - bound),
+        value=value,
+        kl=value,
+        lower=max(0.0, value - bound),
+        upper=value,
         gap_bound=bound,
         prefix_gap=prefix_gap,
+        prefix_iterations=prefix_steps,
         iterations=int(steps.max(initial=0)),
-        converged=bool(bound <= tol),
+        converged=bool(np.all(gap <= node_tol)),
     )
 
 
@@ -533,10 +657,37 @@ def posterior_router(strings, P, z) -> np.ndarray:
     :math:`w_k(s) = z_k\, p_k(s) / \sum_j z_j\, p_j(s)`, the posterior of the
     expert index after reading the prefix s under the prior z; then
     :math:`\sum_k w_k(s) p_k(a|s) = \sum_k z_k p_k(sa) / \sum_j z_j p_j(s) = p_z(a|s)`
-    and the student is :math:`q_w = p_z = \sum_k z_k p_k`. Returns (num_nodes, K);
-    where no expert with z_k > 0 reaches s (a prefix p_z never visits) the row is z.
+    and the student is :math:`q_w = p_z = \sum_k z_k p_k`.
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    z : array_like, shape (K,)
+        The constant gate, a point of Δ_K.
+
+    Returns
+    -------
+    ndarray, shape (num_nodes, K)
+        w(s) at every node; where no expert with z_k > 0 reaches s (a prefix
+        p_z never visits) the row is z.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    >>> w = posterior_router(["a", "ab", "b"], P, [0.5, 0.5])
+    >>> np.allclose(router_model(["a", "ab", "b"], P, w), [0.3, 0.175, 0.525])
+    True
     """
-    trie = _as_trie(strings)
+    trie = as_trie(strings)
     ex = _experts(trie, P)
     z = check_weights(z, ex.P.shape[0], "z")
     joint = z[:, None] * ex.mass
@@ -546,8 +697,30 @@ def posterior_router(strings, P, z) -> np.ndarray:
 
 
 def router_model(strings, P, router) -> np.ndarray:
-    r"""The student :math:`q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t|x_{<t})`, shape (n,)."""
-    trie = _as_trie(strings)
+    r"""The student :math:`q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t|x_{<t})` (THEORY §9).
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    router : array_like, shape (num_nodes, K)
+        r(s) ∈ Δ_K at every node; at every prefix the student reaches it may only
+        weight experts that give the prefix positive probability.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        q_r on the strings.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values, or the router weights
+        an expert that cannot continue a prefix the student reaches.
+    """
+    trie = as_trie(strings)
     ex = _experts(trie, P)
     _, node_mass = _check_router(trie, ex, router)
     return node_mass[trie.leaf]
@@ -559,9 +732,16 @@ def router_model(strings, P, router) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """Sampled string indices (size,) and the number of proposals they cost.
+    """Sampled strings and the number of proposals they cost.
 
-    ``acceptance_rate`` = size / proposals (1 for the router sampler).
+    Attributes
+    ----------
+    indices : ndarray of int, shape (size,)
+        Indices into the strings of the samples, in the order drawn.
+    proposals : int
+        Proposals drawn to obtain them (``size`` for the router sampler).
+    acceptance_rate : float
+        ``size / proposals``.
     """
 
     indices: np.ndarray
@@ -569,6 +749,7 @@ class SampleResult:
 
     @property
     def acceptance_rate(self) -> float:
+        """The fraction of proposals accepted."""
         return self.indices.size / self.proposals
 
 
@@ -625,8 +806,32 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
     (K evaluations per symbol, like the router), not by a lookup in the table P.
     Proposals are drawn in vectorized batches; ``proposals`` counts those a
     one-at-a-time sampler would have drawn up to the ``size``-th acceptance.
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    gate : array_like, shape (K, n)
+        A normalized gate: every column g(x) on Δ_K and Z(g) = Σ_x p_g(x) = 1.
+    size : int
+        Number of samples, ≥ 1.
+    seed : int, sequence of int or numpy.random.Generator, default 0
+        Seed of the random generator (checked by :func:`theory.validation.check_seed`).
+
+    Returns
+    -------
+    SampleResult
+        The accepted strings and the proposals drawn.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it), or
+        if Z(g) ≠ 1.
     """
-    trie = _as_trie(strings)
+    trie = as_trie(strings)
     ex = _experts(trie, P)
     g = check_gate(gate, ex.P)
     Z = float(np.einsum("kn,kn->", g, ex.P))
@@ -673,9 +878,31 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     a ~ p_k(·|s) by a binary search in expert k's conditional CDF over the
     children of s; the pair has law :math:`\sum_k r_k(s) p_k(a|s) = q_r(a|s)`.
     The walks run in a compiled loop fed by the generator seeded with ``seed``.
-    Returns the indices of the sampled strings.
+
+    Parameters
+    ----------
+    strings : sequence of str, or Trie
+        The n distinct strings of X (or a :class:`Trie` already built on them).
+    P : array_like, shape (K, n)
+        The experts, one distribution on the strings per row.
+    router : array_like, shape (num_nodes, K)
+        A causal router, as for :func:`router_model`.
+    size : int
+        Number of samples, ≥ 1.
+    seed : int, sequence of int or numpy.random.Generator, default 0
+        Seed of the random generator (checked by :func:`theory.validation.check_seed`).
+
+    Returns
+    -------
+    SampleResult
+        The sampled strings; ``proposals`` = ``size``.
+
+    Raises
+    ------
+    ValueError
+        If an argument has the wrong type, shape or values (the message names it).
     """
-    trie = _as_trie(strings)
+    trie = as_trie(strings)
     ex = _experts(trie, P)
     r, _ = _check_router(trie, ex, router)
     size = check_int(size, "size")

@@ -81,12 +81,13 @@ class ArgumentTypeError(TypeError, ValueError):
     """
 
 
-def as_real_array(x, name: str) -> np.ndarray:
+def as_real_array(x, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
     """``x`` as a float64 numpy array, refusing anything that is not real numbers.
 
     Complex values (even with zero imaginary part), booleans, strings, ragged
     nested lists and other objects raise, naming ``name``; integers are
-    accepted and converted.
+    accepted and converted. ``ndim``, when given, is the required number of
+    dimensions (or a tuple of the allowed ones).
     """
     if isinstance(x, str | bytes):
         raise ArgumentTypeError(
@@ -119,9 +120,16 @@ def as_real_array(x, name: str) -> np.ndarray:
         raise ArgumentTypeError(f"{name}: expected an array of real numbers, got dtype {a.dtype}")
     try:
         # np.ascontiguousarray would turn a 0-d input into a vector of length 1.
-        return np.asarray(a, dtype=np.float64, order="C")
+        out = np.asarray(a, dtype=np.float64, order="C")
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{name}: cannot be read as real numbers ({exc})") from None
+    if ndim is not None:
+        dims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if out.ndim not in dims:
+            want = " or ".join(f"{d}-D" for d in dims)
+            what = "a scalar" if out.ndim == 0 else f"an array of shape {out.shape}"
+            raise ValueError(f"{name}: expected a {want} array, got {what}")
+    return out
 
 
 def _as_float_array(x, name: str, ndim: int) -> tuple[np.ndarray, np.ndarray]:

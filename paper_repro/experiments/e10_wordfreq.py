@@ -309,7 +309,7 @@ def check(data: dict) -> tuple[bool, str]:
         f"{fmt(t10)} ≥ 0 (T10); others: {others}; capacity floor C(D) = {fmt(data['capacity'])}; "
         f"best loglik gate of its class V*(G) = {fmt(data['class_optimum'])}; "
         f"distillation KL(p_g*‖q_r) = {fmt(data['distill_kl'])} "
-        f"(EM certificate {fmt(data['distill_gap'])})"
+        f"(certified gap {fmt(data['distill_gap'])})"
     )
 
 
@@ -324,7 +324,7 @@ def setup(p: dict) -> str:
         f"size-proportional pooled distribution (seed {p['pooled_seed']}); §10 comparators in "
         f"H = Δ(X) with the experts standing in for the domains (RegMix seed {p['regmix_seed']}); "
         f"primal-dual: {p['spd_steps']} steps, batch {p['spd_batch']}, seed {p['spd_seed']}; "
-        f"router distilled from the robust gate (EM tolerance {p['distill_tol']}). Metric: "
+        f"router distilled from the robust gate (certified per-prefix tolerance {p['distill_tol']}). Metric: "
         "max_λ KL(D_λ‖q) = max_k KL(D_k‖q) (convex in λ, maximal at a vertex of Δ_K)."
     )
 
