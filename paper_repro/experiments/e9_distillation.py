@@ -331,7 +331,7 @@ def setup(p: dict) -> str:
 EXPERIMENT = register(
     name="Structural distillation: causal router and exact samplers",
     claim="§9: the posterior router reproduces a constant gate exactly (KL ≤ 1e-12); the distilled "
-    "router reproduces the robust gate with a certified gap ≤ 1e-10; both samplers match their exact "
+    "router is the closest causal router to the robust gate (certified gap ≤ 1e-10); both samplers match their exact "
     "laws (χ² p ≥ 1e-3), rejection accepts 1/K of its proposals (|z| ≤ 4), and the router "
     "samples faster than rejection at every K.",
     params=params,
