@@ -26,6 +26,7 @@ it joins, through the :class:`WarmUp` worker plugin.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import string
@@ -112,8 +113,13 @@ def connect(workers: int | None = None, scheduler: str | None = None):
     cluster = None
     if scheduler is None:
         n = check_int(workers, "workers") if workers is not None else (os.cpu_count() or 1)
+        # Dask's warnings about slow worker shutdowns are noise here; errors still show.
         cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
         )
         client = Client(cluster)
     else:
