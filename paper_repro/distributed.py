@@ -26,6 +26,7 @@ it joins, through the :class:`WarmUp` worker plugin.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -35,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from paper_repro import plotting
 from theory.validation import check_int
@@ -64,23 +66,19 @@ def _warm_up_worker() -> None:
     warm_up()
 
 
-try:
-    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
-except ImportError:  # dask[distributed] is a dependency; this keeps plots importable without it
-    _WorkerPlugin = object
-
-
-class WarmUp(_WorkerPlugin):
+class WarmUp(WorkerPlugin):
     """Worker plugin: compile or load the numba kernels once, when a worker starts.
 
     Registered by :func:`connect` on every worker of the cluster, present and
-    future (a worker restarted after a crash warms up again).
+    future (a worker restarted after a crash warms up again). The warm-up runs
+    in a thread, so that the worker keeps answering the scheduler meanwhile;
+    the worker takes tasks only once it is done.
     """
 
     name = "modgate-warm-up"
 
-    def setup(self, worker) -> None:
-        _warm_up_worker()
+    async def setup(self, worker) -> None:
+        await asyncio.to_thread(_warm_up_worker)
 
 
 @contextmanager
@@ -195,9 +193,11 @@ def _combine(ids: Sequence[str], expected: Sequence[str], chunks: dict, failures
     from paper_repro.checks import CheckResult
 
     by_id: dict[str, list] = {}
-    for results in chunks.values():
+    where: dict[int, tuple] = {}
+    for (_unit, seed, trials), results in chunks.items():
         for r in results:
             by_id.setdefault(r.id, []).append(r)
+            where[id(r)] = (seed, trials)
     rows = []
     for rid in expected:
         parts = by_id.get(rid, [])
@@ -210,7 +210,11 @@ def _combine(ids: Sequence[str], expected: Sequence[str], chunks: dict, failures
             continue
         worst = max((r.worst_error if not math.isnan(r.worst_error) else math.inf) for r in parts)
         failed = [r for r in parts if not r.passed]
-        statement = failed[0].statement if failed else parts[0].statement
+        statement = parts[0].statement
+        if failed:
+            # The failing chunk alone, reproducible with the serial `modgate verify`.
+            seed, trials = where[id(failed[0])]
+            statement = f"{failed[0].statement} [fails with --seed {seed} --trials {trials}]"
         if errors:
             statement = f"{statement} [a chunk failed on the cluster: {errors[0]}]"
         rows.append(
@@ -246,7 +250,9 @@ def run_checks_distributed(
     s_i (i ≥ 1) drawn from ``SeedSequence([seed, i])``, so the chunks check
     independent instances. A row's result combines its chunks: trials summed,
     worst error the largest (NaN counts as +inf), failed if any chunk failed or
-    a chunk could not run (e.g. it killed its workers).
+    a chunk could not run (e.g. it killed its workers). The statement of a failed
+    row ends with the seed and trials of its first failing chunk, which the
+    serial ``modgate verify --seed S --trials T --only ROW`` reproduces.
 
     Parameters
     ----------
@@ -279,6 +285,7 @@ def run_checks_distributed(
 
     from paper_repro.checks import registry, run_checks
 
+    seed = check_int(seed, "seed", minimum=0)
     run_checks(seed=seed, trials=trials, only=only)  # validates; runs nothing
     chunk_trials = check_int(chunk_trials, "chunk_trials")
     ids = [c.id for c in registry()]
@@ -302,7 +309,9 @@ def run_checks_distributed(
                     failures.setdefault(task[0], f"{type(exc).__name__}: {exc}")
                 fut.release()
                 bar.update()
-        return done, failures
+        # Chunks in their own order, so that the failing chunk a row names does not
+        # depend on which worker finished first.
+        return {t: done[t] for t in tasks if t in done}, failures
 
     if client is not None:
         done, failures = run(client)
@@ -316,7 +325,14 @@ def run_checks_distributed(
 
 
 def describe_studies() -> str:
-    """The registered studies, their keys with defaults, and their outputs, as text."""
+    """The registered studies of :mod:`sims.sweep`, as printed by ``modgate sweep --list``.
+
+    Returns
+    -------
+    str
+        Per study: its name, its summary (led by its THEORY IDs), its grid keys
+        with their defaults and its outputs, one item per line.
+    """
     from sims.sweep import studies
 
     lines = []
@@ -329,7 +345,18 @@ def describe_studies() -> str:
 
 
 def write_csv(table, path: Path) -> Path:
-    """Write a ``pyarrow.Table`` as CSV, atomically."""
+    """Write a ``pyarrow.Table`` as CSV (header line, quoted strings), atomically.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+    path : str or Path
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     import pyarrow.csv as pacsv
 
     with plotting.atomic_path(path) as tmp:

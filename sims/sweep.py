@@ -292,9 +292,11 @@ def grid(study, settings: Mapping[str, Sequence] | None = None) -> list[dict]:
     settings = dict(settings or {})
     axes = []
     for key in study.keys:
-        values = list(settings.pop(key, [study.defaults[key]]))
-        if isinstance(values, str) or not values:
-            raise ValueError(f"{key}: expected a non-empty list of values")
+        values = settings.pop(key, [study.defaults[key]])
+        if isinstance(values, np.ndarray) and values.ndim == 1:
+            values = values.tolist()
+        if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"{key}: expected a non-empty list of values, got {values!r:.60}")
         kind = study.kind(key)
         for v in values:
             ok = isinstance(v, str) if kind is str else isinstance(v, numbers.Real)

@@ -172,6 +172,11 @@ def test_bad_settings_name_the_key(texts, message):
 def test_bad_grids_and_seeds_name_the_argument(tmp_path):
     with pytest.raises(ValueError, match="a: repeated values"):
         sw.grid(TOY, {"a": [1, 1]})
+    with pytest.raises(ValueError, match="c: expected a non-empty list of values, got 'xy'"):
+        sw.grid(TOY, {"c": "xy"})
+    with pytest.raises(ValueError, match="b: expected float values, got 'x'"):
+        sw.grid(TOY, {"b": [0.5, "x"]})
+    assert [p["b"] for p in sw.grid(TOY, {"b": np.array([1, 2])})] == [1.0, 2.0]
     with pytest.raises(ValueError, match="a: expected a ≥ 0"):
         sw.grid(TOY, {"a": [2, -1]})
     with pytest.raises(ValueError, match="seeds"):

@@ -23,6 +23,16 @@ def client():
         yield c
 
 
+def _compiled_kernels() -> int:
+    from theory import _kernels
+
+    return len(_kernels._kl_rows_range.signatures)
+
+
+def test_workers_have_their_kernels_compiled_before_the_first_task(client):
+    assert all(n > 0 for n in client.run(_compiled_kernels).values())
+
+
 def test_local_cluster_rows_are_those_computed_in_process(client, tmp_path):
     study = sw.get_study("modular-vs-monolithic")
     settings = {"separation": [0.0, 1.5, 3.0], "monolithic": ["full", "product"]}
@@ -115,6 +125,7 @@ def test_verify_fails_a_row_when_one_chunk_fails(client, flaky):
     client.run(_register_flaky)
     (row,) = run_checks_distributed(seed=0, trials=5, only=["Z9"], client=client, chunk_trials=2)
     assert (row.id, row.trials, row.worst_error, row.passed) == ("Z9", 5, 1.0, False)
+    assert row.statement.endswith(f"[fails with --seed {_chunk_seeds(0, 3)[2]} --trials 1]")
     (row,) = run_checks_distributed(seed=0, trials=4, only=["Z9"], client=client, chunk_trials=2)
     assert (row.trials, row.worst_error, row.passed) == (4, 0.0, True)
 
