@@ -497,29 +497,52 @@ def _label(keys: Sequence[str], values: Sequence) -> str:
 
 
 def _lines(study, cols: dict, varied: list[str]):
+    """Headline outputs against the first varied key (numeric first), one line per
+    combination of the other varied keys, mean and 95% bootstrap band."""
+    from matplotlib import colormaps
+
     from sims.sweep import summarize
 
     numeric = [k for k in varied if study.kind(k) is not str]
-    x = numeric[0] if numeric else None
+    x = (numeric or varied or [None])[0]
     series = [k for k in varied if k != x]
     outputs = list(study.headline or study.outputs[:4])
     summary = summarize(cols, [*series, *([x] if x else [])], outputs)
-    fig, axes = plotting.figure(ncols=len(outputs), width=3.8, height=3.3)
+    fig, axes = plotting.figure(ncols=len(outputs), width=3.6, height=3.2, layout="constrained")
     groups: dict[tuple, list[dict]] = {}
     for row in summary:
         groups.setdefault(tuple(row[k] for k in series), []).append(row)
+    categories = sorted({r[x] for r in summary}) if x and study.kind(x) is str else None
+
+    def position(row):
+        if x is None:
+            return 0.0
+        return categories.index(row[x]) if categories else row[x]
+
+    many = len(groups) > 8
     for ax, o in zip(axes.flat, outputs, strict=True):
         for i, (key, rows) in enumerate(groups.items()):
-            xs = np.array([r[x] for r in rows]) if x else np.arange(len(rows))
-            mean = np.array([r[o] for r in rows])
-            lo, hi = np.array([r[f"{o}_lo"] for r in rows]), np.array([r[f"{o}_hi"] for r in rows])
-            c = plotting.color("", i)
-            ax.plot(xs, mean, "o-", color=c, label=_label(series, key) or "mean")
-            ax.fill_between(xs, lo, hi, color=c, alpha=0.2, lw=0)
-        ax.set(xlabel=x or "grid point", ylabel=o, title=o)
-        if o.endswith("margin"):
+            c = colormaps["tab20"](i % 20) if many else plotting.color("", i)
+            xs = np.array([position(r) for r in rows], dtype=float)
+            ax.plot(xs, [r[o] for r in rows], "o-", color=c, ms=3, label=_label(series, key))
+            ax.fill_between(
+                xs,
+                [r[f"{o}_lo"] for r in rows],
+                [r[f"{o}_hi"] for r in rows],
+                color=c,
+                alpha=0.15,
+                lw=0,
+            )
+        if categories:
+            ax.set_xticks(range(len(categories)), categories)
+        ax.set(xlabel=x or "default grid point", ylabel=o, title=o)
+        if o.endswith(("margin", "slack")):
             ax.axhline(0.0, color="k", lw=0.8)
-    axes.flat[0].legend(loc="best")
+    if series:
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=7
+        )
     seeds = int(max(r["seeds"] for r in summary))
     plotting.title(
         fig, _theorem(study), f"{study.name}: mean over {seeds} seeds, 95% bootstrap band"

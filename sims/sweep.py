@@ -5,9 +5,10 @@ with its grid keys, each with a single default value. A sweep evaluates it on
 the Cartesian product of the values given for some keys (the others keep their
 defaults) and on the seeds 0..N−1: a grid of a·b points and N seeds gives
 exactly a·b·N rows, one per (grid point, seed), with a column per key, ``seed``
-and a column per output. The same seed draws the same random instance at every
-grid point (common random numbers), so differences across the grid are not
-sampling noise.
+and a column per output. A seed draws the same random numbers at every grid
+point (common random numbers): with K and n fixed, the domains at two
+separations share their base law and tilts, and the experts at two noise
+levels share their noise, so differences across the grid are not sampling noise.
 
 Three studies are registered (``modgate sweep --list``):
 
