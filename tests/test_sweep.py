@@ -397,3 +397,25 @@ def test_cli_sweep_of_stored_rows_starts_no_cluster_and_writes_csv_and_figure(tm
     _files(tmp_path, MVM.name)
     values = [float(line.split(",")[MVM.columns.index("margin")]) for line in csv[1:]]
     assert all(math.isfinite(v) for v in values)
+
+
+def test_E11_claim_passes_on_a_small_grid_and_fails_when_a_corner_disagrees(tmp_path):
+    from paper_repro.experiments import registry
+
+    (e11,) = registry(["E11"])
+    p = {**e11.params("quick"), "separations": [0.0, 3.0], "noises": [0.0, 0.8], "seeds": 2}
+    data = e11.run(p)
+    assert len(data["margin"]) == 2 * 2 * 2 * 2
+    passed, measured = e11.check(data)
+    assert passed, measured
+    corners = {
+        (c["monolithic"], c["separation"], c["noise"]): c for c in e11.table(data)["corners"]
+    }
+    assert corners[("product", 3.0, 0.0)]["predicted"] == "modular wins"
+    assert corners[("full", 0.0, 0.8)]["predicted"] == "modular cannot win"
+    # The measured margin at a corner the theory decides, forced to the other sign.
+    bad = {k: v.copy() for k, v in data.items()}
+    at = (bad["monolithic"] == "product") & (bad["separation"] == 3.0) & (bad["noise"] == 0.0)
+    bad["margin"][at] = -1.0
+    assert not e11.check(bad)[0]
+    assert e11.plot(data, tmp_path).exists()
