@@ -1,4 +1,4 @@
-"""The ``modgate`` command line: ``reproduce``, ``verify``, ``solve`` and ``bench``.
+"""The ``modgate`` command line: ``reproduce``, ``verify``, ``sweep``, ``solve`` and ``bench``.
 
 The CLI only wires functions together: experiments, checks and solvers live in
 their own modules. It never shows a traceback (unless ``--debug``): a bad
@@ -19,6 +19,7 @@ import os
 import sys
 import traceback
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,11 @@ def _split_ids(text: str | None) -> list[str] | None:
 def cmd_verify(args) -> int:
     from paper_repro.checks import run_checks
 
+    if args.workers is not None or args.scheduler is not None:
+        from paper_repro.distributed import run_checks_distributed
+
+        # The same rows, their trials spread over a Dask cluster.
+        run_checks = partial(run_checks_distributed, workers=args.workers, scheduler=args.scheduler)
     rows = run_checks(
         seed=args.seed, trials=args.trials, only=_split_ids(args.only), progress=args.progress
     )
@@ -201,6 +207,42 @@ def cmd_reproduce(args) -> int:
     )
 
 
+def cmd_sweep(args) -> int:
+    from paper_repro.distributed import describe_studies, sweep
+    from sims.sweep import get_study, grid, parse_settings
+
+    if args.list:
+        print(describe_studies())
+        return 0
+    if args.study is None or args.out is None:
+        raise ValueError("study: give a study and --out DIR (modgate sweep --list shows them)")
+    study = get_study(args.study)
+    try:
+        settings = parse_settings(study, args.set or [])
+        grid(study, settings)  # every grid point is checked before a cluster starts
+    except ValueError as exc:
+        raise ValueError(f"--set {exc}") from None
+    result = sweep(
+        study,
+        args.out,
+        settings=settings,
+        seeds=args.seeds,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=True,
+        echo=lambda line: print(line, flush=True),
+    )
+    return EXIT_ERROR if result.failed else 0
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, help="worker processes of a local Dask cluster (default: the cores)"
+    )
+    where.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
+
+
 def cmd_bench(args) -> int:
     from benchmarks.__main__ import main as bench_main
 
@@ -248,7 +290,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=20, help="random instances per row (≥ 1)")
     p.add_argument("--only", help="comma-separated row IDs, e.g. T1,T3")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    _add_cluster_options(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "sweep",
+        help="a study on a grid × seeds, on a Dask cluster (Parquet rows)",
+        parents=[common],
+    )
+    p.add_argument("study", nargs="?", help="the study (see --list)")
+    p.add_argument("--list", action="store_true", help="list the studies, their keys and outputs")
+    p.add_argument("--out", help="output folder: STUDY.parquet/, STUDY.csv, STUDY.png/.pdf/.svg")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=V1,V2,...",
+        help="values of a grid key (repeatable); other keys keep their defaults",
+    )
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per grid point")
+    _add_cluster_options(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
         "solve", help="the robust gate for your own D and P matrices", parents=[common]
