@@ -34,7 +34,7 @@ from theory.minimax import fixed_mixture, robust_gate
 from theory.mixtures import Box, KLBall
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
-IDS = [f"E{i}" for i in range(1, 11)]
+IDS = [f"E{i}" for i in range(1, 12)]
 
 # Small versions of each experiment's parameters (keys of its params("quick")).
 TINY = {
@@ -56,6 +56,7 @@ TINY = {
         "samples": 3000,
         "timing_repeats": 1,
     },
+    "E11": {"separations": [0.0, 2.0, 4.0], "noises": [0.0, 0.4, 0.8], "seeds": 2},
 }
 
 

@@ -357,7 +357,7 @@ EXPERIMENT = register(
 def test_a_new_experiment_is_one_file_registered_under_its_file_name(extra_modules):
     (extra_modules / "e97_new.py").write_text(_NEW_EXPERIMENT)
     loaded = experiments.registry()
-    assert [e.id for e in loaded] == [*(f"E{i}" for i in range(1, 11)), "E97"]
+    assert [e.id for e in loaded] == [*(f"E{i}" for i in range(1, 12)), "E97"]
     new = loaded[-1]
     assert isinstance(new, Experiment)
     assert (new.stem, new.basename, new.claim) == ("new", "E97_new", "T1: a claim written once")
@@ -403,7 +403,7 @@ def test_every_experiment_module_is_registered_in_id_order():
     loaded = experiments.registry()
     missing = [e for e in loaded if not isinstance(e, Experiment)]
     assert not missing, missing
-    assert [e.id for e in loaded] == [f"E{i}" for i in range(1, 11)]
+    assert [e.id for e in loaded] == [f"E{i}" for i in range(1, 12)]
     assert list(experiments.available()) == [e.id for e in loaded]
 
 
