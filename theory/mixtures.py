@@ -488,7 +488,11 @@ class MixtureSet(ABC):
         False
         """
         lam = _check_vector(lam, self.K, "lam")
-        return bool(self._contains(lam, _check_scalar(tol, "tol")))
+        tol = _check_scalar(tol, "tol")
+        # Entries near the float64 limit overflow the sums and norms to inf,
+        # which correctly answers False; the overflow itself is no news.
+        with np.errstate(over="ignore"):
+            return bool(self._contains(lam, tol))
 
     def project(self, lam) -> np.ndarray:
         r"""The Euclidean projection :math:`\arg\min_{\mu\in\Lambda}\|\mu - \lambda\|_2`.
