@@ -410,3 +410,54 @@ def mixture_sets(K: int):
         st.builds(KLBall, center, radius),
         st.builds(L2Ball, center, radius),
     )
+
+
+# ------------------------------------------------------------------ case tables
+
+
+#: Sets Λ that no solver may accept for an instance with K = 2.
+def bad_mixtures() -> list[tuple[str, object]]:
+    from theory.mixtures import KLBall, Simplex
+
+    return [
+        ("Simplex of the wrong K", Simplex(3)),
+        ("ball of the wrong K", KLBall([1 / 3] * 3, 0.1)),
+        ("string", "simplex"),
+        ("weights", [0.5, 0.5]),
+        ("number", 2),
+        ("class", Simplex),
+    ]
+
+
+#: ``objective=`` values that must be refused for K = 2.
+BAD_OBJECTIVES = [
+    ("unknown name", "kl"),
+    ("None", None),
+    ("nan offsets", [NAN, 0.0]),
+    ("inf offsets", [INF, 0.0]),
+    ("complex offsets", [0j, 0j]),
+    ("string offsets", ["0", "0"]),
+    ("boolean offsets", [True, False]),
+    ("wrong length", [0.0, 0.0, 0.0]),
+    ("0-d offsets", 0.0),
+    ("2-d offsets", [[0.0, 0.0]]),
+    ("empty offsets", []),
+]
+
+
+def cases(fn: Callable, base: dict, variants: dict, *, prefix: str = "") -> list:
+    """pytest params ``(fn, kwargs, names)``: ``base`` with one argument replaced by a variant.
+
+    ``variants`` maps an argument name to its ``(label, value)`` list. A
+    variant labelled "one more …" (a length that disagrees with another
+    argument) may be reported under the name of any array argument in
+    ``variants``.
+    """
+    out = []
+    arrays = tuple(variants)
+    for arg, items in variants.items():
+        for label, value in items:
+            names = arrays if label.startswith("one more") else (arg,)
+            ident = f"{prefix or fn.__name__}-{arg}-{label}"
+            out.append(pytest.param(fn, {**base, arg: value}, names, id=ident))
+    return out
