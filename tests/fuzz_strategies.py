@@ -302,8 +302,8 @@ def distribution_value_variants(valid) -> list[tuple[str, object]]:
         b.ravel()[0] = value
         out.append((label, b))
     b = a.copy()
-    b.ravel()[0] += 0.5
-    b.ravel()[1] -= 0.5
+    b.ravel()[0] += 2.0
+    b.ravel()[1] -= 2.0
     out.append(("negative", b))
     out.append(("sums to 1.1", a * 1.1))
     out.append(("sums to 0.9", a * 0.9))
@@ -443,6 +443,11 @@ BAD_OBJECTIVES = [
     ("2-d offsets", [[0.0, 0.0]]),
     ("empty offsets", []),
 ]
+
+
+def without(variants: list, *labels: str) -> list:
+    """``variants`` minus those labelled ``labels`` (e.g. ``"None"`` where None means the default)."""
+    return [v for v in variants if v[0] not in labels]
 
 
 def cases(fn: Callable, base: dict, variants: dict, *, prefix: str = "") -> list:
