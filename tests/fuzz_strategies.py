@@ -77,29 +77,40 @@ def _as_names(names) -> tuple[str, ...]:
 
 
 def _run(fn: Callable, args, kwargs):
-    # A complex value silently cast to float shows up as numpy's ComplexWarning:
-    # turned into an exception, it fails the contract (it is not a ValueError).
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", np.exceptions.ComplexWarning)
-        return fn(*args, **kwargs)
+    """``(result, None)`` or ``(None, exception)``; a complex value silently cast to
+    float (numpy's ComplexWarning) fails the contract whatever the outcome."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", np.exceptions.ComplexWarning)
+        try:
+            result, error = fn(*args, **kwargs), None
+        except Exception as exc:
+            result, error = None, exc
+    cast = [w for w in caught if issubclass(w.category, np.exceptions.ComplexWarning)]
+    assert not cast, f"{_label(fn)}: complex input silently cast to real ({cast[0].message})"
+    return result, error
 
 
 def _label(fn: Callable) -> str:
     return getattr(fn, "__qualname__", repr(fn))
 
 
+def _contract_error(fn: Callable, error: Exception, names: tuple[str, ...]) -> None:
+    if not isinstance(error, ValueError | TypeError):
+        raise error
+    TALLY.errors += 1
+    assert names_argument(str(error), names), (
+        f"{_label(fn)}: the message {str(error)!r:.300} names none of {names}"
+    )
+
+
 def reject(fn: Callable, *args, names, **kwargs) -> Exception:
     """Call ``fn``, which must refuse its input with a ValueError/TypeError naming one of ``names``."""
     names = _as_names(names)
     TALLY.calls += 1
-    try:
-        result = _run(fn, args, kwargs)
-    except (ValueError, TypeError) as exc:
-        TALLY.errors += 1
-        assert names_argument(str(exc), names), (
-            f"{_label(fn)}: the message {str(exc)!r:.300} names none of {names}"
-        )
-        return exc
+    result, error = _run(fn, args, kwargs)
+    if error is not None:
+        _contract_error(fn, error, names)
+        return error
     TALLY.results += 1
     pytest.fail(f"{_label(fn)} accepted a bad argument {names}: returned {result!r:.200}")
 
@@ -113,13 +124,9 @@ def attempt(fn: Callable, *args, names, **kwargs):
     """
     names = _as_names(names)
     TALLY.calls += 1
-    try:
-        result = _run(fn, args, kwargs)
-    except (ValueError, TypeError) as exc:
-        TALLY.errors += 1
-        assert names_argument(str(exc), names), (
-            f"{_label(fn)}: the message {str(exc)!r:.300} names none of {names}"
-        )
+    result, error = _run(fn, args, kwargs)
+    if error is not None:
+        _contract_error(fn, error, names)
         return None
     TALLY.results += 1
     assert_no_nan(result, _label(fn))
@@ -129,11 +136,10 @@ def attempt(fn: Callable, *args, names, **kwargs):
 def accept(fn: Callable, *args, **kwargs):
     """Call ``fn`` on a valid input: it must return, and its result must hold no NaN."""
     TALLY.calls += 1
-    try:
-        result = _run(fn, args, kwargs)
-    except Exception:
+    result, error = _run(fn, args, kwargs)
+    if error is not None:
         TALLY.errors += 1
-        raise
+        raise error
     TALLY.results += 1
     assert_no_nan(result, _label(fn))
     return result

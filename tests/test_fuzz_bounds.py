@@ -106,9 +106,13 @@ _EMP = (
     "naming emp_risk (check_real)"
 )
 _KNOWN = {
-    "m-complex dtype": _SIZES.format(what="a complex array is cast to its real part (numpy only warns)"),
+    "m-complex dtype": _SIZES.format(
+        what="a complex array is cast to its real part (numpy only warns)"
+    ),
     "m-complex entries": _SIZES.format(what="complex entries raise a raw TypeError"),
-    "m-complex imaginary": _SIZES.format(what="a complex array is cast to its real part (numpy only warns)"),
+    "m-complex imaginary": _SIZES.format(
+        what="a complex array is cast to its real part (numpy only warns)"
+    ),
     "m-string entries": _SIZES.format(what="['1.0', '1.0'] is accepted as numbers"),
     "m-string dtype": _SIZES.format(what="a string array is accepted as numbers"),
     "m-boolean dtype": _SIZES.format(what="[True, True] is accepted as [1, 1]"),
