@@ -332,12 +332,15 @@ def distribution_variants(valid, fixed: tuple[int, ...] = ()) -> list[tuple[str,
 # --------------------------------------------------------------------------- strategies
 
 #: Probabilities before normalization: ordinary values and the extremes the
-#: package promises to handle (exact zeros, subnormals, 1e-300, and huge
-#: weights that normalize to ordinary ones).
+#: package promises to handle (exact zeros, the subnormal 5e-324, 1e-300, 1e-12).
 _WEIGHT = st.one_of(
     st.floats(1e-3, 1.0),
     st.sampled_from([0.0, 0.0, SUBNORMAL, TINY, 1e-12, 1.0, 1e-3]),
 )
+
+
+def _weights(extreme: bool, full_support: bool = False):
+    return st.floats(1e-3, 1.0) if full_support or not extreme else _WEIGHT
 
 
 def _normalize(rows: np.ndarray) -> np.ndarray:
@@ -348,9 +351,10 @@ def _normalize(rows: np.ndarray) -> np.ndarray:
 
 @st.composite
 def distributions(draw, n, *, extreme: bool = True):
-    """A distribution on ``n`` points (``n`` an int or a strategy) with zeros and subnormals."""
+    """A distribution on ``n`` points (``n`` an int or a strategy) with zeros, 1e-300
+    and 5e-324 entries (unless ``extreme=False``)."""
     n = draw(n) if isinstance(n, st.SearchStrategy) else n
-    w = draw(st.lists(_WEIGHT if extreme else st.floats(1e-3, 1.0), min_size=n, max_size=n))
+    w = draw(st.lists(_weights(extreme), min_size=n, max_size=n))
     w[draw(st.integers(0, n - 1))] = 1.0
     return _normalize(np.array(w))
 
@@ -360,7 +364,7 @@ def stacks(draw, K, n, *, extreme: bool = True, full_support: bool = False):
     """A (K, n) stack of distributions; ``full_support`` keeps every entry ≥ 1e-3 before scaling."""
     K = draw(K) if isinstance(K, st.SearchStrategy) else K
     n = draw(n) if isinstance(n, st.SearchStrategy) else n
-    weight = st.floats(1e-3, 1.0) if full_support or not extreme else _WEIGHT
+    weight = _weights(extreme, full_support)
     rows = []
     for _ in range(K):
         w = draw(st.lists(weight, min_size=n, max_size=n))
