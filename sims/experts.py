@@ -37,7 +37,11 @@ def tabular_experts(D, m, beta=0.5, seed=0) -> np.ndarray:
     m = check_int(m, "m", maximum=_MAX_DRAWS)
     beta = check_positive(beta, "beta")
     counts = sample_counts(D, m, seed)
-    return (counts + beta) / (m + D.shape[1] * beta)
+    total = m + D.shape[1] * beta
+    if not np.isfinite(total):
+        # β near the float64 limit: n·β overflows; divide through by β instead.
+        return (counts / beta + 1.0) / (m / beta + D.shape[1])
+    return (counts + beta) / total
 
 
 def _encode(strings: list[str]) -> tuple[np.ndarray, int]:
@@ -110,7 +114,11 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
         w = counts[k, word]
         c_gram = np.bincount(gram_id, weights=w)[gram_id]
         c_ctx = np.bincount(ctx_id, weights=w)[ctx_id]
-        terms = np.log(c_gram + beta) - np.log(c_ctx + beta * n_next)
+        if np.isfinite(beta * n_next):
+            terms = np.log(c_gram + beta) - np.log(c_ctx + beta * n_next)
+        else:
+            # β near the float64 limit: β·|A| overflows; the ratio is taken after dividing by β.
+            terms = np.log(c_gram / beta + 1.0) - np.log(c_ctx / beta + n_next)
         logp[k] = np.bincount(word, weights=terms, minlength=n)
     logp -= logp.max(axis=1, keepdims=True)
     P = np.exp(logp)

@@ -398,7 +398,7 @@ def mixture_sets(K: int):
     from theory.mixtures import Box, KLBall, L1Ball, L2Ball, Polytope, Simplex
 
     center = distributions(K, extreme=False)
-    radius = st.sampled_from([0.0, 1e-6, 0.05, 0.3, 1.0, 3.0])
+    radius = st.sampled_from([0.0, 5e-324, 1e-6, 0.05, 0.3, 1.0, 3.0, 1e300])
 
     @st.composite
     def boxes(draw):

@@ -255,6 +255,34 @@ def test_wordfreq_domains_small_request():
     assert_simplex(out.D, "wordfreq D")
 
 
+_EXTREME_SCALARS = [1e-300, 5e-324, 1e300, 1.7e308]
+
+
+@pytest.mark.parametrize("value", _EXTREME_SCALARS, ids=repr)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda v: domains.dirichlet_domains(3, 4, v, 1),
+        lambda v: domains.product_domains(2, 2, 2, v, 1),
+        lambda v: domains.markov_domains(2, 3, 2, 1, v, 1),
+        lambda v: domains.noisy_experts(D, min(v, 1.0), 1),
+        lambda v: domains.pattern_domains(2, 2, 2, min(v, 1.0), 1),
+        lambda v: experts.tabular_experts(D, 5, v, 1),
+        lambda v: experts.ngram_experts(WORDS, D, 1, 5, v, 1),
+    ],
+    ids=["dirichlet", "product", "markov", "noisy", "pattern", "tabular", "ngram"],
+)
+def test_extreme_scalars_give_stochastic_rows(make, value):
+    # Regression: a separation or β near 1.8e308 overflowed to inf − inf (NaN rows,
+    # or rows of zeros for tabular_experts). A subnormal β may be refused (an n-gram
+    # probability underflows to 0), naming beta.
+    out = attempt(make, value, names="beta")
+    if out is None:
+        assert value < 1e-100
+        return
+    assert_simplex(out, "rows")
+
+
 # ------------------------------------------------------------------ properties
 
 
