@@ -142,6 +142,12 @@ def test_bad_argument_is_refused_naming_it(fn, kwargs, names):
     reject(fn, names=names, **kwargs)
 
 
+def test_best_response_curves_on_a_small_grid():
+    curves = accept(br.best_response_curves, D, P, num=5)
+    assert curves.lam1.shape == (5,) and np.all(curves.response_lo <= curves.response_hi)
+    assert 0.0 <= curves.lam_star <= 1.0
+
+
 def test_best_response_curves_need_two_domains():
     reject(br.best_response_curves, onehot_rows(3, 3), onehot_rows(3, 3), names="D")
 

@@ -102,6 +102,25 @@ _CASES = (
         prefix="aggregate-order",
     )
     + cases(
+        tm.window_marginals,
+        {"D": D, "shape": SHAPE, "r": 0},
+        {"shape": BAD_SHAPES, "r": [*without(BAD_COUNTS, "zero"), ("negative", -1), ("r ≥ T", 2)]},
+    )
+    + cases(
+        tm.product_interference,
+        {"D": np.full((2, 4), 0.25), "lam": LAM, "shape": SHAPE},
+        {
+            "D": [("not a product", D)],
+            "lam": distribution_variants(LAM, (0,)),
+            "shape": BAD_SHAPES,
+        },
+    )
+    + cases(
+        tm.expert_error,
+        {"D": D, "P": P, "lam": LAM},
+        {"P": distribution_variants(P, (0, 1)), "lam": distribution_variants(LAM, (0,))},
+    )
+    + cases(
         sm.train_monolithic,
         {"D": D, "family": "product", "shape": SHAPE, "steps": 2},
         {

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sims import domains, experts
-from sims.primal_dual import stochastic_primal_dual
+from sims.primal_dual import loglik_features, stochastic_primal_dual
 from tests.fuzz_strategies import (
     BAD_COUNTS,
     BAD_OBJECTIVES,
@@ -210,6 +210,15 @@ def test_bad_seed_is_refused_not_passed_to_numpy(fn, seed):
     # Regression: these seeds reached numpy, which accepted some (True, 1.5 in lists)
     # and refused others with messages that did not name the seed.
     reject(fn, seed, names="seed")
+
+
+@pytest.mark.parametrize(
+    "P_bad",
+    [np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]), "abc", np.eye(2).astype(complex)],
+    ids=["zero entry", "string", "complex"],
+)
+def test_loglik_features_name_P(P_bad):
+    reject(loglik_features, P_bad, names="P")
 
 
 def test_pure_noise_experts_have_no_nan_rows():
