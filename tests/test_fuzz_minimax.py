@@ -142,6 +142,22 @@ def test_bad_argument_is_refused_naming_it(fn, kwargs, names):
     reject(fn, names=names, **kwargs)
 
 
+_FLAG = (
+    "{fn} takes progress by its truth value: the string 'no' is True (a progress bar "
+    "is shown) instead of a TypeError naming progress"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=_FLAG.format(fn="theory.minimax.robust_gate"))
+def test_robust_gate_progress_must_be_a_boolean():
+    reject(minimax.robust_gate, D, P, progress="no", names="progress")
+
+
+@pytest.mark.xfail(strict=True, reason=_FLAG.format(fn="theory.capacity.blahut_arimoto"))
+def test_blahut_arimoto_progress_must_be_a_boolean():
+    reject(capacity.blahut_arimoto, D, progress="no", names="progress")
+
+
 def test_best_response_curves_on_a_small_grid():
     curves = accept(br.best_response_curves, D, P, num=5)
     assert curves.lam1.shape == (5,) and np.all(curves.response_lo <= curves.response_hi)
