@@ -36,10 +36,27 @@ def dirichlet_domains(K: int, n: int, separation: float = 1.0, seed=0) -> np.nda
     s = check_positive(separation, "separation", allow_zero=True)
     rng = check_seed(seed)
     base = rng.dirichlet(np.ones(n))
-    logits = np.log(np.maximum(base, 1e-300))[None, :] + s * rng.standard_normal((K, n))
-    logits -= logits.max(axis=1, keepdims=True)
-    D = np.exp(logits)
+    D = _tilt(np.log(np.maximum(base, 1e-300))[None, :], rng.standard_normal((K, n)), s)
     return D / D.sum(axis=1, keepdims=True)
+
+
+def _tilt(log_base: np.ndarray, z: np.ndarray, s: float) -> np.ndarray:
+    r"""Unnormalized weights :math:`e^{\log b + s z - m}` along the last axis, with m
+    the largest exponent of the row (so every weight is at most 1).
+
+    For a separation near the float64 limit, :math:`s z` overflows to ±inf and
+    inf − inf would be NaN; the exponent is then formed as
+    :math:`s\,(\log b / s + z - \max)`, which is ≤ 0 and never NaN (entries
+    far below the maximum become exactly 0, the limit s → ∞).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = log_base + s * z
+        logits = logits - logits.max(axis=-1, keepdims=True)
+    if not np.all(np.isfinite(logits)):
+        scaled = log_base / s + z
+        with np.errstate(over="ignore"):
+            logits = s * (scaled - scaled.max(axis=-1, keepdims=True))
+    return np.exp(logits)
 
 
 def noisy_experts(D, noise: float = 0.3, seed=0) -> np.ndarray:
@@ -85,8 +102,7 @@ def _tilted(rng, shape, s: float) -> np.ndarray:
     :math:`b \sim \mathrm{Dir}(1)` and domain-specific :math:`z_k \sim \mathcal N(0, 1)`."""
     V = shape[-1]
     base = np.log(np.maximum(rng.dirichlet(np.ones(V), size=shape[1:-1] or None), 1e-300))
-    logits = base[None, ...] + s * rng.standard_normal(shape)
-    w = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    w = _tilt(base[None, ...], rng.standard_normal(shape), s)
     return w / w.sum(axis=-1, keepdims=True)
 
 

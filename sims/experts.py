@@ -13,11 +13,14 @@ from theory.validation import check_int, check_positive, check_seed, check_stack
 
 __all__ = ["tabular_experts", "ngram_experts", "sample_counts"]
 
+# numpy's multinomial sampler counts in a C long.
+_MAX_DRAWS = 2**63 - 1
+
 
 def sample_counts(D, m, seed=0) -> np.ndarray:
     """Counts (K, n) of ``m`` i.i.d. draws from every row of ``D`` (one multinomial per row)."""
     D = check_stack(D, "D")
-    m = check_int(m, "m")
+    m = check_int(m, "m", maximum=_MAX_DRAWS)
     rng = check_seed(seed)
     return np.stack([rng.multinomial(m, row) for row in D]).astype(np.float64)
 
@@ -31,10 +34,14 @@ def tabular_experts(D, m, beta=0.5, seed=0) -> np.ndarray:
     (K, n) float64 array with full support (β > 0).
     """
     D = check_stack(D, "D")
-    m = check_int(m, "m")
+    m = check_int(m, "m", maximum=_MAX_DRAWS)
     beta = check_positive(beta, "beta")
     counts = sample_counts(D, m, seed)
-    return (counts + beta) / (m + D.shape[1] * beta)
+    total = m + D.shape[1] * beta
+    if not np.isfinite(total):
+        # β near the float64 limit: n·β overflows; divide through by β instead.
+        return (counts / beta + 1.0) / (m / beta + D.shape[1])
+    return (counts + beta) / total
 
 
 def _encode(strings: list[str]) -> tuple[np.ndarray, int]:
@@ -74,7 +81,7 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
         raise ValueError("strings: expected distinct strings (the points of a finite set X)")
     D = check_stack(D, "D", n=len(strings))
     order = check_int(order, "order", minimum=0)
-    m = check_int(m, "m")
+    m = check_int(m, "m", maximum=_MAX_DRAWS)
     beta = check_positive(beta, "beta")
     counts = sample_counts(D, m, seed)
 
@@ -82,11 +89,18 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
     start = n_next  # padding symbol, never predicted
     base = n_next + 1
     n, width = ids.shape
+    # A context longer than the longest word holds nothing but more padding in
+    # front of the whole prefix: capping r at the width changes no count.
+    order = min(order, width)
     padded = np.concatenate([np.full((n, order), start, dtype=np.int64), ids], axis=1)
-    # Mixed-radix code of each context (the r preceding symbols), position by position.
+    # Code of each context (the r preceding symbols), extended one symbol at a
+    # time and renumbered densely after every step: a plain mixed-radix code
+    # base**r overflows int64 for long words, and colliding codes would merge
+    # the counts of different contexts.
     ctx = np.zeros((n, width), dtype=np.int64)
     for j in range(order):
-        ctx = ctx * base + padded[:, j : j + width]
+        code = ctx * base + padded[:, j : j + width]
+        ctx = np.unique(code, return_inverse=True)[1].reshape(n, width)
     valid = ids >= 0
     word = np.broadcast_to(np.arange(n)[:, None], (n, width))[valid]
     ctx_v = ctx[valid]
@@ -100,7 +114,11 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
         w = counts[k, word]
         c_gram = np.bincount(gram_id, weights=w)[gram_id]
         c_ctx = np.bincount(ctx_id, weights=w)[ctx_id]
-        terms = np.log(c_gram + beta) - np.log(c_ctx + beta * n_next)
+        if np.isfinite(beta * n_next):
+            terms = np.log(c_gram + beta) - np.log(c_ctx + beta * n_next)
+        else:
+            # β near the float64 limit: β·|A| overflows; the ratio is taken after dividing by β.
+            terms = np.log(c_gram / beta + 1.0) - np.log(c_ctx / beta + n_next)
         logp[k] = np.bincount(word, weights=terms, minlength=n)
     logp -= logp.max(axis=1, keepdims=True)
     P = np.exp(logp)

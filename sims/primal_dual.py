@@ -40,6 +40,8 @@ from theory.minimax import dual_function, robust_gate
 from theory.objectives import get as get_objective
 from theory.results import Bounded, Layout
 from theory.validation import (
+    ArgumentTypeError,
+    check_allocation,
     check_choice,
     check_feasible,
     check_int,
@@ -48,6 +50,7 @@ from theory.validation import (
     check_pair,
     check_positive,
     check_seed,
+    check_stack,
 )
 
 __all__ = [
@@ -156,8 +159,16 @@ def loglik_features(P) -> tuple[np.ndarray, float]:
     which a softmax ignores anyway; the class softmax(Wφ) then contains every
     constant gate (weights on the last coordinate only) and every posterior gate
     :math:`g_k \propto z_k\, p_k(x)^a`. S is a property of the experts, computed
-    once from their tables.
+    once from their tables. The experts need full support (log 0 is not a
+    feature); otherwise ``ValueError`` names P and one of its zeros.
     """
+    P = check_stack(P, "P")
+    if np.any(P <= 0):
+        k, i = (int(v) for v in np.argwhere(P <= 0)[0])
+        raise ValueError(
+            f"P: the 'loglik' gate needs experts with full support (its features are "
+            f"log p_k(x)), but p_{k + 1} (row {k}) is 0 at index {i}"
+        )
     logP = np.log(P)
     r = logP - logP.mean(axis=0)
     S = float(np.sqrt((r**2).sum(axis=0)).max())
@@ -405,12 +416,21 @@ def stochastic_primal_dual(
     obj = get_objective(objective)
     steps = check_int(steps, "steps")
     batch = check_int(batch, "batch")
+    # The largest per-step array is the (K, K·batch) gradient of the mass term.
+    check_allocation((K, K * batch), "batch")
+    for name, flag in (("reference", reference), ("progress", progress)):
+        if not isinstance(flag, bool | np.bool_):
+            raise ArgumentTypeError(f"{name}: expected True or False, got {flag!r:.40}")
     Lam = check_mixtures(mixtures, K)
     check_feasible(D, P, Lam.support())
     kind = gate if isinstance(gate, str) else "tabular"
-    lr_theta, lr_lam, lr_mu = _DEFAULT_LR.get(kind, _DEFAULT_LR["tabular"]) if lr is None else lr
-    for name, v in zip(("lr[0]", "lr[1]", "lr[2]"), (lr_theta, lr_lam, lr_mu), strict=True):
-        check_positive(v, name)
+    if lr is None:
+        lr = _DEFAULT_LR.get(kind, _DEFAULT_LR["tabular"])
+    elif not isinstance(lr, tuple | list | np.ndarray) or len(lr) != 3:
+        raise ArgumentTypeError(f"lr: expected three step sizes (η_θ, η_λ, η_μ), got {lr!r:.60}")
+    lr_theta, lr_lam, lr_mu = (
+        check_positive(v, name) for name, v in zip(("lr[0]", "lr[1]", "lr[2]"), lr, strict=True)
+    )
     if eval_every is None:
         checkpoints = set(np.unique(np.geomspace(1, steps, 40).round().astype(int)).tolist())
     else:

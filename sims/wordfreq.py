@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.validation import check_int
+from theory.validation import check_int, check_strings
 
 __all__ = ["Domains", "wordfreq_domains"]
 
@@ -46,11 +46,7 @@ class Domains:
 def _check_languages(languages) -> tuple[str, ...]:
     import wordfreq
 
-    if isinstance(languages, str) or not hasattr(languages, "__iter__"):
-        raise ValueError(f"languages: expected a list of language codes, got {languages!r}")
-    langs = tuple(languages)
-    if not langs:
-        raise ValueError("languages: expected at least one language code, got none")
+    langs = tuple(check_strings(languages, "languages"))
     if len(set(langs)) != len(langs):
         raise ValueError(f"languages: each language must appear once, got {list(langs)}")
     available = wordfreq.available_languages()

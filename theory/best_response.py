@@ -28,6 +28,7 @@ from theory.validation import (
     check_int,
     check_mixtures,
     check_pair,
+    check_positive,
     check_weights,
 )
 
@@ -76,14 +77,18 @@ def best_response_mixture(
 
     Returned as points of that face (an (m', K) array): its extreme points along
     each coordinate, found with Λ's linear oracle after breaking ties by
-    ``rtol``. For K = 2 these are the two ends of the face, so the face is the
-    interval [min, max] of their first coordinates.
+    ``rtol`` (a relative tolerance in [0, 1)). For K = 2 these are the two ends
+    of the face, so the face is the interval [min, max] of their first
+    coordinates.
     """
     D, P = check_pair(D, P)
     q = check_distribution(model, "model")
     if q.shape[0] != D.shape[1]:
         raise ValueError(f"model: expected length |X| = {D.shape[1]}, got {q.shape[0]}")
     mixtures = check_mixtures(mixtures, D.shape[0])
+    rtol = check_positive(rtol, "rtol", allow_zero=True)
+    if rtol >= 1:
+        raise ValueError(f"rtol: expected a relative tolerance in [0, 1), got {rtol!r}")
     c = get_objective(objective).offsets(D, P)
     return _face(mixtures, _kernels.cross_entropy_rows(D, q) - c, rtol)
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from theory.gates import envelope, in_envelope
 from theory.minimax import robust_gate
-from theory.monolithic import aggregate
+from theory.monolithic import aggregate, model_class
 from theory.objectives import get as get_objective
 from theory.objectives import losses
 from theory.results import UNITS, format_number, html_table, text_table
@@ -416,6 +416,9 @@ def compare(
     obj = get_objective(objective)
     obj.offsets(D, P)
     tol = check_positive(tol, "tol")
+    # The class of "aggregate" is checked even when that model is not asked for:
+    # a misspelled family must not pass unnoticed.
+    model_class(family, shape, n)
     entries = _parse_models(models, P is not None)
 
     # Every name is resolved before anything is solved, so a typo costs nothing.

@@ -67,6 +67,8 @@ __all__ = [
 
 _TOL = 1e-9
 _HUGE = float(np.finfo(np.float64).max)
+# A weight left below this after moving mass out of it is a rounding residue.
+_EMPTIED = 1e-15
 
 
 # --------------------------------------------------------------------------- validation
@@ -315,7 +317,10 @@ def _pull_in(q: np.ndarray, base: np.ndarray, center: np.ndarray, rho: float) ->
     if d <= rho:
         return q
     d0 = _kl(base, center)
-    return base + (q - base) * ((rho - d0) / (d - d0))
+    if d <= d0:
+        # Rounding only: q is no farther out than the base point.
+        return base
+    return base + (q - base) * (max(rho - d0, 0.0) / (d - d0))
 
 
 def _l2_path(a: np.ndarray, d: np.ndarray, r: float, beta_max: float) -> np.ndarray:
@@ -488,7 +493,11 @@ class MixtureSet(ABC):
         False
         """
         lam = _check_vector(lam, self.K, "lam")
-        return bool(self._contains(lam, _check_scalar(tol, "tol")))
+        tol = _check_scalar(tol, "tol")
+        # Entries near the float64 limit overflow the sums and norms to inf,
+        # which correctly answers False; the overflow itself is no news.
+        with np.errstate(over="ignore"):
+            return bool(self._contains(lam, tol))
 
     def project(self, lam) -> np.ndarray:
         r"""The Euclidean projection :math:`\arg\min_{\mu\in\Lambda}\|\mu - \lambda\|_2`.
@@ -802,6 +811,10 @@ class L1Ball(MixtureSet):
             if i == j or c[i] >= c[j]:
                 continue
             take = min(lam[i], budget)
+            if lam[i] - take <= _EMPTIED:
+                # Emptied in exact arithmetic; a rounding residue would keep a
+                # −inf coordinate weighted.
+                take = lam[i]
             lam[i] -= take
             lam[j] += take
             budget -= take
@@ -823,24 +836,21 @@ class L1Ball(MixtureSet):
         return c + (lam - c) * (r / d) if d > r else lam
 
     def vertices(self) -> np.ndarray:
-        if self.radius == 0.0:
-            return self.center_[None, :].copy()
-        if self.radius >= 2.0:
-            return np.eye(self.K)
-        if self.K == 1:
+        c, r, K = self.center_, self.radius, self.K
+        if r == 0.0:
+            return c[None, :].copy()
+        if r >= 2.0:
+            return np.eye(K)
+        if K == 1:
             return np.ones((1, 1))
-        return _vertices_in_simplex(self._halfspaces(), self._interior_point())
-
-    def _interior_point(self) -> np.ndarray:
-        eps = min(1.0, self.radius / 4.0)
-        return (1.0 - eps) * self.center_ + eps / self.K
-
-    def _halfspaces(self) -> tuple[np.ndarray, np.ndarray]:
-        """A λ ≤ b describing Λ inside the affine hull of Δ_K (λ ≥ 0 and all sign patterns)."""
-        signs = np.array(list(itertools.product((-1.0, 1.0), repeat=self.K)))
-        A = np.vstack([-np.eye(self.K), signs])
-        b = np.concatenate([np.zeros(self.K), self.radius + signs @ self.center_])
-        return A, b
+        if np.all(c >= r / 2.0):
+            # λ ≥ 0 is inactive: {d : Σd = 0, ‖d‖₁ ≤ r} is the hull of (r/2)(e_i − e_j).
+            i, j = np.nonzero(~np.eye(K, dtype=bool))
+            pts = np.repeat(c[None, :], i.size, axis=0)
+            pts[np.arange(i.size), i] += r / 2.0
+            pts[np.arange(i.size), j] -= r / 2.0
+            return np.unique(pts, axis=0)
+        return _l1_vertices(c, r)
 
     def _support_cone(self, cp, w):
         c, r = self.center_, self.radius
@@ -850,27 +860,37 @@ class L1Ball(MixtureSet):
         return c @ (w + nu) + r * cp.norm(w - mu + nu, "inf"), [nu >= 0]
 
 
-def _vertices_in_simplex(halfspaces, interior: np.ndarray) -> np.ndarray:
-    """Vertices of {λ : A λ ≤ b, Σλ = 1} (full-dimensional in the hyperplane)."""
+def _l1_vertices(c: np.ndarray, r: float) -> np.ndarray:
+    r"""Vertices of {λ ∈ Δ_K : ‖λ − c‖₁ ≤ r} (0 < r < 2, K ≥ 2) by halfspace intersection.
+
+    Written in the coordinates z = (λ − c)/r of the hyperplane Σz = 0, where the
+    set is {‖z‖₁ ≤ 1, z ≥ −c/r}: every number is of order 1 whatever r, so a
+    radius of 1e-300 is resolved as well as one of 0.5 (in the coordinates of λ,
+    c ± r would round to c). z₀ = (1/K − c)/4 is strictly inside.
+    """
     from scipy.spatial import HalfspaceIntersection
 
-    A, b = halfspaces
-    K = A.shape[1]
-    # Orthonormal basis of {Σλ = 0}: λ = interior + B y.
+    K = c.size
+    signs = np.array(list(itertools.product((-1.0, 1.0), repeat=K)))
+    A = np.vstack([-np.eye(K), signs])
+    with np.errstate(over="ignore"):
+        # |z_j| ≤ 1 on the ball, so a floor below −2 is never active.
+        floor = np.minimum(c / r, 2.0)
+    b = np.concatenate([floor, np.ones(len(signs))])
+    # Orthonormal basis of {Σz = 0}: z = B y.
     B = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, : K - 1]
     Ay = A @ B
-    by = b - A @ interior
     if K == 2:
-        lo = max((by[i] / Ay[i, 0] for i in range(len(by)) if Ay[i, 0] < 0), default=-np.inf)
-        hi = min((by[i] / Ay[i, 0] for i in range(len(by)) if Ay[i, 0] > 0), default=np.inf)
+        lo = max(b[i] / Ay[i, 0] for i in range(len(b)) if Ay[i, 0] < 0)
+        hi = min(b[i] / Ay[i, 0] for i in range(len(b)) if Ay[i, 0] > 0)
         ys = np.array([[lo], [hi]])
     else:
-        hs = HalfspaceIntersection(np.hstack([Ay, -by[:, None]]), np.zeros(K - 1))
-        ys = hs.intersections
-    pts = interior + ys @ B.T
-    pts = np.clip(pts, 0.0, 1.0)
+        y0 = B.T @ (0.25 * (1.0 / K - c))
+        ys = HalfspaceIntersection(np.hstack([Ay, -b[:, None]]), y0).intersections
+    _, first = np.unique(np.round(ys, 9), axis=0, return_index=True)
+    pts = np.clip(c + r * (ys[first] @ B.T), 0.0, 1.0)
     pts /= pts.sum(axis=1, keepdims=True)
-    return np.unique(np.round(pts, 12), axis=0)
+    return pts[np.lexsort(pts.T[::-1])]
 
 
 class Polytope(MixtureSet):
@@ -973,7 +993,10 @@ class KLBall(MixtureSet):
     """
 
     def __init__(self, center, radius):
-        self.center_ = _check_distribution_vector(center, "center")
+        center = _check_distribution_vector(center, "center")
+        # Renormalized: a centre summing to 1 ± 1e-9 (accepted) would shift
+        # KL(λ‖c) by up to 1e-9 and so inflate a small ball.
+        self.center_ = center / center.sum()
         self.K = self.center_.shape[0]
         self.radius = _check_scalar(radius, "radius")
         self._supp = self.center_ > 0
@@ -997,7 +1020,10 @@ class KLBall(MixtureSet):
         if self.radius == 0.0:
             lam[s] = c0
             return lam
-        if np.log(c0[best].sum()) >= -self.radius:
+        # Every finite coefficient is the top one (no tilt can help: the centre on
+        # the finite coordinates is optimal, and feasible since the caller checked
+        # the face), or the top face is already reachable.
+        if best[fin].all() or np.log(c0[best].sum()) >= -self.radius:
             lam[s] = np.where(best, c0, 0.0) / c0[best].sum()
             return lam
         scale = float(np.abs(cs[fin]).max())

@@ -23,6 +23,7 @@ All projections are tensor reductions; nothing loops over X in Python.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,10 +103,14 @@ def _project(t: np.ndarray, T: int, V: int, r: int) -> np.ndarray:
 def _check_shape(shape, n: int, family: str) -> tuple[int, int]:
     if shape is None:
         raise ValueError(f"shape: the family {family!r} needs shape=(T, V) (sequences in V^T)")
-    if isinstance(shape, str) or not hasattr(shape, "__len__") or len(shape) != 2:
+    if not isinstance(shape, tuple | list | np.ndarray) or len(shape) != 2:
         raise ValueError(f"shape: expected a pair (T, V), got {shape!r:.60}")
     T = check_int(shape[0], "shape[0] (T)")
     V = check_int(shape[1], "shape[1] (V)")
+    # Compared in logarithms first: V**T for a careless (T, V) = (10**6, 10**6)
+    # would be an integer of millions of digits.
+    if V > 1 and T * math.log(V) > math.log(n) + 1.0:
+        raise ValueError(f"shape: V**T = {V}**{T} is far larger than |X| = n = {n}")
     if V**T != n:
         raise ValueError(f"shape: V**T = {V}**{T} = {V**T} does not match |X| = n = {n}")
     return T, V

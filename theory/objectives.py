@@ -261,11 +261,47 @@ def losses(model, D, P=None, objective="divergence") -> np.ndarray:
     return _kernels.cross_entropy_rows(D, q) - c
 
 
-def payoff(lam: np.ndarray, L: np.ndarray) -> float:
-    r"""The payoff :math:`\sum_k \lambda_k L_k` over the domains with λ_k > 0.
+def payoff(lam, L) -> float:
+    r"""The payoff :math:`\sum_k \lambda_k L_k` over the domains with λ_k > 0 (THEORY §3).
 
     A domain with weight 0 contributes 0 even when its loss is +inf: it is not
     part of the mixture.
+
+    Parameters
+    ----------
+    lam : array_like, shape (K,)
+        Finite non-negative weights (a mixture λ).
+    L : array_like, shape (K,)
+        Per-domain losses; ±inf allowed, NaN not.
+
+    Returns
+    -------
+    float
+        Possibly ±inf.
+
+    Raises
+    ------
+    ValueError
+        If ``lam`` or ``L`` is not a real vector, they differ in length, ``lam``
+        has a NaN, inf or negative entry, ``L`` has a NaN, or λ weights both a
+        +inf and a −inf loss (the payoff is undefined).
+
+    Examples
+    --------
+    >>> payoff([1.0, 0.0], [2.0, float("inf")])
+    2.0
     """
+    lam = as_real_array(lam, "lam")
+    L = as_real_array(L, "L")
+    if lam.ndim != 1 or L.ndim != 1 or lam.shape != L.shape:
+        raise ValueError(
+            f"lam, L: expected two vectors of the same length K, got shapes {lam.shape} and {L.shape}"
+        )
+    if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError(f"lam: expected finite non-negative weights, got {lam!r:.80}")
+    if np.any(np.isnan(L)):
+        raise ValueError(f"L: contains NaN (first at index {int(np.argmax(np.isnan(L)))})")
     on = lam > 0
+    if np.any(L[on] == np.inf) and np.any(L[on] == -np.inf):
+        raise ValueError("L: the weighted losses hold both +inf and -inf; the payoff is undefined")
     return float(lam[on] @ L[on])

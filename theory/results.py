@@ -85,7 +85,9 @@ def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
     """``(lower, upper, consistent)`` with a rounding crossing closed.
 
     ``consistent`` is False when ``lower`` exceeds ``upper`` by more than
-    rounding (then both are returned as ``upper``, and a warning is issued).
+    rounding (then both are returned as ``upper``, and a warning is issued),
+    or when a bound is NaN: a NaN bound says nothing, so it is replaced by the
+    bound that is always true (−inf below, +inf above), with a warning.
 
     Parameters
     ----------
@@ -97,6 +99,18 @@ def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
     tuple (float, float, bool)
     """
     lower, upper = float(lower), float(upper)
+    if math.isnan(lower) or math.isnan(upper):
+        warnings.warn(
+            f"certified bounds: lower {lower!r}, upper {upper!r} hold a NaN; it is reported "
+            "as the trivial bound (-inf or +inf) and converged=False",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return (
+            -math.inf if math.isnan(lower) else lower,
+            math.inf if math.isnan(upper) else upper,
+            False,
+        )
     if not lower > upper:
         return lower, upper, True
     scale = max(1.0, abs(lower), abs(upper)) if math.isfinite(lower) else math.inf
