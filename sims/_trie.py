@@ -222,6 +222,14 @@ class Trie:
             prob[..., lo:hi] *= prob[..., self.parent[lo:hi]]
         return prob
 
+    def _path_sums(self, values: np.ndarray) -> np.ndarray:
+        """The sum of ``values`` along the path from the root to every node (root: 0)."""
+        total = np.array(values, dtype=np.float64)
+        total[..., 0] = 0.0
+        for lo, hi, _, _ in self._segments:
+            total[..., lo:hi] += total[..., self.parent[lo:hi]]
+        return total
+
     def prefix_mass(self, q) -> np.ndarray:
         r"""Prefix masses :math:`q(s) = \sum_{x \succeq s} q(x)` of every node (THEORY §9).
 

@@ -69,14 +69,15 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from scipy.special import logsumexp
 
 from sims._trie import Trie, as_trie
-from theory.divergences import kl
 from theory.gates import check_gate
 from theory.validation import (
     SUM_TOL,
     InfeasibleError,
     as_real_array,
+    check_allocation,
     check_distribution,
     check_int,
     check_positive,
@@ -84,6 +85,9 @@ from theory.validation import (
     check_stack,
     check_weights,
 )
+
+# The smallest positive float64 (a subnormal).
+_SUB = float(np.nextafter(0.0, 1.0))
 
 __all__ = [
     "Trie",
@@ -240,7 +244,10 @@ def _derivatives(w, A, x, mix, grad, curv, share):
     for a in range(m):
         s = 0.0
         for k in range(K):
-            s += A[a, k] * x[k]
+            # A product of positive numbers that underflows counts as the smallest
+            # subnormal: m_a > 0 exactly when some expert with weight covers child a.
+            p = A[a, k] * x[k]
+            s += max(p, _SUB) if A[a, k] > 0.0 and x[k] > 0.0 else p
         mix[a] = s
         ratio = w[a] / s
         for k in range(K):
@@ -429,6 +436,37 @@ def _ray(w, A, mix, x, d, delta):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _kept_weight(w, A, y, k, wsum):
+    """The weight left on expert k when a step empties it: 0, unless k alone serves
+    children of positive target weight (then f would be −inf at 0).
+
+    Such an expert's optimal weight is tiny when those children are: at the
+    optimum ∇_k f = W, where each child a served by k alone adds w_a / x_k and
+    every other child b adds w_b A_bk / m_b, so x_k = Σ_alone w_a / (W − Σ_b …).
+    A line search in t cannot resolve that weight (x_k = x_k⁰ − t|d_k| rounds to 0
+    near the end of the ray), so it is set here; the certificate is computed
+    from the returned weights as always.
+    """
+    m, K = A.shape
+    alone = 0.0
+    rest = 0.0
+    for a in range(m):
+        if A[a, k] <= 0.0:
+            continue
+        mix = 0.0
+        for j in range(K):
+            if j != k:
+                mix += A[a, j] * y[j]
+        if mix > 0.0:
+            rest += w[a] * A[a, k] / mix
+        else:
+            alone += w[a]
+    if alone == 0.0:
+        return 0.0
+    return alone / (wsum - rest) if rest < wsum else alone / wsum
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _solve_prefix(w, A, x, tol, max_iter):
     """Maximize f(r) = Σ_a w_a log (A r)_a over Δ_K from ``x`` until gap(r) ≤ tol.
 
@@ -507,7 +545,7 @@ def _solve_prefix(w, A, x, tol, max_iter):
             step, t, block = fw, t_f, -1
         y = np.maximum(x + t * step, 0.0)
         if block >= 0:
-            y[block] = 0.0
+            y[block] = _kept_weight(w, A, y, block, wsum)
         x = y / np.sum(y)
         _derivatives(w, A, x, mix, grad, curv, share)
         gap = _certificate(wsum, grad)
@@ -625,16 +663,28 @@ def distill_router(
     nodes = trie.internal[tmass[trie.internal] > 0]
     router = _prefix_problems_start(trie, ex)
     node_tol = min(prefix_tol, tol / float(tmass[nodes].sum()))
+    # Each next symbol's column of conditionals is divided by its largest entry:
+    # f_s changes by a constant, its gradient ratios and certificate not at all, and
+    # Σ_k r_k p_k(a|s) no longer underflows when the conditionals are near 1e-323.
+    top = ex.cond.max(axis=0)
+    scale = np.where(top > 0, top, 1.0)
+    cond = ex.cond / scale
     gap, steps = _solve_prefixes(
-        nodes, trie.child_start, trie.child_stop, W, ex.cond, router, node_tol, max_iter
+        nodes, trie.child_start, trie.child_stop, W, cond, router, node_tol, max_iter
     )
     prefix_gap = np.zeros(trie.num_nodes)
     prefix_gap[nodes] = gap
     prefix_steps = np.zeros(trie.num_nodes, dtype=np.int64)
     prefix_steps[nodes] = steps
-    edges = np.einsum("ck,kc->c", router[trie.parent], ex.cond)
-    student = trie._path_products(edges)[trie.leaf]
-    value = kl(target, student)
+    mix = np.einsum("ck,kc->c", router[trie.parent], cond)
+    student = trie._path_products(mix * scale)[trie.leaf]
+    # KL(p‖q_r) from log q_r, sums of log-mixtures along each path: finite even
+    # where q_r(x), or one of its factors, underflows to 0.
+    with np.errstate(divide="ignore"):
+        log_mix = logsumexp(np.log(router[trie.parent]) + np.log(cond.T), axis=1)
+        log_student = trie._path_sums(log_mix + np.log(scale))[trie.leaf]
+    on = target > 0
+    value = max(0.0, float(target[on] @ (np.log(target[on]) - log_student[on])))
     bound = float(tmass[nodes] @ gap)
     return RouterResult(
         router=router,
@@ -841,6 +891,7 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
             f"got Z = {Z!r}"
         )
     size = check_int(size, "size")
+    check_allocation((size,), "size")
     rng = check_seed(seed)
     K = ex.P.shape[0]
     cdf = np.cumsum(ex.P, axis=1)
@@ -906,6 +957,7 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     ex = _experts(trie, P)
     r, _ = _check_router(trie, ex, router)
     size = check_int(size, "size")
+    check_allocation((size,), "size")
     rng = check_seed(seed)
     K = ex.P.shape[0]
     # Only experts alive at s may be drawn there (validation made their weights sum to 1).

@@ -38,8 +38,8 @@ from theory.objectives import get as get_objective
 from theory.objectives import losses, payoff
 from theory.results import CROSS_RTOL, Bounded, Layout, Readable
 from theory.validation import (
-    ArgumentTypeError,
     check_distribution,
+    check_flag,
     check_int,
     check_mixtures,
     check_pair,
@@ -186,8 +186,7 @@ def train_monolithic(
     r, (T, V) = H.order, H.shape
     steps = check_int(steps, "steps", minimum=0)
     eta = (1.0 if r == 0 else 1.0 / (T - r)) if lr is None else check_positive(lr, "lr")
-    if not isinstance(progress, bool | np.bool_):
-        raise ArgumentTypeError(f"progress: expected True or False, got {progress!r:.40}")
+    progress = check_flag(progress, "progress")
 
     mu_k = _moments(D, (T, V), r)
     mu_alpha = alpha @ mu_k

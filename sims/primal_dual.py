@@ -44,6 +44,7 @@ from theory.validation import (
     check_allocation,
     check_choice,
     check_feasible,
+    check_flag,
     check_int,
     check_labels,
     check_mixtures,
@@ -418,9 +419,8 @@ def stochastic_primal_dual(
     batch = check_int(batch, "batch")
     # The largest per-step array is the (K, K·batch) gradient of the mass term.
     check_allocation((K, K * batch), "batch")
-    for name, flag in (("reference", reference), ("progress", progress)):
-        if not isinstance(flag, bool | np.bool_):
-            raise ArgumentTypeError(f"{name}: expected True or False, got {flag!r:.40}")
+    reference = check_flag(reference, "reference")
+    progress = check_flag(progress, "progress")
     Lam = check_mixtures(mixtures, K)
     check_feasible(D, P, Lam.support())
     kind = gate if isinstance(gate, str) else "tabular"

@@ -52,58 +52,6 @@ BAD_STRINGS = [
     ("repeated", ["a", "a"]),
 ]
 
-_ARRAY_READ = (
-    "sims.distill.{where} reads {arg} with np.asarray(..., dtype=float64): {what} instead of "
-    "a ValueError naming {arg} (use theory.validation.as_real_array)"
-)
-
-
-def _array_read_defects(where: str, arg: str) -> dict[str, str]:
-    return {
-        f"{arg}-complex dtype": _ARRAY_READ.format(
-            where=where, arg=arg, what="a complex array is cast to its real part"
-        ),
-        f"{arg}-complex imaginary": _ARRAY_READ.format(
-            where=where, arg=arg, what="a complex array is cast to its real part"
-        ),
-        f"{arg}-string entries": _ARRAY_READ.format(
-            where=where, arg=arg, what="strings such as '1.0' are accepted as numbers"
-        ),
-        f"{arg}-string dtype": _ARRAY_READ.format(
-            where=where, arg=arg, what="a string array is accepted as numbers"
-        ),
-        f"{arg}-boolean dtype": _ARRAY_READ.format(
-            where=where, arg=arg, what="a boolean array is accepted as 0/1"
-        ),
-        f"{arg}-boolean entries": _ARRAY_READ.format(
-            where=where, arg=arg, what="booleans are accepted as 0/1"
-        ),
-    }
-
-
-_KNOWN = {
-    "router_model": _array_read_defects("_check_router", "router"),
-    "sample_router": _array_read_defects("_check_router", "router"),
-    "sequence_probability": _array_read_defects("Trie.sequence_probability", "cond"),
-    "prefix_mass": {
-        "q-ragged": "sims.distill.Trie._check_values calls np.ndim(q) before any check: ragged "
-        "rows raise numpy's 'inhomogeneous shape' ValueError, which does not name q",
-    },
-}
-
-
-def _mark(params, known):
-    out = []
-    for p in params:
-        key = p.id.split("-", 1)[1]
-        if key in known:
-            p = pytest.param(
-                *p.values, id=p.id, marks=pytest.mark.xfail(strict=True, reason=known[key])
-            )
-        out.append(p)
-    return out
-
-
 _CASES = (
     cases(distill.Trie, {"strings": WORDS}, {"strings": BAD_STRINGS})
     + cases(
@@ -122,20 +70,17 @@ _CASES = (
         {"strings": WORDS, "P": P, "z": [1.0, 0.0]},
         {"z": distribution_variants([1.0, 0.0], (0,))},
     )
-    + _mark(
-        cases(
-            distill.router_model,
-            {"strings": WORDS, "P": P, "router": ROUTER},
-            {
-                "router": array_variants(ROUTER, (0, 1))
-                + [
-                    ("nan", np.where(ROUTER == 1, np.nan, 0.0)),
-                    ("negative", ROUTER * 2 - 0.5),
-                    ("rows off the simplex", ROUTER * 0.5),
-                ]
-            },
-        ),
-        _KNOWN["router_model"],
+    + cases(
+        distill.router_model,
+        {"strings": WORDS, "P": P, "router": ROUTER},
+        {
+            "router": array_variants(ROUTER, (0, 1))
+            + [
+                ("nan", np.where(ROUTER == 1, np.nan, 0.0)),
+                ("negative", ROUTER * 2 - 0.5),
+                ("rows off the simplex", ROUTER * 0.5),
+            ]
+        },
     )
     + cases(
         distill.sample_rejection,
@@ -147,39 +92,30 @@ _CASES = (
             "seed": BAD_SEEDS,
         },
     )
-    + _mark(
-        cases(
-            distill.sample_router,
-            {"strings": WORDS, "P": P, "router": ROUTER, "size": 3},
-            {
-                "router": kind_variants(ROUTER),
-                "size": BAD_COUNTS,
-                "seed": BAD_SEEDS,
-            },
-        ),
-        _KNOWN["sample_router"],
+    + cases(
+        distill.sample_router,
+        {"strings": WORDS, "P": P, "router": ROUTER, "size": 3},
+        {
+            "router": kind_variants(ROUTER),
+            "size": BAD_COUNTS,
+            "seed": BAD_SEEDS,
+        },
     )
-    + _mark(
-        cases(
-            TRIE.prefix_mass,
-            {"q": P[0]},
-            {"q": without(distribution_variants(P[0], (0,)), "2-d")},
-            prefix="prefix_mass",
-        ),
-        _KNOWN["prefix_mass"],
+    + cases(
+        TRIE.prefix_mass,
+        {"q": P[0]},
+        {"q": without(distribution_variants(P[0], (0,)), "2-d")},
+        prefix="prefix_mass",
     )
-    + _mark(
-        cases(
-            TRIE.sequence_probability,
-            {"cond": COND},
-            {
-                "cond": kind_variants(COND)
-                + without(shape_variants(COND, (0,)), "2-d")
-                + [("nan", np.full_like(COND, np.nan)), ("negative", -COND)]
-            },
-            prefix="sequence_probability",
-        ),
-        _KNOWN["sequence_probability"],
+    + cases(
+        TRIE.sequence_probability,
+        {"cond": COND},
+        {
+            "cond": kind_variants(COND)
+            + without(shape_variants(COND, (0,)), "2-d")
+            + [("nan", np.full_like(COND, np.nan)), ("negative", -COND)]
+        },
+        prefix="sequence_probability",
     )
     + cases(
         TRIE.prefix, {"node": 1}, {"node": [*BAD_COUNTS[1:], ("past the end", 99)]}, prefix="prefix"
@@ -208,24 +144,26 @@ def test_target_on_strings_no_expert_reaches_names_target():
     reject(distill.distill_router, WORDS, Pd, [0.5, 0.25, 0.25], names="target")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sims.distill.sample_router(strings, P, router, size=10**13) allocates the "
-    "(size,) output at once and raises MemoryError; it should refuse a size beyond "
-    "theory.validation.MAX_BYTES before allocating (check_allocation((size,), 'size'))",
-)
-def test_sample_router_refuses_a_size_beyond_memory():
+def test_samplers_refuse_a_size_beyond_memory():
     reject(distill.sample_router, WORDS, P, ROUTER, 10**13, names="size")
+    reject(distill.sample_rejection, WORDS, P, GATE, 10**13, names="size")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sims.distill.distill_router(['', 'ba', 'ab', 'a'], [[0.1, 0.8, 5e-324, 0.1]], "
-    "[0.4, 0.05, 0.15, 0.4]) crashes with SystemError from the compiled EM "
-    "(_em_prefixes → np.linalg LinAlgError 'Array must not contain infs or NaNs' on a "
-    "subnormal conditional; the fuzz meets the same crash with entries of 1e-300); it "
-    "should return the router (K = 1: the trivial one) with a finite KL ≈ 0.15·log(0.15/5e-324)",
-)
+def test_an_expert_alone_serving_a_child_of_subnormal_target_weight_keeps_a_weight():
+    """Target mass 5e-324 on 'ba', which only the second expert can write: the optimal
+    router keeps a weight of order 1e-322 on it at the prefix 'b' (a line search cannot
+    resolve it); the KL stays finite and every prefix is certified."""
+    words = ["", "a", "b", "aa", "aaa", "ba"]
+    Pw = np.array([[0.2] * 5 + [0.0], np.array([16, 8, 11, 16, 8, 8]) / 67])
+    target = np.array([16, 8, 4, 2, 1, 0.0]) / 31
+    target[-1] = 5e-324
+    res = accept(distill.distill_router, words, Pw, target / target.sum())
+    assert res.converged and res.gap_bound <= 1e-9 and math.isfinite(res.kl)
+    trie = distill.Trie(words)
+    b = next(c for c in range(trie.num_nodes) if trie.prefix(c) == "b")
+    assert 0.0 < res.router[b, 1] < 1e-300
+
+
 def test_distill_router_with_a_subnormal_expert_probability():
     res = accept(
         distill.distill_router,
@@ -261,11 +199,7 @@ def test_trie_rebuilds_every_model_from_its_conditionals(words, data):
 def test_distilled_router_on_extreme_experts(words, data):
     K = data.draw(st.integers(1, 3))
     n = len(words)
-    # Exact zeros here; tiny entries (5e-324, 1e-300) crash the compiled EM, see
-    # test_distill_router_with_a_subnormal_expert_probability.
     Pw = data.draw(stacks(K, n))
-    Pw = np.where(Pw < 1e-12, 0.0, Pw)
-    Pw /= Pw.sum(axis=1, keepdims=True)
     z = data.draw(distributions(K))
     posterior = accept(distill.posterior_router, words, Pw, z)
     assert posterior.shape == (accept(distill.Trie, words).num_nodes, K)

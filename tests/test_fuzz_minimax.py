@@ -142,18 +142,10 @@ def test_bad_argument_is_refused_naming_it(fn, kwargs, names):
     reject(fn, names=names, **kwargs)
 
 
-_FLAG = (
-    "{fn} takes progress by its truth value: the string 'no' is True (a progress bar "
-    "is shown) instead of a TypeError naming progress"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_FLAG.format(fn="theory.minimax.robust_gate"))
 def test_robust_gate_progress_must_be_a_boolean():
     reject(minimax.robust_gate, D, P, progress="no", names="progress")
 
 
-@pytest.mark.xfail(strict=True, reason=_FLAG.format(fn="theory.capacity.blahut_arimoto"))
 def test_blahut_arimoto_progress_must_be_a_boolean():
     reject(capacity.blahut_arimoto, D, progress="no", names="progress")
 
@@ -175,11 +167,6 @@ def test_best_response_mixture_bad_rtol_names_it(rtol):
     reject(br.best_response_mixture, D, P, Q, rtol=rtol[1], names="rtol")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="theory.capacity.blahut_arimoto does not check callback: callback=3 raises "
-    "TypeError \"'int' object is not callable\" at the first iterate, naming no argument",
-)
 def test_blahut_arimoto_callback_must_be_callable():
     reject(capacity.blahut_arimoto, D, callback=3, names="callback")
 
@@ -199,12 +186,6 @@ def test_infinite_objective_names_the_domain(fn):
     assert "D_1" in str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="theory.capacity.blahut_arimoto([[0.38, 0.19, 0.38, 0.05]]) returns upper = "
-    "-2.2e-16 < lower = 0 and capacity = -1.1e-16 < 0: κ = CE − H is not clamped at 0 "
-    "(KL ≥ 0) and the bounds are not closed by certified_interval",
-)
 def test_capacity_of_one_domain_is_exactly_zero():
     cap = accept(capacity.blahut_arimoto, [[0.38, 0.19, 0.38, 0.05]])
     assert cap.lower <= cap.capacity <= cap.upper

@@ -32,8 +32,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from theory import _kernels
-from theory.results import Bounded, Layout
-from theory.validation import check_int, check_labels, check_positive, check_stack
+from theory.results import Bounded, Layout, certified_interval
+from theory.validation import (
+    check_callable,
+    check_flag,
+    check_int,
+    check_labels,
+    check_positive,
+    check_stack,
+)
 
 __all__ = ["CapacityResult", "blahut_arimoto"]
 
@@ -122,7 +129,8 @@ def _evaluate(D: np.ndarray, H: np.ndarray, log_r: np.ndarray, hessian: bool) ->
     """
     r = np.exp(log_r)
     ce, A = _channel_pass(D, r, hessian)
-    kappa = ce - H
+    # KL ≥ 0: a rounding residue below 0 (a single domain, say) is reported as 0.
+    kappa = np.maximum(ce - H, 0.0)
     upper = float(kappa.max())
     on = r > 0
     # KL(D_k||D_r) <= -log r_k because D_r >= r_k D_k; the cap only matters if an
@@ -219,6 +227,8 @@ def blahut_arimoto(
     labels = check_labels(labels, D.shape[0])
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=0)
+    callback = check_callable(callback, "callback")
+    progress = check_flag(progress, "progress")
     keep = D.any(axis=0)
     Dc = D if keep.all() else np.ascontiguousarray(D[:, keep])
     K = D.shape[0]
@@ -271,7 +281,7 @@ def blahut_arimoto(
     finally:
         bar.close()
 
-    lower, upper = bounds
+    lower, upper, consistent = certified_interval(*bounds)
     prior = best[0].r / best[0].r.sum()
     output = _kernels.mixture(prior, D)
     hist = np.array(history)
@@ -284,7 +294,7 @@ def blahut_arimoto(
         prior=prior,
         output=output,
         iterations=len(history) - 1,
-        converged=done(),
+        converged=done() and consistent,
         history=hist,
         labels=labels,
     )

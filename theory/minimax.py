@@ -41,6 +41,7 @@ from theory.validation import (
     check_choice,
     check_distribution,
     check_feasible,
+    check_flag,
     check_int,
     check_labels,
     check_mixtures,
@@ -395,7 +396,7 @@ def robust_gate(
     check_choice(method, "method", ("dual", "cvxpy"))
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter")
-    progress = bool(progress)
+    progress = check_flag(progress, "progress")
     active = mixtures.support()
     check_feasible(D, P, active=active)
     obj = get_objective(objective)

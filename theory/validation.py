@@ -54,6 +54,8 @@ __all__ = [
     "check_mixtures",
     "check_allocation",
     "check_feasible",
+    "check_flag",
+    "check_callable",
 ]
 
 #: Tolerance on ``sum == 1`` for rows that must lie on the simplex.
@@ -404,3 +406,17 @@ def check_feasible(D: np.ndarray, P: np.ndarray, active=None) -> None:
             f"D: infinite objective, domain D_{k + 1} (row {k}) puts mass {D[k, i]:.3g} at index {i} "
             "where every expert in P has probability 0"
         )
+
+
+def check_flag(x, name: str) -> bool:
+    """Return ``x`` as a bool, requiring an actual boolean (``"no"`` or ``1`` are refused)."""
+    if not isinstance(x, bool | np.bool_):
+        raise ArgumentTypeError(f"{name}: expected True or False, got {x!r:.60}")
+    return bool(x)
+
+
+def check_callable(x, name: str, *, allow_none: bool = True):
+    """Return ``x`` if it can be called (or is None, when allowed), else raise naming ``name``."""
+    if (x is None and allow_none) or callable(x):
+        return x
+    raise ArgumentTypeError(f"{name}: expected a function, got {type(x).__name__}")
