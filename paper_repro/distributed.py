@@ -20,8 +20,11 @@ it joins, through the :class:`WarmUp` worker plugin.
   ``STUDY.parquet/``, all requested rows in ``STUDY.csv``, the figure as
   ``STUDY.png``, ``.pdf`` and ``.svg``).
 * :func:`phase_diagram` draws the margin of ``modular-vs-monolithic`` over
-  separation × noise (E11): mean over seeds, its zero contour with the zero
-  contours of the bootstrap interval, and the JSD of the domains as contours.
+  separation × noise (E11): one heat map of the mean over seeds per monolithic
+  class on one colour scale centred at 0, its zero contour, the cells whose
+  bootstrap interval contains 0, and the margin against the JSD of the domains.
+  :func:`plot_sweep` draws the other sweeps; both follow the house style of
+  :mod:`paper_repro.plotting`.
 """
 
 from __future__ import annotations
@@ -436,6 +439,37 @@ def sweep(
 
 # ----------------------------------------------------------------------------- figures
 
+# The keys of the studies as a reader names them: an axis label and the symbol
+# (mathtext, "" for none) that a panel title uses.
+_KEYS = {
+    "K": ("number of domains $K$", "K"),
+    "n": ("support size $n$", "n"),
+    "m": ("sample size $m$", "m"),
+    "V": ("alphabet size $V$", "V"),
+    "separation": ("separation $s$", "s"),
+    "noise": (r"expert noise $\varepsilon$", r"\varepsilon"),
+    "monolithic": ("monolithic class $H$", "H"),
+    "weights": (r"retraining weights $\alpha$", r"\alpha"),
+    "imbalance": ("size imbalance", ""),
+    "mixtures": (r"mixture set $\Lambda$", r"\Lambda"),
+    "expert_samples": ("samples per expert", ""),
+    "draws": ("sample draws", ""),
+    "delta": (r"confidence $\delta$", r"\delta"),
+    "radius": ("gate radius $B$", "B"),
+}
+# Words of the outputs' names written as in the text.
+_WORDS = {"jsd": "JSD", "dro": "DRO", "regmix": "RegMix", "tab": "tabular", "t10": "T10"}
+# Words of an output's name that make it an information quantity (nats); the
+# others (violation rates, envelope flags, the skewness term) have no unit.
+_NATS_WORDS = frozenset(
+    ("case", "lower", "gap", "margin", "jsd", "capacity", "error", "interference")
+    + ("misweighting", "slack", "sup", "max", "bound")
+)
+# A study whose IDs span several sections of the paper gets the section of its figure here.
+_SECTIONS = {"modular-vs-monolithic": "§4.5 modular vs monolithic"}
+# Margins within this many nats of 0 are ties: the solvers certify values to 1e-9.
+_TIE = 1e-9
+
 
 def _save_all(fig, stem: Path) -> list[Path]:
     """The figure as vector PDF and SVG, then PNG (``plotting.save`` closes it)."""
@@ -448,6 +482,10 @@ def _save_all(fig, stem: Path) -> list[Path]:
     return [plotting.save(fig, stem.with_suffix(".png")), *paths]
 
 
+def _seeds(count: int) -> str:
+    return f"{count} seed" + ("s" if count != 1 else "")
+
+
 def _theorem(study) -> str:
     return study.summary.partition(":")[0]
 
@@ -456,14 +494,49 @@ def _varied(study, cols: dict) -> list[str]:
     return [k for k in study.keys if len(set(cols[k].tolist())) > 1]
 
 
-def plot_sweep(study, table, out) -> list[Path]:
-    """Draw the sweep's figure into ``out/STUDY.{png,pdf,svg}``.
+def _key_label(key: str) -> str:
+    return _KEYS[key][0] if key in _KEYS else key.replace("_", " ")
 
-    ``modular-vs-monolithic`` with both ``separation`` and ``noise`` varied gets
-    the :func:`phase_diagram` (one panel per combination of the other varied
+
+def _value_label(key: str, value, *, compact: bool = False) -> str:
+    """``key = value`` for a legend, or as short as a panel title allows (``compact``);
+    a monolithic class by its name."""
+    if key == "monolithic":
+        return _class_name(value)
+    text = str(value).replace("_", " ")
+    symbol = _KEYS.get(key, ("", ""))[1]
+    if compact and symbol:
+        return f"${symbol}$ = {text}"
+    return f"{_key_label(key)} = {text}"
+
+
+def _output_label(name: str) -> str:
+    words = name.split("_")
+    text = " ".join(_WORDS.get(w, w) for w in words)
+    return f"{text} (nats)" if _NATS_WORDS.intersection(words) else text
+
+
+def _label(keys: Sequence[str], values: Sequence, *, compact: bool = False) -> str:
+    return ", ".join(_value_label(k, v, compact=compact) for k, v in zip(keys, values, strict=True))
+
+
+def _title(fig, study, claim: str) -> None:
+    section = _SECTIONS.get(study.name)
+    plotting.title(fig, _theorem(study), f"{section}: {claim}" if section else claim)
+
+
+@plotting.styled
+def plot_sweep(study, table, out) -> list[Path]:
+    """Draw the sweep's figure into ``out/STUDY.{png,pdf,svg}`` in the house style.
+
+    The house style is that of :mod:`paper_repro.plotting` (7 inches wide, 9 pt
+    text, mathtext symbols, units on the axes, the section of the paper and the
+    result IDs in the title). ``modular-vs-monolithic`` with both ``separation`` and ``noise`` varied gets
+    the :func:`phase_diagram` (one heat map per combination of the other varied
     keys); every other sweep gets the study's headline outputs against the first
-    varied numeric key, one line per combination of the other varied keys,
-    seeds aggregated as mean and 95% bootstrap interval.
+    varied numeric key, one panel per output (three to a row) and one line per
+    combination of the other varied keys, seeds aggregated as mean and 95%
+    bootstrap band, the legend below the panels.
 
     Parameters
     ----------
@@ -492,14 +565,21 @@ def plot_sweep(study, table, out) -> list[Path]:
     return _save_all(fig, stem)
 
 
-def _label(keys: Sequence[str], values: Sequence) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in zip(keys, values, strict=True))
+def _series_colors(count: int) -> list:
+    """Colour-blind safe colours of ``count`` series: Tol's high-contrast cases up to
+    three, evenly spaced viridis (ordered, like the sorted series) beyond."""
+    from matplotlib import colormaps
+
+    if count <= len(plotting.CASE_COLORS):
+        return [plotting.case_color(i) for i in range(count)]
+    return [colormaps["viridis"](t) for t in np.linspace(0.0, 0.9, count)]
 
 
 def _lines(study, cols: dict, varied: list[str]):
     """Headline outputs against the first varied key (numeric first), one line per
     combination of the other varied keys, mean and 95% bootstrap band."""
-    from matplotlib import colormaps
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     from sims.sweep import summarize
 
@@ -508,23 +588,31 @@ def _lines(study, cols: dict, varied: list[str]):
     series = [k for k in varied if k != x]
     outputs = list(study.headline or study.outputs[:4])
     summary = summarize(cols, [*series, *([x] if x else [])], outputs)
-    fig, axes = plotting.figure(ncols=len(outputs), width=3.6, height=3.2, layout="constrained")
+    seeds = int(max(r["seeds"] for r in summary))
     groups: dict[tuple, list[dict]] = {}
     for row in summary:
         groups.setdefault(tuple(row[k] for k in series), []).append(row)
     categories = sorted({r[x] for r in summary}) if x and study.kind(x) is str else None
+    # At most three panels to a row, the rows as even as they can be.
+    nrows = math.ceil(len(outputs) / 3)
+    ncols = math.ceil(len(outputs) / nrows)
+    legend_rows = math.ceil((len(groups) + 1) / 3)
+    fig, axes = plotting.figure(nrows, ncols, height=2.5 * nrows + 0.5 + 0.22 * legend_rows)
+    panels = list(axes.flat)
+    for ax in panels[len(outputs) :]:
+        ax.remove()
+    colors = _series_colors(len(groups))
 
     def position(row):
         if x is None:
             return 0.0
         return categories.index(row[x]) if categories else row[x]
 
-    many = len(groups) > 8
-    for ax, o in zip(axes.flat, outputs, strict=True):
-        for i, (key, rows) in enumerate(groups.items()):
-            c = colormaps["tab20"](i % 20) if many else plotting.color("", i)
+    for ax, o in zip(panels, outputs, strict=False):
+        for c, (key, rows) in zip(colors, groups.items(), strict=True):
             xs = np.array([position(r) for r in rows], dtype=float)
-            ax.plot(xs, [r[o] for r in rows], "o-", color=c, ms=3, label=_label(series, key))
+            label = _label(series, key) or f"mean of {_seeds(seeds)}"
+            ax.plot(xs, [r[o] for r in rows], "o-", color=c, ms=3.5, label=label)
             ax.fill_between(
                 xs,
                 [r[f"{o}_lo"] for r in rows],
@@ -535,22 +623,21 @@ def _lines(study, cols: dict, varied: list[str]):
             )
         if categories:
             ax.set_xticks(range(len(categories)), categories)
-        ax.set(xlabel=x or "default grid point", ylabel=o, title=o)
-        if o.endswith(("margin", "slack")):
+        elif x is not None and study.kind(x) is int:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel=_key_label(x) if x else "default grid point", ylabel=_output_label(o))
+        if "margin" in o.split("_") or "slack" in o.split("_"):
             ax.axhline(0.0, color="k", lw=0.8)
-    if series:
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=7
-        )
-    seeds = int(max(r["seeds"] for r in summary))
-    plotting.title(
-        fig, _theorem(study), f"{study.name}: mean over {seeds} seeds, 95% bootstrap band"
-    )
+    handles, labels = plotting.legend_entries(panels[: len(outputs)])
+    handles.append(Patch(color="0.5", alpha=0.3))
+    labels.append(f"95% bootstrap band ({_seeds(seeds)})")
+    plotting.figure_legend(fig, handles, labels, ncol=min(3, len(labels)))
+    _title(fig, study, f"the {study.name} sweep")
     return fig
 
 
 def _edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges halfway between the sorted ``values``, the outer cells as wide as their neighbours."""
     mid = (values[1:] + values[:-1]) / 2
     return np.concatenate(
         [[values[0] - (mid[0] - values[0])], mid, [values[-1] + (values[-1] - mid[-1])]]
@@ -559,7 +646,9 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def _spread(values: np.ndarray, count: int) -> np.ndarray:
     """At most ``count`` + 1 of the sorted ``values``, at least a ``count``-th of their range apart."""
-    step = (values[-1] - values[0]) / count
+    # A relative slack, so that a grid like linspace(0, 0.8, 17) keeps its last value
+    # although 0.8 − 0.6 falls a rounding error short of 0.2.
+    step = (values[-1] - values[0]) / count * (1 - 1e-9)
     kept = [values[0]]
     for v in values[1:]:
         if v - kept[-1] >= step:
@@ -567,106 +656,221 @@ def _spread(values: np.ndarray, count: int) -> np.ndarray:
     return np.array(kept)
 
 
-def phase_diagram(table, panels: Sequence[str] = ()):
-    r"""The phase diagram of ``modular-vs-monolithic``: margin over separation × noise.
+def _class_name(value) -> str:
+    """A monolithic class of the study by its name."""
+    if value == "full":
+        return r"full class $\Delta(\mathcal{X})$"
+    if value == "product":
+        return "product class"
+    if str(value).startswith("markov:"):
+        return f"Markov class of order {str(value).partition(':')[2]}"
+    return f"class {value}"
 
-    One heat-map panel per combination of the ``panels`` keys (e.g. the
-    monolithic class): the mean over seeds of margin = W(aggregate) − W(robust)
-    (> 0, blue: the modular model has the smaller worst case), its zero contour
-    (solid) and the zero contours of the lower and upper ends of the 95%
-    bootstrap interval (dashed: the uncertainty of the boundary). The top axis
-    gives the diversity of the domains at each separation as their largest JSD,
-    :math:`\max_{\lambda\in\Lambda}\mathrm{JSD}_\lambda(D)` (the ``capacity``
-    output, T6/T7; mean over seeds). A last panel plots the margin against that
-    JSD for a few noise levels, with its bootstrap band.
+
+def _plain(value):
+    """A NumPy scalar as the Python value ``summarize`` keys its rows by."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _panel_name(panels: Sequence[str], key: tuple, *, compact: bool = False) -> str:
+    return _label(panels, key, compact=compact) or "margin"
+
+
+def _signed_sqrt(x):
+    return np.sign(x) * np.sqrt(np.abs(x))
+
+
+def _signed_square(y):
+    return np.sign(y) * np.square(y)
+
+
+def _colorbar_ticks(limit: float) -> list[float]:
+    """Round margins to mark on the square-root colour scale: 0 and, per sign, values
+    near 1/9, 4/9 and all of ``limit`` (equally spaced on the scale), one significant digit."""
+    ticks = {0.0}
+    for share in (1 / 9, 4 / 9, 1.0):
+        v = share * limit
+        digits = 10.0 ** math.floor(math.log10(v))
+        v = math.floor(v / digits) * digits
+        ticks |= {v, -v}
+    return sorted(ticks)
+
+
+def _filler():
+    """An invisible legend entry that keeps a column of the legend to its group."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], ls="none", marker="none")
+
+
+@plotting.styled
+def phase_diagram(table, panels: Sequence[str] = (), *, experiment: str = ""):
+    r"""The phase diagram of ``modular-vs-monolithic``: where the robust gate beats retraining (T8–T10).
+
+    The margin of a grid point is
+
+    .. math:: \mathrm{margin} = W(h_\alpha) - W(p_{g^*}), \qquad
+              W(q) = \max_{\lambda\in\Lambda}\sum_k \lambda_k\,\mathrm{KL}(D_k\,\|\,q),
+
+    the worst case of aggregate retraining in the monolithic class minus that of
+    the robust gate (nats; > 0: the modular model wins). The figure has
+
+    * one heat map per combination of the ``panels`` keys (e.g. one per
+      monolithic class) of the mean margin over the seeds, on separation s ×
+      expert noise ε, all on one diverging colour scale centred at 0 (blue: the
+      modular model wins, red: retraining wins; ColorBrewer's RdBu, readable
+      with the common colour-vision deficiencies; a signed square-root scale,
+      so that margins of a few hundredths of a nat show their sign next to
+      margins near 1), with the zero contour of the
+      mean (the phase boundary) and an open circle on every cell whose 95%
+      bootstrap interval contains 0 (the seeds do not decide the sign there);
+      the top axis gives the diversity of the domains at a few separations;
+    * a last panel of the margin against that diversity,
+      :math:`C = \max_{\lambda\in\Lambda}\mathrm{JSD}_\lambda(D)` (the
+      ``capacity`` output, the value with perfect experts, T6/T7; mean over
+      seeds), one colour per heat map and one line style per noise level
+      (lowest, middle, highest), with the 95% bootstrap band;
+    * the legend below the panels and the title "§4.5 modular vs monolithic".
 
     Parameters
     ----------
     table : pyarrow.Table or mapping of str to array_like
-        Rows of ``modular-vs-monolithic`` with at least two separations and two
-        noise levels.
+        Rows of ``modular-vs-monolithic`` (columns ``separation``, ``noise``,
+        ``margin``, ``capacity`` and the ``panels`` keys) with at least two
+        separations and two noise levels; the rows of a grid point are its seeds.
     panels : sequence of str
-        Other varied keys; one heat map per combination of their values.
+        Other varied keys; one heat map per combination of their values, three
+        to a row.
+    experiment : str, optional
+        The experiment ID written after the result IDs in the title (``"E11"``).
 
     Returns
     -------
     matplotlib.figure.Figure
+        In the house style of :mod:`paper_repro.plotting`, 7 inches wide.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, or fewer than two separations or noise levels.
     """
-    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib import colormaps
+    from matplotlib.colors import FuncNorm
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     from sims.sweep import columns, summarize
 
     cols = columns(table) if hasattr(table, "column_names") else dict(table)
     panels = list(panels)
+    for key in ("separation", "noise", "margin", "capacity", *panels):
+        if key not in cols:
+            raise ValueError(
+                f"table: no column {key!r}; expected rows of modular-vs-monolithic with the "
+                f"panels keys {panels}"
+            )
     summary = summarize(cols, [*panels, "separation", "noise"], ["margin", "capacity"])
-    groups: dict[tuple, list[dict]] = {}
-    for row in summary:
-        groups.setdefault(tuple(row[k] for k in panels), []).append(row)
     seps = np.array(sorted({r["separation"] for r in summary}), dtype=float)
     noises = np.array(sorted({r["noise"] for r in summary}), dtype=float)
-    limit = max((abs(r["margin"]) for r in summary if math.isfinite(r["margin"])), default=1.0)
-    norm = TwoSlopeNorm(vmin=-(limit or 1.0), vcenter=0.0, vmax=limit or 1.0)
-    fig, axes = plotting.figure(ncols=len(groups) + 1, width=4.3, height=3.9, layout="constrained")
+    if seps.size < 2 or noises.size < 2:
+        raise ValueError(
+            f"table: a phase diagram needs at least two separations and two noise levels, "
+            f"got {seps.size} and {noises.size}"
+        )
+    # Panels in the order their values first appear in the rows (the order the
+    # grid was asked for), not sorted by name.
+    n_rows = len(cols["margin"])
+    order = [tuple(_plain(cols[k][i]) for k in panels) for i in range(n_rows)]
+    groups: dict[tuple, list[dict]] = {key: [] for key in dict.fromkeys(order)}
+    for row in summary:
+        groups[tuple(row[k] for k in panels)].append(row)
+    seeds = int(max(r["seeds"] for r in summary))
+    finite = [abs(r["margin"]) for r in summary if math.isfinite(r["margin"])]
+    limit = max(finite, default=0.0) or 1.0
+    # A signed square root stretches the small margins of the full class (a few
+    # hundredths of a nat) so that their sign shows, keeping 0 at the centre.
+    norm = FuncNorm((_signed_sqrt, _signed_square), vmin=-limit, vmax=limit)
+    cmap = colormaps["RdBu"]
+    wins, loses = cmap(norm(0.6 * limit)), cmap(norm(-0.6 * limit))
+
+    count = len(groups)
+    # At most three heat maps to a row, the rows as even as they can be.
+    rows = math.ceil(count / 3)
+    ncols = math.ceil(count / rows)
+    fig, axes = plotting.figure(rows + 1, ncols, height=2.7 * rows + 3.7)
+    heat = list(axes[:rows].flat)
+    for ax in [*axes[rows], *heat[count:]]:
+        ax.remove()
+    heat = heat[:count]
+    line_ax = fig.add_subplot(axes[0, 0].get_subplotspec().get_gridspec()[rows, :])
+    letters = iter(string.ascii_lowercase)
+
     mesh = None
-    for ax, (key, rows) in zip(axes.flat, groups.items(), strict=False):
+    for p, (ax, (key, group)) in enumerate(zip(heat, groups.items(), strict=True)):
         grids = {
             f: np.full((noises.size, seps.size), np.nan)
-            for f in ("margin", "margin_lo", "margin_hi")
+            for f in ("margin", "margin_lo", "margin_hi", "capacity")
         }
-        for r in rows:
+        for r in group:
             i = int(np.searchsorted(noises, r["noise"]))
             j = int(np.searchsorted(seps, r["separation"]))
             for f in grids:
                 grids[f][i, j] = r[f]
         mesh = ax.pcolormesh(
-            _edges(seps), _edges(noises), grids["margin"], cmap="RdBu", norm=norm, shading="flat"
+            _edges(seps), _edges(noises), grids["margin"], cmap=cmap, norm=norm, shading="flat"
         )
-        for f in ("margin", "margin_lo", "margin_hi"):
-            z = np.ma.masked_invalid(grids[f])
-            if z.count() and z.min() < 0 < z.max():
-                main = f == "margin"
-                ax.contour(
-                    seps,
-                    noises,
-                    z,
-                    levels=[0.0],
-                    colors="k",
-                    linewidths=2.0 if main else 1.0,
-                    linestyles="-" if main else "--",
-                )
-        ticks = _spread(seps, 6)
-        diversity = [np.mean([r["capacity"] for r in rows if r["separation"] == t]) for t in ticks]
+        z = np.ma.masked_invalid(grids["margin"])
+        if z.count() and z.min() < 0 < z.max():
+            ax.contour(seps, noises, z, levels=[0.0], colors="k", linewidths=2.0)
+        undecided = (grids["margin_lo"] <= _TIE) & (grids["margin_hi"] >= -_TIE)
+        i, j = np.nonzero(undecided)
+        ax.plot(seps[j], noises[i], "o", ls="none", mfc="none", mec="k", mew=1.0, ms=5)
+        ticks = _spread(seps, 4)
+        diversity = np.nanmean(grids["capacity"], axis=0)[np.searchsorted(seps, ticks)]
         top = ax.secondary_xaxis("top")
         top.set_xticks(ticks, [f"{max(c, 0.0):.2f}" for c in diversity])
-        top.set_xlabel("max_λ JSD_λ(D) (nats)", fontsize=8)
-        ax.set(
-            xlabel="separation s (domain diversity)",
-            ylabel="expert noise ε",
-            title=_label(panels, key) or "modular vs monolithic",
-        )
+        top.set_xlabel(r"$\mathrm{max}_\lambda\,\mathrm{JSD}_\lambda(D)$ (nats)")
+        ax.set_xticks(ticks)
+        ax.set_yticks(_spread(noises, 4))
+        ax.set_xlabel("domain separation $s$")
+        if p % ncols == 0:
+            ax.set_ylabel(r"expert noise $\varepsilon$")
+        else:
+            ax.tick_params(labelleft=False)
+        ax.set_title(f"({next(letters)}) {_panel_name(panels, key, compact=True)}")
         ax.grid(False)
-    fig.colorbar(
-        mesh, ax=axes.flat[len(groups) - 1], label="margin = aggregate − robust (nats)", pad=0.02
+    bar = fig.colorbar(
+        mesh,
+        ax=heat,
+        label=f"mean margin over {_seeds(seeds)} (nats)",
     )
-    ax = axes.flat[len(groups)]
-    # A few noise levels (lowest, highest and evenly between), one line style per panel.
-    shown = noises[
-        np.unique(np.linspace(0, noises.size - 1, min(4, noises.size)).round().astype(int))
-    ]
-    for g, (key, rows) in enumerate(groups.items()):
-        for i, nz in enumerate(shown):
-            pts = sorted((r for r in rows if r["noise"] == nz), key=lambda r: r["separation"])
-            x = [r["capacity"] for r in pts]
-            c = plotting.color("", i)
-            ax.plot(
-                x,
-                [r["margin"] for r in pts],
-                ["-", "--", ":", "-."][g % 4],
-                marker="o",
-                ms=3,
-                color=c,
-                label=f"ε = {nz:g}" + (f", {_label(panels, key)}" if panels else ""),
-            )
+    ticks = _colorbar_ticks(limit)
+    bar.set_ticks(ticks, labels=[f"{t:g}".replace("-", "\N{MINUS SIGN}") for t in ticks])
+    # The verdicts at the ends of the colour bar, clear of its end tick labels.
+    for text, y, dy, va in (
+        ("modular\nwins", 1.0, 8, "bottom"),
+        ("retraining\nwins", 0.0, -8, "top"),
+    ):
+        bar.ax.annotate(
+            text,
+            (0.5, y),
+            xycoords="axes fraction",
+            xytext=(0, dy),
+            textcoords="offset points",
+            ha="center",
+            va=va,
+        )
+
+    ax = line_ax
+    picks = np.linspace(0, noises.size - 1, min(3, noises.size)).round().astype(int)
+    shown = noises[np.unique(picks)]
+    styles = (("-", "o"), ("--", "s"), (":", "^"))
+    colors = _series_colors(count)
+    for c, group in zip(colors, groups.values(), strict=True):
+        for (ls, marker), nz in zip(styles, shown, strict=False):
+            pts = sorted((r for r in group if r["noise"] == nz), key=lambda r: r["separation"])
+            x = [max(r["capacity"], 0.0) for r in pts]
+            ax.plot(x, [r["margin"] for r in pts], ls=ls, marker=marker, color=c, ms=4)
             ax.fill_between(
                 x,
                 [r["margin_lo"] for r in pts],
@@ -676,17 +880,54 @@ def phase_diagram(table, panels: Sequence[str] = ()):
                 lw=0,
             )
     ax.axhline(0.0, color="k", lw=0.8)
+    # The sides of the zero line in the colours of the heat maps' verdicts.
+    low, high = ax.get_ylim()
+    if high > 0:
+        ax.axhspan(max(low, 0.0), high, color=wins, alpha=0.18, lw=0, zorder=0)
+    if low < 0:
+        ax.axhspan(low, min(high, 0.0), color=loses, alpha=0.18, lw=0, zorder=0)
+    ax.set_ylim(low, high)
     ax.set(
-        xlabel="max_λ JSD_λ(D) of the domains (nats)",
+        xlabel=r"diversity of the domains $\mathrm{max}_\lambda\,\mathrm{JSD}_\lambda(D)$ (nats)",
         ylabel="margin (nats)",
-        title="margin against the domains' JSD",
+        title=f"({next(letters)}) margin against the diversity of the domains",
     )
-    ax.legend(loc="best", fontsize=6.5)
-    seeds = int(max(r["seeds"] for r in summary))
+
+    columns_ = [
+        [
+            (Patch(color=wins), "modular wins: margin > 0"),
+            (Patch(color=loses), "retraining wins: margin < 0"),
+            (Line2D([], [], color="k", lw=2.0), "phase boundary: mean margin = 0"),
+            (
+                Line2D([], [], ls="none", marker="o", mfc="none", mec="k", mew=1.0, ms=5),
+                "95% bootstrap interval contains 0",
+            ),
+        ],
+        [
+            (
+                Line2D([], [], color=c, lw=2.5),
+                _panel_name(panels, key, compact=True),
+            )
+            for c, key in zip(colors, groups, strict=True)
+        ]
+        + [(Patch(color="0.5", alpha=0.3), "95% bootstrap band")],
+        [
+            (
+                Line2D([], [], color="k", ls=ls, marker=marker, ms=4),
+                rf"expert noise $\varepsilon = {nz:g}$",
+            )
+            for (ls, marker), nz in zip(styles, shown, strict=False)
+        ],
+    ]
+    depth = max(len(c) for c in columns_)
+    entries = [e for c in columns_ for e in c + [(_filler(), "")] * (depth - len(c))]
+    plotting.figure_legend(
+        fig, [h for h, _ in entries], [lab for _, lab in entries], ncol=len(columns_)
+    )
     plotting.title(
         fig,
         "T8–T10",
-        f"where the robust gate beats aggregate retraining (mean of {seeds} seeds; "
-        "dashed: 95% bootstrap)",
+        f"{_SECTIONS['modular-vs-monolithic']}: where the robust gate beats retraining",
+        experiment=experiment,
     )
     return fig

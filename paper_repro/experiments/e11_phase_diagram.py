@@ -87,8 +87,9 @@ def _summary(data: dict) -> list[dict]:
     )
 
 
+@plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
-    fig = phase_diagram(data, panels=["monolithic"])
+    fig = phase_diagram(data, panels=["monolithic"], experiment="E11")
     return plotting.save(fig, Path(out_dir) / "E11_phase_diagram.png")
 
 
