@@ -465,8 +465,6 @@ _NATS_WORDS = frozenset(
     ("case", "lower", "gap", "margin", "jsd", "capacity", "error", "interference")
     + ("misweighting", "slack", "sup", "max", "bound")
 )
-# A study whose IDs span several sections of the paper gets the section of its figure here.
-_SECTIONS = {"modular-vs-monolithic": "§4.5 modular vs monolithic"}
 # Margins within this many nats of 0 are ties: the solvers certify values to 1e-9.
 _TIE = 1e-9
 
@@ -521,8 +519,7 @@ def _label(keys: Sequence[str], values: Sequence, *, compact: bool = False) -> s
 
 
 def _title(fig, study, claim: str) -> None:
-    section = _SECTIONS.get(study.name)
-    plotting.title(fig, _theorem(study), f"{section}: {claim}" if section else claim)
+    plotting.title(fig, _theorem(study), claim)
 
 
 @plotting.styled
@@ -927,7 +924,7 @@ def phase_diagram(table, panels: Sequence[str] = (), *, experiment: str = ""):
     plotting.title(
         fig,
         "T8–T10",
-        f"{_SECTIONS['modular-vs-monolithic']}: where the robust gate beats retraining",
+        "where the robust gate beats retraining",
         experiment=experiment,
     )
     return fig

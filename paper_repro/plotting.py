@@ -179,6 +179,8 @@ SECTIONS = {
     "T8": "§4.5.2 modular advantage",
     "decoupling": "§4.5.3 decoupling",
     "T10": "§4.5.4 safety in convex settings",
+    "T8–T10": "§4.5 modular vs monolithic",
+    "T6–T10": "§4.5 modular vs monolithic",
     "T11": "§4.6 generalization",
     "T12": "§5.2 primal-dual",
     "distillation": "structural distillation",

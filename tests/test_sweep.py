@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.special import rel_entr
 
+from paper_repro import plotting
 from paper_repro.cli import main
 from paper_repro.distributed import plot_sweep
 from sims import sweep as sw
@@ -345,11 +346,22 @@ def test_the_phase_diagram_and_the_generic_figure_are_written(tmp_path):
         "monolithic": ["full", "product"],
     }
     res = sw.run_sweep(sw.plan_sweep(MVM, tmp_path, settings, seeds=2))
-    assert len(plot_sweep(MVM, res.table, tmp_path)) == 3
-    _files(tmp_path, MVM.name)
-    toy = sw.run_sweep(sw.plan_sweep(TOY, tmp_path, {"a": [1, 2, 3], "c": ["x", "y"]}, seeds=2))
-    plot_sweep(TOY, toy.table, tmp_path)
-    _files(tmp_path, TOY.name)
+    problems = []
+    with pytest.MonkeyPatch.context() as mp:
+        # The figures are also checked for overlaps, small text and raw markup,
+        # just before they are saved (saving closes them).
+        save = plotting.save
+        mp.setattr(
+            plotting,
+            "save",
+            lambda fig, path: problems.append(plotting.layout_problems(fig)) or save(fig, path),
+        )
+        assert len(plot_sweep(MVM, res.table, tmp_path)) == 3
+        _files(tmp_path, MVM.name)
+        toy = sw.run_sweep(sw.plan_sweep(TOY, tmp_path, {"a": [1, 2, 3], "c": ["x", "y"]}, seeds=2))
+        plot_sweep(TOY, toy.table, tmp_path)
+        _files(tmp_path, TOY.name)
+    assert len(problems) == 2 and problems == [[], []]
 
 
 def test_cli_sweep_list_shows_every_study_with_keys_and_defaults(capsys):
