@@ -15,7 +15,6 @@ import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from docutils import nodes
 
 #: ``{ans}`KEY = NUMBER``` in a Markdown source.
 PATTERN = re.compile(r"\{ans\}`\s*([A-Za-z0-9_.\-]+)\s*=\s*([^`]+?)\s*`")
@@ -63,6 +62,9 @@ def mismatch(key: str, printed: str, values: dict[str, float]) -> str | None:
 
 
 def _role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    # docutils comes with Sphinx; the parsing helpers above are used by the
+    # test suite, which runs without the documentation tools installed.
+    from docutils import nodes
     from lecture_answers import all_answers
 
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*=\s*(.+?)\s*", text)
