@@ -620,9 +620,9 @@ class MixtureSet(ABC):
     def support_cone(self, w) -> tuple[cvxpy.Expression, list[cvxpy.Constraint]]:
         r"""A conic description of the support function σ_Λ(w), for cvxpy models.
 
-        min over auxiliary variables of t subject to the constraints equals
-        σ_Λ(w) = max_{λ∈Λ} λ·w. Returns ``(t, constraints)``: a convex scalar expression t in w and in
-        auxiliary variables created here, with
+        The minimum over auxiliary variables of t subject to the constraints
+        equals σ_Λ(w) = max_{λ∈Λ} λ·w. Returns ``(t, constraints)``: a convex
+        scalar expression t in w and in auxiliary variables created here, with
 
         .. math:: \min_{\text{aux}}\ t \ \text{ s.t. constraints} \;=\;
                   \sigma_\Lambda(w) = \max_{\lambda\in\Lambda} \lambda\cdot w

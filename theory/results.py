@@ -91,9 +91,10 @@ def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
 
     In exact arithmetic a certificate satisfies lower ≤ value ≤ upper. In
     floating point, lower may exceed upper by rounding; when
-    lower − upper ≤ ``CROSS_RTOL · max(1, abs(lower), abs(upper))`` the crossing is
-    closed by setting lower = upper. ``consistent`` is False when ``lower`` exceeds ``upper`` by more than
-    rounding (then both are returned as ``upper``, and a warning is issued),
+    lower − upper ≤ ``CROSS_RTOL · max(1, abs(lower), abs(upper))`` the
+    crossing is closed by setting lower = upper. ``consistent`` is False when
+    ``lower`` exceeds ``upper`` by more than rounding (then both are returned
+    as ``upper``, and a warning is issued),
     or when a bound is NaN: a NaN bound says nothing, so it is replaced by the
     bound that is always true (−inf below, +inf above), with a warning.
 
