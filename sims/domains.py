@@ -320,9 +320,10 @@ def markov_domains(
 def pattern_domains(K: int, T: int, V: int, overlap: float = 0.0, seed=0) -> np.ndarray:
     r"""Product domains around deterministic per-position patterns, shape (K, V**T).
 
-    D_k(x) = Π_{t=1..T} [(1 − ω)·1{x_t = π_k(t)} + ω/V]. Domain k follows a pattern :math:`\pi_k \in V^T` whose symbols differ across
-    domains at every position (a random injective assignment per position, so
-    V ≥ K), blurred by ``overlap`` ω ∈ [0, 1]:
+    D_k(x) = Π_{t=1..T} [(1 − ω)·1{x_t = π_k(t)} + ω/V]. Domain k follows a
+    pattern π_k ∈ V^T whose symbols differ across domains at every position (a
+    random injective assignment per position, so V ≥ K), blurred by ``overlap``
+    ω ∈ [0, 1]:
 
     .. math:: D_k(x) = \prod_{t=1}^{T}\Big[(1-\omega)\,\mathbb 1\{x_t = \pi_k(t)\}
               + \frac{\omega}{V}\Big].
