@@ -379,7 +379,7 @@ def _vector_of(base: sp.IndexedBase, name: str, size: int) -> dict:
     return {base[x]: v for x, v in enumerate(_simplex_point(name, size), start=1)}
 
 
-# Symbols of the general notation: sizes, indices and the objects of THEORY §1.
+# Symbols of the general notation: sizes, indices, the domains D, the mixture λ and the model q.
 _K, _n, _V = sp.symbols("K n V", integer=True, positive=True)
 _k, _j, _x, _i = sp.symbols("k j x i", integer=True, positive=True)
 _D = sp.IndexedBase("D")
