@@ -1252,7 +1252,7 @@ def plot_dual(D, P, mixtures=None, objective="divergence", ax=None) -> Figure:
 
 
 def _boundary(lam_set, count: int = 240) -> np.ndarray:
-    """Points of the boundary of Λ ⊆ Δ_3: maximizers of c·λ over directions c of the simplex plane."""
+    """Points of the boundary of Λ ⊆ Δ_3: maximizers of c·λ over directions c of its plane."""
     u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2.0)
     v = np.array([1.0, 1.0, -2.0]) / math.sqrt(6.0)
     angles = np.linspace(0.0, 2.0 * np.pi, count, endpoint=False)

@@ -3,7 +3,8 @@
 Each experiment checks one claim of Cortes, Mohri & Zhong (arXiv:2602.17554)
 on fresh instances — its result ID (T1…T12, S9) opens the claim — and draws
 the figure of the corresponding theory page of the documentation (see the
-how-to page on reproducing the figures). Every experiment module of :mod:`paper_repro.experiments` registers an
+how-to page on reproducing the figures). Every experiment module of
+:mod:`paper_repro.experiments` registers an
 :class:`~paper_repro.experiments.Experiment`. The runner
 
 1. checks that the output folder can be written, before anything is computed;
