@@ -998,6 +998,7 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     the children of s; the pair has law Σ_k r_k(s) p_k(a|s) = q_r(a|s):
 
     .. math:: \Pr(a \mid s) = \sum_k r_k(s)\, p_k(a \mid s) = q_r(a \mid s).
+
     The walks run in a compiled loop fed by the generator seeded with ``seed``.
 
     Parameters

@@ -476,6 +476,7 @@ class NewtonAscent:
         Kelley's cutting-plane method converges for any concave d, so this step
         keeps the ascent going where the Newton model has nothing left to offer
         (a maximizer on a face where the curvature is unbounded, or rounding).
+
         Parameters
         ----------
         cur : Cut
