@@ -1,1 +1,15 @@
-"""Benchmarks B1–B4 of EXPERIMENTS.md: side-by-side timing ratios, printed and saved as JSON."""
+"""Benchmarks B1–B4: side-by-side timing ratios, printed and saved as JSON.
+
+Each module ``b<i>_<stem>.py`` times one computation of the package against a
+reference implementation or a second method, on the same inputs, and writes
+``benchmarks/results/B<i>.json``: B1 the divergence kernels, B2 the robust gate
+(dual solver against the cvxpy reference), B3 Blahut–Arimoto, B4 the exact
+samplers of the distillation (rejection against the router). Speed claims live
+here, never in the tests. Run them with ``python -m benchmarks [B1,B3]``.
+
+Examples
+--------
+>>> from benchmarks.__main__ import available
+>>> list(available())
+['B1', 'B2', 'B3', 'B4']
+"""

@@ -14,14 +14,17 @@ The house style, written once here and used by every figure:
   (``$D_\lambda$``, ``$\lambda^*$``, ``$V^*(\Lambda)$``, ``$m^{-1/2}$``) and every
   axis that carries an information quantity says its unit (nats).
 * **Colour.** A method has one colour in every figure (:data:`METHOD_COLORS`,
-  looked up by :func:`color`): the Okabe–Ito palette for the methods of the
-  paper and Paul Tol's "muted" palette for the data-weighting comparators, both
-  designed to stay distinguishable under the common colour-vision deficiencies.
+  looked up by :func:`color`): the Okabe–Ito palette [1]_ for the methods of
+  the paper and Paul Tol's "muted" palette [2]_ for the data-weighting
+  comparators, both designed to stay distinguishable under the common
+  colour-vision deficiencies.
   Cases that are not methods (perfect vs imperfect experts, model families) take
   :func:`case_color`; ordered series of one method (lengths T, sizes K) take
   :func:`shades` of the method's colour; heat maps use viridis.
 * **Titles.** :func:`title` writes the paper's section ("§4.4 least-favorable
-  mixture"), the claim shown, and the package's result ID (T6) in smaller type.
+  mixture", as numbered in Cortes, Mohri & Zhong, arXiv:2602.17554, and on the
+  theory pages of the documentation), the claim shown, and the package's result
+  ID (T6) in smaller type.
 * **Files.** :func:`save` writes a PNG at :data:`DPI` = 200 dpi and a PDF
   (vector, for print), each atomically with the mode the umask gives.
 
@@ -39,6 +42,15 @@ References
 .. [1] M. Okabe and K. Ito, "Color Universal Design (CUD): how to make figures
    and presentations that are friendly to colorblind people", 2008.
 .. [2] P. Tol, "Colour schemes", SRON technical note SRON/EPS/TN/09-002, 2021.
+
+Examples
+--------
+>>> from paper_repro.plotting import figure, layout_problems, title
+>>> fig, axes = figure(1, 2, height=2.5)
+>>> _ = axes[0, 0].plot([0, 1], [0, 1], label="a")
+>>> title(fig, "T6", "the capacity of the domains", experiment="E2")
+>>> layout_problems(fig)
+[]
 """
 
 from __future__ import annotations
@@ -226,6 +238,25 @@ def styled(func):
     Matplotlib reads most rc parameters when an artist is created, so a figure
     is styled only if it is built inside the style; every experiment's ``plot``
     and every helper of this module is decorated.
+
+    Parameters
+    ----------
+    func : callable
+        A function that draws a figure.
+
+    Returns
+    -------
+    callable
+        ``func`` wrapped in ``matplotlib.pyplot.rc_context(STYLE)``.
+
+    Examples
+    --------
+    >>> @styled
+    ... def font_size():
+    ...     import matplotlib.pyplot as plt
+    ...     return plt.rcParams["font.size"]
+    >>> font_size() == STYLE["font.size"]
+    True
     """
 
     @functools.wraps(func)
@@ -270,7 +301,23 @@ def color(name: str, index: int = 0) -> str:
 
 
 def case_color(index: int) -> str:
-    """The colour of the ``index``-th case of a figure that is not a method (Tol high contrast)."""
+    """The colour of the ``index``-th case of a figure that is not a method (Tol high contrast).
+
+    Parameters
+    ----------
+    index : int
+        The case's position; the three colours of :data:`CASE_COLORS` repeat.
+
+    Returns
+    -------
+    str
+        A hex colour.
+
+    Examples
+    --------
+    >>> case_color(0), case_color(3) == case_color(0)
+    ('#004488', True)
+    """
     return CASE_COLORS[index % len(CASE_COLORS)]
 
 
@@ -288,6 +335,11 @@ def shades(base: str, count: int) -> list[str]:
     -------
     list of str
         Hex colours from the colour mixed with 45 % white to the colour mixed with 35 % black.
+
+    Examples
+    --------
+    >>> shades("robust gate", 3)
+    ['#e8a673', '#b97239', '#8a3d00']
     """
     try:
         rgb = np.array(to_rgb(base))
@@ -320,7 +372,15 @@ def figure(nrows: int = 1, ncols: int = 1, *, height: float = 3.0, width: float 
     Returns
     -------
     fig : Figure
+        The figure, with constrained layout.
     axes : ndarray of Axes, shape (nrows, ncols)
+        The panels, always as a 2-D array.
+
+    Examples
+    --------
+    >>> fig, axes = figure(1, 2, height=2.5)
+    >>> axes.shape, fig.get_size_inches().tolist()
+    ((1, 2), [7.0, 2.5])
     """
     return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kwargs)
 
@@ -331,6 +391,7 @@ def title(fig: Figure, results: str | Sequence[str], claim: str, *, experiment: 
     Parameters
     ----------
     fig : Figure
+        The figure to title.
     results : str or sequence of str
         Result IDs of the package (``"T6"`` or ``("T5", "T6")``) or one of the
         keys ``"decoupling"``, ``"distillation"`` of :data:`SECTIONS`; the first
@@ -345,6 +406,13 @@ def title(fig: Figure, results: str | Sequence[str], claim: str, *, experiment: 
     ------
     ValueError
         If ``results`` is empty.
+
+    Examples
+    --------
+    >>> fig, _ = figure()
+    >>> title(fig, ("T5", "T6"), "the least-favorable mixture", experiment="E2")
+    >>> fig.get_suptitle()
+    '§4.4 least-favorable mixture: the least-favorable mixture'
     """
     ids = [results] if isinstance(results, str) else list(results)
     if not ids:
@@ -374,16 +442,27 @@ def figure_legend(fig: Figure, handles=None, labels=None, *, ncol: int = 2, **kw
     Parameters
     ----------
     fig : Figure
+        The figure.
     handles, labels : sequence, optional
         As for :meth:`matplotlib.figure.Figure.legend`; by default the labelled
         artists of every panel, each label once.
     ncol : int, default 2
+        Number of columns of the legend.
     **kwargs
         Passed to :meth:`matplotlib.figure.Figure.legend`.
 
     Returns
     -------
     Legend
+        The figure legend.
+
+    Examples
+    --------
+    >>> fig, axes = figure(1, 2)
+    >>> _ = axes[0, 0].plot([0, 1], label="robust gate")
+    >>> _ = axes[0, 1].plot([1, 0], label="robust gate")
+    >>> [t.get_text() for t in figure_legend(fig).get_texts()]  # each label once
+    ['robust gate']
     """
     if handles is None:
         handles, labels = legend_entries(fig.axes)
@@ -406,6 +485,15 @@ def legend_panel(ax: Axes, handles=None, labels=None, **kwargs) -> Legend:
     Returns
     -------
     Legend
+        The legend drawn in ``ax``.
+
+    Examples
+    --------
+    >>> fig, axes = figure(1, 2)
+    >>> _ = axes[0, 0].plot([0, 1], label="uniform")
+    >>> legend = legend_panel(axes[0, 1])
+    >>> axes[0, 1].axison, [t.get_text() for t in legend.get_texts()]
+    (False, ['uniform'])
     """
     if handles is None:
         handles, labels = legend_entries([a for a in ax.figure.axes if a is not ax])
@@ -422,11 +510,23 @@ def legend_entries(axes) -> tuple[list, list[str]]:
     Parameters
     ----------
     axes : iterable of Axes
+        The panels to collect from.
 
     Returns
     -------
     handles : list of Artist
+        One artist per distinct label.
     labels : list of str
+        The labels, in drawing order.
+
+    Examples
+    --------
+    >>> fig, axes = figure(1, 2)
+    >>> _ = axes[0, 0].plot([0, 1], label="a")
+    >>> _ = axes[0, 1].plot([1, 0], label="a")
+    >>> _ = axes[0, 1].plot([1, 1], label="b")
+    >>> legend_entries(fig.axes)[1]
+    ['a', 'b']
     """
     handles, labels = [], []
     for ax in axes:
@@ -440,13 +540,24 @@ def legend_entries(axes) -> tuple[list, list[str]]:
 def ternary_xy(lam) -> tuple[np.ndarray, np.ndarray]:
     """Planar coordinates of points of Δ_3: e_1 at (0, 0), e_2 at (1, 0), e_3 at (1/2, √3/2).
 
+    The point λ maps to (λ_2 + λ_3/2, (√3/2) λ_3), an affine image of the
+    simplex as an equilateral triangle.
+
     Parameters
     ----------
     lam : array_like, shape (3,) or (m, 3)
+        Points of Δ_3.
 
     Returns
     -------
     x, y : ndarray, shape (m,)
+        Their planar coordinates.
+
+    Examples
+    --------
+    >>> x, y = ternary_xy([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> x, y.round(4)
+    (array([0. , 0.5]), array([0.   , 0.866]))
     """
     lam = np.atleast_2d(np.asarray(lam, dtype=np.float64))
     return lam[:, 1] + 0.5 * lam[:, 2], lam[:, 2] * np.sqrt(3.0) / 2.0
@@ -459,6 +570,7 @@ def ternary_heatmap(ax: Axes, grid, values, *, vmin=None, vmax=None, names=None)
     Parameters
     ----------
     ax : Axes
+        Where to draw.
     grid : array_like, shape (m, 3)
         Points of Δ_3 that triangulate it (e.g. a lattice with its vertices).
     values : array_like, shape (m,)
@@ -472,6 +584,14 @@ def ternary_heatmap(ax: Axes, grid, values, *, vmin=None, vmax=None, names=None)
     -------
     mappable
         The shaded triangulation, for a colour bar.
+
+    Examples
+    --------
+    >>> from paper_repro.experiments._common import simplex_grid
+    >>> fig, axes = figure(1, 1, width=3.0)
+    >>> grid = simplex_grid(3, 10)
+    >>> shade = ternary_heatmap(axes[0, 0], grid, grid[:, 0])  # the function λ ↦ λ_1
+    >>> _ = fig.colorbar(shade, ax=axes[0, 0])
     """
     x, y = ternary_xy(grid)
     tri = mtri.Triangulation(x, y)
@@ -543,6 +663,16 @@ def atomic_path(path: Path):
     ------
     Path
         The temporary file to write, ``.<name>.<random>.tmp`` in the same folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with atomic_path(Path(folder) / "notes.txt") as tmp:
+    ...         _ = tmp.write_text("done")
+    ...     sorted(p.name for p in Path(folder).iterdir())
+    ['notes.txt']
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -575,6 +705,16 @@ def temporaries(folder: Path) -> list[tuple[Path, Path]]:
     -------
     list of (Path, Path)
         ``(temporary, target)`` pairs, the target being the file it was meant to replace.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     (Path(folder) / ".E1_kakutani.png.abcd1234.tmp").write_bytes(b"")
+    ...     [target.name for _, target in temporaries(folder)]
+    0
+    ['E1_kakutani.png']
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -612,6 +752,14 @@ def writable_folder(path: Path, name: str, *, create: bool = True) -> Path:
         created, or a file cannot be created in it. The check writes and removes a
         probe file, because permission bits do not tell (root ignores them, a
         read-only mount does not show in them).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     writable_folder(Path(folder) / "figures", "out").name
+    'figures'
     """
     path = Path(path)
     try:
@@ -640,6 +788,7 @@ def save(fig: Figure, path: Path) -> Path:
     Parameters
     ----------
     fig : Figure
+        The figure; it is closed afterwards.
     path : str or Path
         The PNG file; the vector file is ``path`` with the suffix ``.pdf``.
 
@@ -647,6 +796,16 @@ def save(fig: Figure, path: Path) -> Path:
     -------
     Path
         ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> fig, _ = figure()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save(fig, Path(folder) / "E0_demo.png")
+    ...     sorted(p.name for p in Path(folder).iterdir())
+    ['E0_demo.pdf', 'E0_demo.png']
     """
     path = Path(path)
     with plt.rc_context(STYLE):
@@ -884,11 +1043,19 @@ def layout_problems(fig: Figure) -> list[str]:
     Parameters
     ----------
     fig : Figure
+        The figure, fully drawn.
 
     Returns
     -------
     list of str
         One sentence per problem; empty for a clean figure.
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> _ = axes[0, 0].set_xlabel("x", fontsize=6)
+    >>> layout_problems(fig)
+    ["x label 'x' of panel 1 is 6 pt, below 9 pt"]
     """
     # Lay the figure out and place every artist without rasterizing anything.
     fig.draw_without_rendering()
@@ -971,7 +1138,10 @@ def _target_axes(ax, height: float):
 
 @styled
 def plot_dual(D, P, mixtures=None, objective="divergence", ax=None) -> Figure:
-    r"""Draw the dual function d(λ) of a user's instance, with λ* and the certificate of V* (T5, T6, T7).
+    r"""Draw the dual function d(λ) of a user's instance, with λ* and the certificate of V*.
+
+    d(λ) = min over normalized gates g of L(g, λ) = Σ_k λ_k L_k(q*_λ), and
+    V*(Λ) = max_{λ∈Λ} d(λ) (T5, T6, T7):
 
     .. math:: d(\lambda) = \min_{g\in G_1} L(g,\lambda) = \sum_k \lambda_k L_k(q^*_\lambda),
               \qquad V^*(\Lambda) = \max_{\lambda\in\Lambda} d(\lambda).
@@ -1010,6 +1180,8 @@ def plot_dual(D, P, mixtures=None, objective="divergence", ax=None) -> Figure:
     Examples
     --------
     >>> fig = plot_dual([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> fig.axes[0].get_title()
+    '$\\lambda^*_1 = 0.5047$; $0.236827 \\leq V^* \\leq 0.236827$ nats'
     """
     # theory is imported here, not at the top: the runner and the CLI import this
     # module for its file helpers before any mathematics is needed.
@@ -1082,7 +1254,7 @@ def plot_dual(D, P, mixtures=None, objective="divergence", ax=None) -> Figure:
 
 
 def _boundary(lam_set, count: int = 240) -> np.ndarray:
-    """Points of the boundary of Λ ⊆ Δ_3, as maximizers of c·λ over directions c in the simplex plane."""
+    """Points of the boundary of Λ ⊆ Δ_3: maximizers of c·λ over directions c of its plane."""
     u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2.0)
     v = np.array([1.0, 1.0, -2.0]) / math.sqrt(6.0)
     angles = np.linspace(0.0, 2.0 * np.pi, count, endpoint=False)
@@ -1093,6 +1265,9 @@ def _boundary(lam_set, count: int = 240) -> np.ndarray:
 @styled
 def plot_gate(result, P, ax=None) -> Figure:
     r"""Draw a robust gate g(x) and its model inside the experts' envelope, point by point (T2).
+
+    p_g(x) = Σ_k g_k(x) p_k(x) always lies between ℓ(x) = min_k p_k(x) and
+    u(x) = max_k p_k(x):
 
     .. math:: p_g(x) = \sum_k g_k(x)\, p_k(x), \qquad
               \ell(x) = \min_k p_k(x) \;\leq\; p_g(x) \;\leq\; u(x) = \max_k p_k(x).
@@ -1122,6 +1297,16 @@ def plot_gate(result, P, ax=None) -> Figure:
     ValueError
         If the gate and model do not have the shape of ``P``, if ``P`` is not a
         stack of distributions, or if ``ax`` is not two Axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.minimax import robust_gate
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> fig = plot_gate(robust_gate(D, P), P)
+    >>> len(fig.axes), layout_problems(fig)
+    (2, [])
     """
     from theory.gates import envelope  # imported here for the reason given in plot_dual
     from theory.validation import check_stack
@@ -1218,8 +1403,8 @@ def plot_gate(result, P, ax=None) -> Figure:
 def plot_compare(table, ax=None) -> Figure:
     r"""A bar chart of the worst case of every model of a comparison table (T10).
 
-    Each record is one model with its worst case
-    :math:`\max_{\lambda\in\Lambda} L(q, \lambda)` (nats), as returned by
+    Each record is one model with its worst case max_{λ∈Λ} L(q, λ) (nats),
+    :math:`\max_{\lambda\in\Lambda} L(q, \lambda)`, as returned by
     ``theory.evaluate.compare``; bars are coloured by method (:func:`color`),
     the smallest worst case is marked, and the robust gate's value, when the
     table has one, is drawn as the line V* that no model in the experts'
@@ -1239,9 +1424,12 @@ def plot_compare(table, ax=None) -> Figure:
 
     Raises
     ------
+    TypeError
+        If ``table`` is not a sequence of mappings, or a record's name is not a
+        str or its worst case not a real number.
     ValueError
-        If ``table`` is empty, not a sequence of mappings, or a record lacks a
-        ``name`` or a real ``worst_case`` (NaN is an error).
+        If ``table`` is empty, or a record lacks a ``name`` or a ``worst_case``,
+        or its worst case is NaN.
 
     Examples
     --------

@@ -1,6 +1,10 @@
-"""``modgate reproduce``: regenerate the experiments E1–E10 and their report.
+"""``modgate reproduce``: regenerate the experiments E1–E11 and their report.
 
-Every experiment module of :mod:`paper_repro.experiments` registers an
+Each experiment checks one claim of Cortes, Mohri & Zhong (arXiv:2602.17554)
+on fresh instances — its result ID (T1…T12, S9) opens the claim — and draws
+the figure of the corresponding theory page of the documentation (see the
+how-to page on reproducing the figures). Every experiment module of
+:mod:`paper_repro.experiments` registers an
 :class:`~paper_repro.experiments.Experiment`. The runner
 
 1. checks that the output folder can be written, before anything is computed;
@@ -31,6 +35,16 @@ so the second run waits and then loads the first run's result, and writing the
 outputs and the report happens under one lock per folder. An experiment that
 cannot be imported or that raises is reported as a failure, and the exit code
 is 0 only if every selected claim passes.
+
+Examples
+--------
+The command line runs ``reproduce(mode, only, out, jobs)``; from Python, with
+the package's own experiments::
+
+    from paper_repro.reproduce import reproduce
+    reproduce("quick", only=["E2"], out="figures")
+
+:func:`reproduce` shows a self-contained run of a toy experiment.
 """
 
 from __future__ import annotations
@@ -77,8 +91,31 @@ _CACHE_HEADER = b"modgate-cache-1 sha256="
 class Outcome:
     """What the runner recorded for one experiment.
 
-    ``cached`` is true when the data was loaded from the cache instead of
-    computed; ``mode`` and ``finished`` (local time) say which run produced it.
+    One record per experiment is kept in ``<out>/.report/<id>.json``;
+    ``REPORT.md`` is rebuilt from them.
+
+    Attributes
+    ----------
+    id, name, claim : str
+        The experiment's ID (``"E1"``), title and claim.
+    passed : bool
+        Whether the computed check passed.
+    measured : str
+        The evidence the check measured, in one sentence.
+    setup : str
+        The experiment's setup paragraph.
+    files : tuple of str
+        The files written (figure, CSV, JSON).
+    seconds : float
+        Computation time of the data (NaN when not run).
+    cached : bool
+        True when the data was loaded from the cache instead of computed.
+    error : str
+        The traceback of a failure, empty otherwise.
+    params : dict
+        The parameters of the run.
+    mode, finished : str
+        Which run produced the record: its mode and its local end time.
     """
 
     id: str
@@ -148,13 +185,23 @@ def dependency_files(exp: Experiment) -> list[Path]:
     Parameters
     ----------
     exp : Experiment
+        A registered experiment (or one built by hand).
 
     Returns
     -------
     list of Path
         The module defining ``exp.run``, every module of the experiments package
         it uses (shared setups such as the real-data setup of E5 and E10), and
-        every module of the library packages ``theory`` and ``sims``.
+        every module of the library packages ``theory`` and ``sims``, sorted.
+
+    Examples
+    --------
+    >>> from paper_repro.experiments import registry
+    >>> files = dependency_files(registry(["E1"])[0])
+    >>> [f.name for f in files if f.parent.name == "experiments"]  # E1 and its helpers
+    ['_common.py', 'e1_kakutani.py']
+    >>> any(f.name == "minimax.py" for f in files)
+    True
     """
     files: set[Path] = set()
     for name in _experiment_modules_used(getattr(exp.run, "__module__", "")):
@@ -198,6 +245,7 @@ def cache_key(exp: Experiment, params: dict) -> str:
     Parameters
     ----------
     exp : Experiment
+        The experiment.
     params : dict
         The parameters ``exp.params(mode)``.
 
@@ -206,6 +254,14 @@ def cache_key(exp: Experiment, params: dict) -> str:
     str
         20 hex digits of the SHA-256 of the ID, the parameters, the package
         version and the content of :func:`dependency_files`.
+
+    Examples
+    --------
+    >>> from paper_repro.experiments import registry
+    >>> e1 = registry(["E1"])[0]
+    >>> key = cache_key(e1, e1.params("quick"))
+    >>> len(key), key == cache_key(e1, e1.params("full"))
+    (20, False)
     """
     blob = json.dumps(
         [exp.id, params, _version(), _source_digest(exp)], sort_keys=True, default=_jsonable
@@ -607,6 +663,35 @@ def reproduce(
     ValueError
         For an unknown mode or experiment ID, ``jobs`` < 1, or an output folder
         that is a file or cannot be written (checked before anything is computed).
+
+    Examples
+    --------
+    A toy experiment (the package's experiments take minutes) run into a
+    temporary folder; the runner prints one line per claim and the report:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from paper_repro.experiments import Experiment
+    >>> def plot(data, out_dir):
+    ...     path = Path(out_dir) / "E1_toy.png"
+    ...     path.write_bytes(b"")  # a real experiment draws its figure here
+    ...     return path
+    >>> toy = Experiment(
+    ...     "E1", "toy", "A toy experiment", "T0: 1 + 1 = 2",
+    ...     params=lambda mode: {"a": 1},
+    ...     run=lambda p, show_progress=False: {"sum": p["a"] + 1},
+    ...     plot=plot,
+    ...     table=lambda data: [data],
+    ...     check=lambda data: (data["sum"] == 2, f"1 + 1 = {data['sum']}"),
+    ...     setup=lambda p: "one addition",
+    ... )
+    >>> with tempfile.TemporaryDirectory() as out:  # doctest: +ELLIPSIS
+    ...     code = reproduce(out=out, experiments=[toy])
+    ...     files = sorted(p.name for p in Path(out).iterdir())
+    E1   PASS  1 + 1 = 2
+    wrote .../REPORT.md: 1/1 claims pass
+    >>> code, files
+    (0, ['.cache', '.report', 'E1_toy.csv', 'E1_toy.json', 'E1_toy.png', 'REPORT.md'])
     """
     mode = check_choice(mode, "mode", {"quick", "full"})
     jobs = check_int(jobs, "jobs")

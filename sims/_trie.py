@@ -1,12 +1,17 @@
-r"""The prefix trie of a finite set of strings, stored as flat node arrays (THEORY §9).
+r"""The prefix trie of a finite set of strings, stored as flat node arrays (distillation, S9).
 
 Every string is a complete sequence closed by an implicit end symbol, so "ab"
 and "abc" are distinct outcomes and "ab" is also a prefix of "abc". A
-distribution q on the strings induces prefix masses
-:math:`q(s) = \sum_{x \succeq s} q(x)` and next-symbol conditionals
-:math:`q(a|s) = q(sa)/q(s)`, and conversely
-:math:`q(x) = \prod_t q(x_t \mid x_{<t})`; :class:`Trie` computes all three
-with one pass over the levels of the trie.
+distribution q on the strings induces prefix masses q(s) = Σ_{x extends s} q(x)
+and next-symbol conditionals q(a|s) = q(sa)/q(s), and conversely
+q(x) = Π_t q(x_t | x_<t), the probability of each symbol given the symbols
+before it:
+
+.. math:: q(s) = \sum_{x \succeq s} q(x), \qquad q(a|s) = \frac{q(sa)}{q(s)},
+          \qquad q(x) = \prod_t q(x_t \mid x_{<t});
+
+:class:`Trie` computes all three with one pass over the levels of the trie (see
+the distillation page of the documentation).
 
 Nodes are numbered level by level (root = 0), and inside a level by
 (parent, symbol); the children of every node are therefore contiguous, and all
@@ -36,7 +41,7 @@ __all__ = ["Trie", "as_trie"]
 
 
 class Trie:
-    r"""The prefix trie of a finite set of strings, stored as flat node arrays (THEORY §9).
+    r"""The prefix trie of a finite set of strings, stored as flat node arrays (S9).
 
     Node 0 is the root (the empty prefix); every other node c is a prefix
     ``s + a`` of some string, with ``parent[c]`` the node of s and ``symbol[c]``
@@ -184,6 +189,12 @@ class Trie:
         ------
         ValueError
             If ``node`` is not an integer or out of range.
+
+        Examples
+        --------
+        >>> trie = Trie(["a", "ab", "b"])
+        >>> [trie.prefix(c) for c in range(trie.num_nodes)]
+        ['', 'a', 'b', 'a$', 'ab', 'b$', 'ab$']
         """
         node = check_int(node, "node", minimum=0)
         if node >= self.num_nodes:
@@ -231,7 +242,9 @@ class Trie:
         return total
 
     def prefix_mass(self, q) -> np.ndarray:
-        r"""Prefix masses :math:`q(s) = \sum_{x \succeq s} q(x)` of every node (THEORY §9).
+        r"""Prefix masses q(s) = Σ_{x extends s} q(x) of every node.
+
+        .. math:: q(s) = \sum_{x \succeq s} q(x).
 
         Children are summed into parents level by level, from the leaves up.
 
@@ -249,11 +262,19 @@ class Trie:
         ------
         ValueError
             If ``q`` is not a real array of that shape with rows on the simplex.
+
+        Examples
+        --------
+        >>> trie = Trie(["a", "ab", "b"])  # nodes '', a, b, a$, ab, b$, ab$
+        >>> trie.prefix_mass([0.2, 0.3, 0.5])
+        array([1. , 0.5, 0.5, 0.2, 0.3, 0.5, 0.3])
         """
         return self._mass(self._check_values(q, "q"))
 
     def conditionals(self, q) -> np.ndarray:
-        r"""Next-symbol conditionals :math:`q(a|s) = q(sa)/q(s)`, stored at the child node sa.
+        r"""Next-symbol conditionals q(a|s) = q(sa)/q(s), stored at the child node sa.
+
+        .. math:: q(a \mid s) = \frac{q(sa)}{q(s)}.
 
         Where q(s) = 0 the conditionals are 0: such a prefix carries no mass, so
         the convention never changes a sequence probability, and an expert with
@@ -273,11 +294,19 @@ class Trie:
         ------
         ValueError
             If ``q`` is not a real array of that shape with rows on the simplex.
+
+        Examples
+        --------
+        >>> trie = Trie(["a", "ab", "b"])  # nodes '', a, b, a$, ab, b$, ab$
+        >>> trie.conditionals([0.2, 0.3, 0.5])  # after "a": end 0.4, "b" 0.6
+        array([1. , 0.5, 0.5, 0.4, 0.6, 1. , 1. ])
         """
         return self._conditionals(self._mass(self._check_values(q, "q")))
 
     def sequence_probability(self, cond) -> np.ndarray:
-        r"""Reconstruct :math:`q(x) = \prod_t q(x_t \mid x_{<t})` from per-node conditionals.
+        r"""Reconstruct q(x) = Π_t q(x_t | x_<t) from per-node conditionals.
+
+        .. math:: q(x) = \prod_t q(x_t \mid x_{<t}).
 
         The inverse of :meth:`conditionals` on Δ(X).
 
@@ -295,6 +324,12 @@ class Trie:
         ------
         ValueError
             If ``cond`` is not a real array of that shape with finite entries ≥ 0.
+
+        Examples
+        --------
+        >>> trie = Trie(["a", "ab", "b"])
+        >>> trie.sequence_probability(trie.conditionals([0.2, 0.3, 0.5]))
+        array([0.2, 0.3, 0.5])
         """
         c = as_real_array(cond, "cond", ndim=(1, 2))
         if c.shape[-1] != self.num_nodes:
@@ -308,5 +343,26 @@ class Trie:
 
 
 def as_trie(strings) -> Trie:
-    """``strings`` itself if it is already a :class:`Trie`, else the trie built on it."""
+    """``strings`` itself if it is already a :class:`Trie`, else the trie built on it.
+
+    Parameters
+    ----------
+    strings : Trie or iterable of str
+        A trie, or the distinct strings to build one on.
+
+    Returns
+    -------
+    Trie
+
+    Raises
+    ------
+    ValueError
+        As :class:`Trie`, when a trie has to be built.
+
+    Examples
+    --------
+    >>> trie = Trie(["a", "b"])
+    >>> as_trie(trie) is trie, as_trie(["a", "b"]).n
+    (True, 2)
+    """
     return strings if isinstance(strings, Trie) else Trie(strings)

@@ -1,16 +1,24 @@
-r"""Structural distillation into a causal router, and exact samplers (THEORY §9).
+r"""Structural distillation into a causal router, and exact samplers (distillation, S9).
+
+Notation. The K experts p_1, …, p_K are distributions on X (rows of a (K, n)
+array ``P``); a gate g weighs them point by point, p_g(x) = Σ_k g_k(x) p_k(x).
+A sequence-level gate needs the whole sequence x before it can weigh the
+experts, so sampling from p_g is expensive; distillation replaces it by a
+router that decides symbol by symbol. The statements are on the distillation
+page of the documentation and are checked by the S9 rows of ``modgate verify``.
 
 X is a finite set of strings, each a complete sequence closed by an implicit
 end symbol, organized as a prefix trie (:class:`Trie`). Every q ∈ Δ(X) has
 prefix masses q(s) and next-symbol conditionals q(a|s) = q(sa)/q(s); the end
 symbol is a symbol like the others, so "ab" and "abc" are distinct outcomes and
 "ab" is also a prefix of "abc". A causal router r maps prefixes to Δ_K and
-defines the student
+defines the student q_r(x) = Π_t Σ_k r_k(x_<t) p_k(x_t | x_<t), the model that
+at every step mixes the experts' next-symbol laws with the router's weights:
 
 .. math:: q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t \mid x_{<t}).
 
 * Constant gates g ≡ z are reproduced exactly by the posterior router
-  :math:`w_k(s) = z_k p_k(s) / \sum_j z_j p_j(s)` (:func:`posterior_router`).
+  w_k(s) = z_k p_k(s) / Σ_j z_j p_j(s) (:func:`posterior_router`).
 * A sequence-level target p_g is distilled by minimizing KL(p_g‖q_r), which
   splits over prefixes into concave problems over Δ_K, each solved to a
   certified optimality gap (:func:`distill_router`).
@@ -61,6 +69,32 @@ A step that empties an expert is taken whenever it ascends (the support then
 shrinks, and Newton works on the smaller face); otherwise the largest ascent
 wins, so every such step gains at least as much as a Frank–Wolfe step with exact
 line search.
+
+The EM update is that of Dempster, Laird & Rubin [1]_ for mixture weights, the
+Frank–Wolfe direction that of Frank & Wolfe [2]_, and the sampler of
+:func:`sample_rejection` is von Neumann's rejection method [3]_.
+
+References
+----------
+.. [1] A. P. Dempster, N. M. Laird and D. B. Rubin, "Maximum likelihood from
+   incomplete data via the EM algorithm", JRSS B 39(1), 1977.
+.. [2] M. Frank and P. Wolfe, "An algorithm for quadratic programming", Naval
+   Research Logistics Quarterly 3, 1956.
+.. [3] J. von Neumann, "Various techniques used in connection with random
+   digits", National Bureau of Standards Applied Mathematics Series 12, 1951.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sims.distill import posterior_router, router_model, sample_router
+>>> strings = ["a", "ab", "b"]
+>>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+>>> router = posterior_router(strings, P, [0.5, 0.5])
+>>> router_model(strings, P, router)  # the student equals (p_1 + p_2)/2
+array([0.3  , 0.175, 0.525])
+>>> samples = sample_router(strings, P, router, size=2000, seed=0)
+>>> np.bincount(samples.indices, minlength=3) / 2000  # close to the student
+array([0.3105, 0.1655, 0.524 ])
 """
 
 from __future__ import annotations
@@ -158,7 +192,9 @@ def _check_router(trie: Trie, ex: _Experts, router) -> tuple[np.ndarray, np.ndar
 
 @dataclass(frozen=True)
 class RouterResult:
-    r"""A distilled causal router and its certificate (THEORY §9).
+    r"""A distilled causal router and its certificate (S9).
+
+    Returned by :func:`distill_router`; ``gap`` = upper − lower.
 
     Attributes
     ----------
@@ -585,10 +621,12 @@ def _prefix_problems_start(trie: Trie, ex: _Experts) -> np.ndarray:
 def distill_router(
     strings, P, target, tol: float = 1e-10, max_iter: int = 100_000, *, prefix_tol: float = 1e-9
 ) -> RouterResult:
-    r"""Distill a sequence-level model into a causal router (THEORY §9).
+    r"""Distill a sequence-level model into a causal router (S9).
 
-    Solves :math:`\min_r \mathrm{KL}(p\|q_r)` for the ``target`` p and the experts
-    P. By the chain rule
+    Solves min_r KL(p‖q_r) for the ``target`` p (typically the model p_g of a
+    gate) and the experts P. By the chain rule, KL(p‖q_r) is a sum over
+    prefixes s of p(s) times [Σ_a p(a|s) log p(a|s) − f_s(r(s))], with
+    f_s(r) = Σ_a p(a|s) log Σ_k r_k p_k(a|s):
 
     .. math:: \mathrm{KL}(p\|q_r) = \sum_s p(s) \Big[\sum_a p(a|s)\log p(a|s)
               - f_s(r(s))\Big],\quad f_s(r) = \sum_a p(a|s) \log \sum_k r_k\, p_k(a|s),
@@ -702,12 +740,15 @@ def distill_router(
 
 
 def posterior_router(strings, P, z) -> np.ndarray:
-    r"""The causal router that reproduces the constant gate g ≡ z exactly (THEORY §9).
+    r"""The causal router that reproduces the constant gate g ≡ z exactly (S9).
 
-    :math:`w_k(s) = z_k\, p_k(s) / \sum_j z_j\, p_j(s)`, the posterior of the
-    expert index after reading the prefix s under the prior z; then
-    :math:`\sum_k w_k(s) p_k(a|s) = \sum_k z_k p_k(sa) / \sum_j z_j p_j(s) = p_z(a|s)`
-    and the student is :math:`q_w = p_z = \sum_k z_k p_k`.
+    w_k(s) = z_k p_k(s) / Σ_j z_j p_j(s), the posterior of the expert index
+    after reading the prefix s under the prior z; then
+    Σ_k w_k(s) p_k(a|s) = Σ_k z_k p_k(sa) / Σ_j z_j p_j(s) = p_z(a|s), and the
+    student is q_w = p_z = Σ_k z_k p_k:
+
+    .. math:: w_k(s) = \frac{z_k\, p_k(s)}{\sum_j z_j\, p_j(s)}, \qquad
+              \sum_k w_k(s)\, p_k(a|s) = p_z(a|s).
 
     Parameters
     ----------
@@ -747,7 +788,9 @@ def posterior_router(strings, P, z) -> np.ndarray:
 
 
 def router_model(strings, P, router) -> np.ndarray:
-    r"""The student :math:`q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t|x_{<t})` (THEORY §9).
+    r"""The student q_r(x) = Π_t Σ_k r_k(x_<t) p_k(x_t | x_<t) of a causal router (S9).
+
+    .. math:: q_r(x) = \prod_t \sum_k r_k(x_{<t})\, p_k(x_t \mid x_{<t}).
 
     Parameters
     ----------
@@ -769,6 +812,17 @@ def router_model(strings, P, router) -> np.ndarray:
     ValueError
         If an argument has the wrong type, shape or values, or the router weights
         an expert that cannot continue a prefix the student reaches.
+
+    Examples
+    --------
+    A router that always follows expert 2 has expert 2 as its student:
+
+    >>> import numpy as np
+    >>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    >>> trie = Trie(["a", "ab", "b"])
+    >>> router = np.tile([0.0, 1.0], (trie.num_nodes, 1))
+    >>> router_model(trie, P, router)
+    array([0.1, 0.1, 0.8])
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)
@@ -783,6 +837,8 @@ def router_model(strings, P, router) -> np.ndarray:
 @dataclass(frozen=True)
 class SampleResult:
     """Sampled strings and the number of proposals they cost.
+
+    Returned by :func:`sample_rejection` and :func:`sample_router`.
 
     Attributes
     ----------
@@ -843,13 +899,14 @@ def _path_scores(trie: Trie, cond_t: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
-    r"""Exact sampling from :math:`p_g = \sum_k g_k p_k` by rejection (THEORY §9).
+    r"""Exact sampling from p_g = Σ_k g_k p_k by rejection (S9).
 
-    Proposal :math:`x \sim \frac1K \sum_k p_k` (an expert k uniformly, then x ~ p_k
-    by inverse CDF); acceptance with probability
-    :math:`p_g(x) / \sum_k p_k(x) \le 1`. For a normalized gate (Z(g) = 1) the
-    accepted x has law p_g and the acceptance rate is exactly
-    :math:`\sum_x \frac1K \sum_k p_k(x)\, \frac{p_g(x)}{\sum_k p_k(x)} = \frac1K`.
+    Proposal x ~ (1/K) Σ_k p_k (an expert k uniformly, then x ~ p_k by inverse
+    CDF); acceptance with probability p_g(x) / Σ_k p_k(x) ≤ 1 (since p_g never
+    exceeds the largest expert). For a normalized gate (Z(g) = Σ_x p_g(x) = 1)
+    the accepted x has law p_g and the acceptance rate is exactly 1/K:
+
+    .. math:: \sum_x \frac1K \sum_k p_k(x)\, \frac{p_g(x)}{\sum_k p_k(x)} = \frac1K.
 
     Cost model: each proposal is scored under all K experts symbol by symbol,
     as the product of their next-symbol conditionals along its path in the trie
@@ -880,6 +937,17 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
     ValueError
         If an argument has the wrong type, shape or values (the message names it), or
         if Z(g) ≠ 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    >>> gate = np.full((2, 3), 0.5)  # the constant gate z = (1/2, 1/2)
+    >>> samples = sample_rejection(["a", "ab", "b"], P, gate, size=2000, seed=0)
+    >>> round(samples.acceptance_rate, 2)  # 1/K
+    0.49
+    >>> np.bincount(samples.indices, minlength=3) / 2000  # p_g = (0.3, 0.175, 0.525)
+    array([0.295 , 0.1815, 0.5235])
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)
@@ -921,13 +989,16 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
 
 
 def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
-    r"""Exact ancestral sampling from the student q_r of a causal router (THEORY §9).
+    r"""Exact ancestral sampling from the student q_r of a causal router (S9).
 
     Each sample walks down the trie from the root, one symbol at a time. At a
     prefix s it reads the K router weights r(s) to draw an expert k ~ r(s) (the
-    K next-symbol evaluations per symbol) and then draws the next symbol
-    a ~ p_k(·|s) by a binary search in expert k's conditional CDF over the
-    children of s; the pair has law :math:`\sum_k r_k(s) p_k(a|s) = q_r(a|s)`.
+    K next-symbol evaluations per symbol) and then draws the next symbol a with
+    probability p_k(a|s), by a binary search in expert k's conditional CDF over
+    the children of s; the pair has law Σ_k r_k(s) p_k(a|s) = q_r(a|s):
+
+    .. math:: \Pr(a \mid s) = \sum_k r_k(s)\, p_k(a \mid s) = q_r(a \mid s).
+
     The walks run in a compiled loop fed by the generator seeded with ``seed``.
 
     Parameters
@@ -952,6 +1023,10 @@ def sample_router(strings, P, router, size: int, seed=0) -> SampleResult:
     ------
     ValueError
         If an argument has the wrong type, shape or values (the message names it).
+
+    Examples
+    --------
+    See the module example.
     """
     trie = as_trie(strings)
     ex = _experts(trie, P)

@@ -1,8 +1,21 @@
-r"""Experts trained from samples of the domains (THEORY §1, §7; EXPERIMENTS E7, E10).
+r"""Experts trained from samples of the domains (setup, T11; experiments E7, E10).
 
-Both constructors draw m samples from every row of D and return smoothed
-maximum-likelihood experts with full support, as T11 requires (the loss
-:math:`-\log p_g` must be bounded).
+The domains D_1, …, D_K are distributions on a finite set X of n points (rows
+of a (K, n) array D); an expert p_k is a model of D_k learned from a sample of
+D_k. Both constructors draw m samples from every row of D and return smoothed
+maximum-likelihood experts with full support, as the generalization bound of
+T11 requires: the loss −log p_g(x) of a gated model must be bounded, so no
+expert may give probability 0 to a point. See the theory page §4.6 of the
+documentation.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sims.experts import tabular_experts
+>>> D = np.array([[0.5, 0.5], [1.0, 0.0]])
+>>> tabular_experts(D, m=10, beta=0.5, seed=0)  # counts (6, 4) and (10, 0), plus 1/2
+array([[0.59090909, 0.40909091],
+       [0.95454545, 0.04545455]])
 """
 
 from __future__ import annotations
@@ -18,7 +31,35 @@ _MAX_DRAWS = 2**63 - 1
 
 
 def sample_counts(D, m, seed=0) -> np.ndarray:
-    """Counts (K, n) of ``m`` i.i.d. draws from every row of ``D`` (one multinomial per row)."""
+    """Counts (K, n) of ``m`` i.i.d. draws from every row of ``D`` (one multinomial per row).
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains, one distribution per row.
+    m : int
+        Draws per domain, ≥ 1.
+    seed : int or numpy.random.Generator, default 0
+        Randomness.
+
+    Returns
+    -------
+    ndarray, shape (K, n)
+        Float64 counts; every row sums to m.
+
+    Raises
+    ------
+    ValueError
+        If ``D`` is not a stack of distributions, ``m`` not a positive integer
+        (at most 2^63 − 1), or ``seed`` is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sample_counts(np.array([[0.5, 0.5], [1.0, 0.0]]), 10, seed=0)
+    array([[ 6.,  4.],
+           [10.,  0.]])
+    """
     D = check_stack(D, "D")
     m = check_int(m, "m", maximum=_MAX_DRAWS)
     rng = check_seed(seed)
@@ -30,8 +71,35 @@ def tabular_experts(D, m, beta=0.5, seed=0) -> np.ndarray:
 
     .. math:: p_k(x) = \frac{c_k(x) + \beta}{m + n\beta},
 
-    where :math:`c_k(x)` counts x among m i.i.d. draws from :math:`D_k`. Returns a
-    (K, n) float64 array with full support (β > 0).
+    where c_k(x) counts x among m i.i.d. draws from D_k, i.e.
+    p_k(x) = (c_k(x) + β)/(m + nβ): the empirical frequencies with β added to
+    every count, so that every point keeps a positive probability.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains, one distribution per row.
+    m : int
+        Samples per domain, ≥ 1.
+    beta : float, default 0.5
+        The smoothing β > 0 (0.5 is the Krichevsky–Trofimov estimator).
+    seed : int or numpy.random.Generator, default 0
+        Randomness of the samples.
+
+    Returns
+    -------
+    ndarray, shape (K, n)
+        The experts, with full support.
+
+    Raises
+    ------
+    ValueError
+        If ``D`` is not a stack of distributions, ``m`` not a positive integer,
+        ``beta`` not a finite positive number, or ``seed`` is invalid.
+
+    Examples
+    --------
+    See the module example.
     """
     D = check_stack(D, "D")
     m = check_int(m, "m", maximum=_MAX_DRAWS)
@@ -63,6 +131,11 @@ def _encode(strings: list[str]) -> tuple[np.ndarray, int]:
 def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
     r"""Character n-gram experts of order r, trained on m words drawn from each domain.
 
+    Each expert predicts a word letter by letter from the r letters before it,
+    with add-β smoothed counts:
+    p̃_k(x) = Π_t (c_k(context, a_t) + β)/(c_k(context) + β·N), where N is the
+    number of distinct letters (the alphabet A) plus one, for the end of the word.
+
     A word x = a_1..a_T gets the end symbol a_{T+1} = ⟨/s⟩ and r start symbols of
     left padding; expert k is
 
@@ -75,6 +148,41 @@ def ngram_experts(strings, D, order, m, beta=0.5, seed=0) -> np.ndarray:
     full support. The counts are computed at once for all K experts: every
     (context, symbol) occurrence in X gets an integer id, and the counts of a
     sample are weighted bincounts over those ids.
+
+    Parameters
+    ----------
+    strings : list of str, length n
+        The distinct words: the points of X.
+    D : array_like, shape (K, n)
+        The domains, as distributions over ``strings``.
+    order : int
+        The context length r ≥ 0 (r = 0: a unigram model of letters).
+    m : int
+        Words drawn per domain, ≥ 1.
+    beta : float, default 0.5
+        The smoothing β > 0.
+    seed : int or numpy.random.Generator, default 0
+        Randomness of the samples.
+
+    Returns
+    -------
+    ndarray, shape (K, n)
+        The experts, renormalized on the n strings, with full support.
+
+    Raises
+    ------
+    ValueError
+        If ``strings`` is not a list of distinct strings (a bare string is a
+        TypeError), ``D`` does not have n columns, an argument is out of range,
+        or an expert underflows to probability 0 at some string.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+    >>> ngram_experts(["a", "ab", "b"], D, order=1, m=100, seed=0).round(3)
+    array([[0.591, 0.276, 0.132],
+           [0.142, 0.198, 0.661]])
     """
     strings = check_strings(strings, "strings")
     if len(set(strings)) != len(strings):

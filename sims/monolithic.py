@@ -1,24 +1,69 @@
 r"""Monolithic models: gradient training with conflict traces, and data-mixing comparators.
 
+Notation. The K domains D_k and experts p_k are distributions on a finite set X
+of n points (rows of (K, n) arrays ``D`` and ``P``). A monolithic model is one
+model h of a class H (written 𝓗 in the documentation): ``"full"`` (all of
+Δ(X)), ``"product"`` or ``"markov:r"`` over sequences X = V^T
+(:mod:`theory.monolithic`). Retrained on the pooled data with weights
+α ∈ Δ_K, it becomes the M-projection h_α = argmin_{h∈H} KL(D_α‖h) of the
+mixture D_α = Σ_k α_k D_k. Λ ⊆ Δ_K is the set of deployment mixtures λ.
+
 Two things a user would do instead of the robust gate, each computed exactly on
 a finite alphabet so it can be scored like the gate:
 
-* **Decoupling** (THEORY §6, paper 4.5.3): one exponential-family model h_θ
-  over V^T (``product`` or ``markov:r`` log-linear, sufficient statistics the
-  one-hot per-position symbols or per-window context–symbol indicators),
-  trained by gradient descent on :math:`\sum_k \alpha_k \mathrm{KL}(D_k\|h_\theta)`.
-  The per-domain gradients are :math:`\mu(\theta) - \mu_k`; at the aggregate
-  optimum they cancel (:math:`\sum_k \alpha_k(\mu^* - \mu_k) = 0`) instead of
-  vanishing. :func:`train_monolithic` records their pairwise cosines and norms.
-* **Data-mixing comparators** (THEORY §10): uniform and size-proportional
-  weights, group-DRO/DoReMi-style minimax weights (solved exactly, with a
-  certificate), a RegMix-style regression of the losses on the weights, and
-  parameter merging of the experts. Each returns ONE model of the class H.
+* **Decoupling** (paper §4.5.3; measured, not a theorem): one
+  exponential-family model h_θ over V^T (``product`` or ``markov:r``
+  log-linear, sufficient statistics the one-hot per-position symbols or
+  per-window context–symbol indicators), trained by gradient descent on
+  Σ_k α_k KL(D_k‖h_θ). The per-domain gradients are μ(θ) − μ_k, with μ(θ)
+  and μ_k the mean of the statistics under h_θ and under D_k; at the
+  aggregate optimum they cancel (Σ_k α_k(μ* − μ_k) = 0) instead of
+  vanishing. :func:`train_monolithic` records their pairwise cosines and
+  norms. See the theory page §4.5.3 of the documentation.
+* **Data-mixing comparators**: uniform and size-proportional weights,
+  group-DRO/DoReMi-style minimax weights (solved exactly, with a certificate),
+  a RegMix-style regression of the losses on the weights, and parameter
+  merging of the experts. Each returns ONE model of the class H. By T10, no
+  model inside the experts' envelope M can beat the robust gate's worst case
+  (theory page §4.5.4).
 
-Scoring follows ``theory.minimax``: per-domain loss
-:math:`L_k(q) = \mathrm{CE}(D_k, q) - c_k` with the offsets of the objective
+Scoring follows :mod:`theory.minimax`: per-domain loss
+L_k(q) = CE(D_k, q) − c_k with the offsets of the objective
 (``divergence``: c_k = H(D_k); ``cross_entropy``: c_k = 0; ``regret``:
-c_k = CE(D_k, p_k)) and the worst case :math:`\max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(q)`.
+c_k = CE(D_k, p_k)) and the worst case max_{λ∈Λ} Σ_k λ_k L_k(q):
+
+.. math:: L_k(q) = \mathrm{CE}(D_k, q) - c_k, \qquad
+          W_\Lambda(q) = \max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(q).
+
+The decoupling measurement follows §4.5.3 of [1]_; the comparators are those
+of the data-mixture literature: group DRO [2]_, DoReMi [3]_ and RegMix [4]_.
+
+References
+----------
+.. [1] C. Cortes, M. Mohri and Y. Zhong, "A Theoretical Framework for Modular
+   Learning of Robust Generative Models", arXiv:2602.17554, 2026, §4.5.
+.. [2] S. Sagawa, P. W. Koh, T. B. Hashimoto and P. Liang, "Distributionally
+   robust neural networks for group shifts", ICLR 2020 (group DRO).
+.. [3] S. M. Xie et al., "DoReMi: optimizing data mixtures speeds up language
+   model pretraining", NeurIPS 2023.
+.. [4] Q. Liu et al., "RegMix: data mixture as regression for language model
+   pre-training", ICLR 2025.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sims.monolithic import compare_to_robust, group_dro, uniform_mixing
+>>> from theory.minimax import robust_gate
+>>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+>>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+>>> V = robust_gate(D, P).upper
+>>> rows = compare_to_robust([uniform_mixing(D, P), group_dro(D, P, objective="divergence")], V)
+>>> [(c.name, round(c.margin, 4), c.explained) for c in rows]
+[('uniform', 0.0026, True), ('group_dro', -0.0061, True)]
+
+The group-DRO model of the full class beats the robust gate, but it lies
+outside the experts' envelope (it is not a gated combination of these experts),
+so T10 is not contradicted.
 """
 
 from __future__ import annotations
@@ -72,7 +117,18 @@ __all__ = [
 class WorstCase(Readable):
     """The worst case of a model over Λ: ``value`` = max_λ Σ λ_k L_k (nats), attained at ``lam``.
 
-    ``per_domain`` = (L_k)_k; ``labels`` names the domains (None: D_1 … D_K).
+    Returned by :func:`worst_case`; prints as a small table.
+
+    Attributes
+    ----------
+    value : float
+        max_{λ∈Λ} Σ_k λ_k L_k(q), in nats.
+    lam : ndarray, shape (K,)
+        A worst mixture.
+    per_domain : ndarray, shape (K,)
+        The losses L_k(q).
+    labels : tuple of str or None
+        Domain names (None: D_1 … D_K).
     """
 
     value: float
@@ -99,13 +155,45 @@ def _losses(D: np.ndarray, c: np.ndarray, model: np.ndarray) -> np.ndarray:
 
 
 def worst_case(model, D, P=None, mixtures=None, objective="divergence") -> WorstCase:
-    r"""The worst case of a single model q over the mixture set Λ, with its per-domain losses:
+    r"""The worst case of a single model q over the mixture set Λ, with its per-domain losses.
 
-    .. math:: \max_{\lambda\in\Lambda}\sum_k \lambda_k L_k(q),\qquad L_k(q) = \mathrm{CE}(D_k, q) - c_k,
+    W_Λ(q) = max_{λ∈Λ} Σ_k λ_k L_k(q), with L_k(q) = CE(D_k, q) − c_k:
 
-    the quantity ``theory.minimax.robust_gate`` certifies as ``upper`` for its
-    model (T5, T10); computed by :func:`theory.evaluate.worst_case`. ``P`` is
-    needed only for the ``regret`` objective; ``mixtures`` defaults to the simplex.
+    .. math:: \max_{\lambda\in\Lambda}\sum_k \lambda_k L_k(q),\qquad
+              L_k(q) = \mathrm{CE}(D_k, q) - c_k,
+
+    the quantity :func:`theory.minimax.robust_gate` certifies as ``upper`` for its
+    model (T5, T10); computed by :func:`theory.evaluate.worst_case`.
+
+    Parameters
+    ----------
+    model : array_like, shape (n,)
+        The model q, a distribution on X.
+    D : array_like, shape (K, n)
+        The domains.
+    P : array_like, shape (K, n), optional
+        The experts; needed only for the ``regret`` objective.
+    mixtures : MixtureSet, optional
+        Λ (default the simplex Δ_K).
+    objective : str, Objective or array_like, shape (K,)
+        The losses L_k (default ``"divergence"``: KL(D_k‖q)).
+
+    Returns
+    -------
+    WorstCase
+
+    Raises
+    ------
+    ValueError
+        If an input is malformed, or the objective needs P and it is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> result = worst_case([0.4, 0.3, 0.3], D)
+    >>> round(result.value, 4), result.lam
+    (0.2773, array([0., 1.]))
     """
     value, lam = evaluate.worst_case(model, D, mixtures=mixtures, objective=objective, P=P)
     return WorstCase(value, lam, losses(model, D, P, objective))
@@ -116,15 +204,37 @@ def worst_case(model, D, P=None, mixtures=None, objective="divergence") -> Worst
 
 @dataclass(frozen=True)
 class TrainingTrace:
-    r"""Gradient descent on :math:`\sum_k\alpha_k\mathrm{KL}(D_k\|h_\theta)` (THEORY §6, decoupling).
+    r"""Gradient descent on Σ_k α_k KL(D_k‖h_θ) and its gradient conflict (decoupling).
 
-    Row s of each trace is measured at step s (row 0: the uniform start).
-    ``cosines[s, i, j]`` is the cosine between the gradients μ(θ) − μ_i and
-    μ(θ) − μ_j (0 when one of them vanishes); ``residuals[s, k]`` = ‖μ(θ) − μ_k‖;
-    ``aggregate_grad[s]`` = ‖Σ_k α_k(μ(θ) − μ_k)‖, which tends to 0 while the
-    residuals do not. ``optimum`` is the closed-form M-projection h_α and
-    ``expert_residuals[k]`` = ‖μ(h_k) − μ_k‖ for the experts trained separately
-    (each domain's own M-projection): 0 by construction.
+    .. math:: \min_\theta \sum_k\alpha_k\mathrm{KL}(D_k\,\|\,h_\theta).
+
+    Returned by :func:`train_monolithic`. Row s of each trace is measured at
+    step s (row 0: the uniform start), for S steps.
+
+    Attributes
+    ----------
+    family : str
+        The class, ``"product"`` or ``"markov:r"``.
+    alpha : ndarray, shape (K,)
+        The training weights α.
+    model : ndarray, shape (n,)
+        The final model h_θ.
+    optimum : ndarray, shape (n,)
+        The closed-form M-projection h_α, the limit of the descent.
+    losses : ndarray, shape (S + 1,)
+        Σ_k α_k KL(D_k‖h_θ) along the descent, in nats.
+    optimal_loss : float
+        Σ_k α_k KL(D_k‖h_α).
+    cosines : ndarray, shape (S + 1, K, K)
+        ``cosines[s, i, j]`` is the cosine between the gradients μ(θ) − μ_i and
+        μ(θ) − μ_j (0 when one of them vanishes); for K = 2 it tends to −1.
+    residuals : ndarray, shape (S + 1, K)
+        ``residuals[s, k]`` = ‖μ(θ) − μ_k‖, the per-domain gradient norms.
+    aggregate_grad : ndarray, shape (S + 1,)
+        ‖Σ_k α_k(μ(θ) − μ_k)‖, which tends to 0 while the residuals do not.
+    expert_residuals : ndarray, shape (K,)
+        ‖μ(h_k) − μ_k‖ for the experts trained separately (each domain's own
+        M-projection): 0 by construction.
     """
 
     family: str
@@ -175,7 +285,48 @@ def train_monolithic(
     the covariance of the statistic under h_θ: it is T − r one-hot blocks, so
     L = T − r for ``markov:r``; for ``product`` the blocks are independent under
     h_θ and each has covariance diag(m) − m mᵀ of norm < 1, so L = 1.
-    ``alpha`` defaults to uniform weights.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, V**T)
+        The domains, as laws on sequences.
+    alpha : array_like, shape (K,), optional
+        Training weights α ∈ Δ_K (default uniform).
+    family : str, default "product"
+        ``"product"`` or ``"markov:r"``.
+    shape : tuple (T, V)
+        Sequence length and alphabet size (required).
+    steps : int, default 500
+        Number of gradient steps S ≥ 0.
+    lr : float, optional
+        The step size η > 0 (default 1/L as above).
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainingTrace
+
+    Raises
+    ------
+    ValueError
+        If ``family`` is ``"full"`` (it has no parameters to train), ``shape``
+        does not match D, or an argument is out of range.
+
+    Examples
+    --------
+    Two separable domains: at the optimum the two gradients point in opposite
+    directions (cosine −1) with norms that stay positive, while their weighted
+    sum vanishes.
+
+    >>> from sims.domains import separable_domains
+    >>> D = separable_domains(K=2, T=3, V=2, seed=0)
+    >>> trace = train_monolithic(D, family="product", shape=(3, 2), steps=200)
+    >>> trace.cosines[-1].round(3)
+    array([[ 1., -1.],
+           [-1.,  1.]])
+    >>> trace.residuals[-1].round(3), bool(trace.aggregate_grad[-1] < 1e-12)
+    (array([1.225, 1.225]), True)
     """
     D = check_stack(D, "D")
     K, n = D.shape
@@ -225,18 +376,39 @@ def train_monolithic(
 
 @dataclass(frozen=True)
 class MixingResult(Bounded):
-    r"""One monolithic model h ∈ H chosen by a data-mixing rule (THEORY §10).
+    r"""One monolithic model h ∈ H chosen by a data-mixing rule.
 
-    ``model`` (n,) is scored like the robust gate: ``per_domain`` = (L_k(h))_k,
-    ``worst_case`` = max_{λ∈Λ} Σ λ_k L_k(h), attained at ``lam``. ``alpha`` is the
-    training mixture when the rule picks one (None for merging). ``lower`` ≤
-    min_{h∈H} max_{λ∈Λ} Σλ_k L_k(h) ≤ ``upper`` are certified bounds when the
-    rule solves that minimax problem (group DRO), else None. ``in_envelope``
-    says whether h lies in the experts' envelope M: then T10 guarantees
-    ``worst_case`` ≥ V*(Λ), the robust gate's value.
+    ``model`` is scored like the robust gate. ``value`` = ``worst_case`` (nats);
+    ``gap`` = upper − lower (None without bounds).
 
-    ``value`` = ``worst_case`` (nats); ``gap`` = upper − lower (None without
-    bounds); ``labels`` names the domains (None: D_1 … D_K).
+    Attributes
+    ----------
+    name : str
+        The rule: ``"uniform"``, ``"proportional"``, ``"group_dro"``,
+        ``"regmix"`` or ``"merged"``.
+    family : str
+        The class H.
+    model : ndarray, shape (n,)
+        The model h.
+    alpha : ndarray, shape (K,) or None
+        The training mixture when the rule picks one (None for merging, or for a
+        group-DRO model that combines several).
+    worst_case : float
+        max_{λ∈Λ} Σ_k λ_k L_k(h), in nats.
+    lam : ndarray, shape (K,)
+        A worst mixture.
+    per_domain : ndarray, shape (K,)
+        The losses L_k(h).
+    lower, upper : float or None
+        Certified bounds lower ≤ min_{h∈H} max_{λ∈Λ} Σ_k λ_k L_k(h) ≤ upper
+        when the rule solves that minimax problem (group DRO), else None.
+    converged : bool
+        Whether the rule's solver reached its tolerance.
+    in_envelope : bool
+        Whether h lies in the experts' envelope M; then T10 guarantees
+        ``worst_case`` ≥ V*(Λ), the robust gate's value.
+    labels : tuple of str or None
+        Domain names (None: D_1 … D_K).
     """
 
     name: str
@@ -302,7 +474,46 @@ def _result(st: _Setup, name, model, alpha, lower=None, upper=None, converged=Tr
 def uniform_mixing(
     D, P, family: str = "full", shape=None, mixtures=None, objective="divergence"
 ) -> MixingResult:
-    r"""Aggregate retraining with uniform weights: h = argmin_{h∈H} KL(D_{1/K} ‖ h) (THEORY §10)."""
+    r"""Aggregate retraining with uniform weights: h = argmin_{h∈H} KL(D_{1/K}‖h).
+
+    D_{1/K} = (1/K) Σ_k D_k is the even mixture of the domains:
+
+    .. math:: h = \operatorname*{argmin}_{h\in\mathcal H}
+              \mathrm{KL}\Big(\frac1K\sum_k D_k\,\Big\|\,h\Big).
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains.
+    P : array_like, shape (K, n)
+        The experts (for the envelope test and the ``regret`` objective).
+    family : str, default "full"
+        The class H: ``"full"``, ``"product"`` or ``"markov:r"``.
+    shape : tuple (T, V), optional
+        Required for the sequence families.
+    mixtures : MixtureSet, optional
+        Λ for the worst case (default the simplex).
+    objective : str, Objective or array_like, shape (K,)
+        The losses L_k (default ``"divergence"``).
+
+    Returns
+    -------
+    MixingResult
+
+    Raises
+    ------
+    ValueError
+        If an input is malformed or the class is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> result = uniform_mixing(D, P)
+    >>> result.model, round(result.worst_case, 4)
+    (array([0.4 , 0.25, 0.35]), 0.2395)
+    """
     st = _setup(D, P, family, shape, mixtures, objective)
     alpha = np.full(st.D.shape[0], 1.0 / st.D.shape[0])
     return _result(st, "uniform", st.model(alpha), alpha)
@@ -311,8 +522,46 @@ def uniform_mixing(
 def proportional_mixing(
     D, P, sizes, family: str = "full", shape=None, mixtures=None, objective="divergence"
 ) -> MixingResult:
-    r"""Aggregate retraining with weights proportional to the domain sizes m_k:
-    α = m / Σ m, h = argmin_{h∈H} KL(D_α ‖ h) (THEORY §10; pooling the raw data)."""
+    r"""Aggregate retraining with weights proportional to the domain sizes m_k.
+
+    α_k = m_k / Σ_j m_j and h = argmin_{h∈H} KL(D_α‖h): what pooling the raw
+    data of all domains does.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains.
+    P : array_like, shape (K, n)
+        The experts.
+    sizes : array_like, shape (K,)
+        The domain sizes m_k ≥ 0 (not all 0).
+    family : str, default "full"
+        The class H.
+    shape : tuple (T, V), optional
+        Required for the sequence families.
+    mixtures : MixtureSet, optional
+        Λ (default the simplex).
+    objective : str, Objective or array_like, shape (K,)
+        The losses L_k (default ``"divergence"``).
+
+    Returns
+    -------
+    MixingResult
+
+    Raises
+    ------
+    ValueError
+        If ``sizes`` does not have K non-negative entries with a positive sum,
+        or another input is malformed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> proportional_mixing(D, P, sizes=[300, 100]).alpha
+    array([0.75, 0.25])
+    """
     st = _setup(D, P, family, shape, mixtures, objective)
     alpha = check_distribution(sizes, "sizes", normalize=True)
     if alpha.shape[0] != st.D.shape[0]:
@@ -327,7 +576,7 @@ _FD_STEP = 1e-6
 
 
 class _ClassDual:
-    r"""The dual function of group DRO over the class H (THEORY §10):
+    r"""The dual function of group DRO over the class H:
     :math:`d_H(\lambda) = \min_{h\in H}\sum_k\lambda_k L_k(h) = \sum_k \lambda_k L_k(h_\lambda)`,
     with h_λ the M-projection of D_λ and supergradient (L_k(h_λ))_k (Danskin).
 
@@ -396,7 +645,10 @@ def group_dro(
     tol: float = 1e-9,
     max_iter: int = 200,
 ) -> MixingResult:
-    r"""Group-DRO / DoReMi-style minimax weights, solved exactly with a certificate (THEORY §10).
+    r"""Group-DRO / DoReMi-style minimax weights, solved exactly with a certificate.
+
+    min_{h∈H} max_{λ∈Λ} Σ_k λ_k L_k(h) = max_{λ∈Λ} d(λ), with
+    d(λ) = Σ_k λ_k L_k(h_λ) and h_λ the M-projection of D_λ:
 
     .. math:: \min_{h\in H}\max_{\lambda\in\Lambda}\sum_k \lambda_k L_k(h)
               = \max_{\lambda\in\Lambda} d(\lambda),\qquad
@@ -413,6 +665,45 @@ def group_dro(
     or after ``max_iter`` iterations (then ``converged=False``). The returned
     model achieves ``upper``; ``alpha`` is the training mixture that produced it
     (None when it is a combination of several).
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains.
+    P : array_like, shape (K, n)
+        The experts.
+    family : str, default "full"
+        The class H.
+    shape : tuple (T, V), optional
+        Required for the sequence families.
+    mixtures : MixtureSet, optional
+        Λ (default the simplex).
+    objective : str, Objective or array_like, shape (K,)
+        The losses L_k (default ``"regret"``, as in group DRO and DoReMi).
+    tol : float, default 1e-9
+        The certified gap at which the ascent stops.
+    max_iter : int, default 200
+        The iteration budget.
+
+    Returns
+    -------
+    MixingResult
+        With ``lower`` and ``upper`` set.
+
+    Raises
+    ------
+    ValueError
+        If an input is malformed, the class is invalid, or ``tol``/``max_iter``
+        are not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> result = group_dro(D, P, objective="divergence")
+    >>> round(result.worst_case, 6), result.converged, result.alpha.round(4)
+    (0.230739, True, array([0.4893, 0.5107]))
     """
     st = _setup(D, P, family, shape, mixtures, objective)
     tol = check_positive(tol, "tol")
@@ -440,7 +731,7 @@ def regmix(
     degree: int = 2,
     seed=0,
 ) -> MixingResult:
-    r"""RegMix-style mixture search (THEORY §10): regress the losses on the training mixture.
+    r"""RegMix-style mixture search: regress the losses on the training mixture.
 
     Draws ``samples`` training mixtures α_s ~ Dir(1) (plus the vertices and the
     centre of Δ_K), trains h_{α_s} = ``aggregate(D, α_s)``, and fits each
@@ -450,6 +741,47 @@ def regmix(
     :math:`\max_{\lambda\in\Lambda}\sum_k\lambda_k\hat L_k(\alpha)` over the
     sampled mixtures and ``candidates`` further Dirichlet draws; the returned
     model is h_α, scored exactly.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains.
+    P : array_like, shape (K, n)
+        The experts.
+    family : str, default "full"
+        The class H.
+    shape : tuple (T, V), optional
+        Required for the sequence families.
+    mixtures : MixtureSet, optional
+        Λ (default the simplex).
+    objective : str, Objective or array_like, shape (K,)
+        The losses L_k (default ``"divergence"``).
+    samples : int, default 64
+        Random training mixtures for the regression.
+    candidates : int, default 4096
+        Further random mixtures searched with the fitted regression.
+    degree : int, default 2
+        1 (linear) or 2 (quadratic) features φ(α).
+    seed : int or numpy.random.Generator, default 0
+        Randomness of the mixtures.
+
+    Returns
+    -------
+    MixingResult
+
+    Raises
+    ------
+    ValueError
+        If ``degree`` is not 1 or 2, or another argument is malformed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> result = regmix(D, P, samples=16, candidates=64, seed=0)
+    >>> round(result.worst_case, 4), result.alpha.round(3)
+    (0.2347, array([0.485, 0.515]))
     """
     st = _setup(D, P, family, shape, mixtures, objective)
     samples = check_int(samples, "samples")
@@ -487,8 +819,10 @@ def merge_experts(
     objective="divergence",
     weights=None,
 ) -> MixingResult:
-    r"""Parameter merging (THEORY §10): average the natural parameters of the experts'
-    M-projections :math:`h_k = \operatorname{argmin}_{h\in H}\mathrm{KL}(p_k\|h)`.
+    r"""Parameter merging: average the natural parameters of the experts' M-projections.
+
+    The experts are first projected onto the class, h_k = argmin_{h∈H} KL(p_k‖h),
+    then merged: h(x) ∝ Π_k h_k(x)^{w_k}.
 
     Every natural parametrization of the classes here is linear in log h (up to
     the normalizer), so the merged model is the normalized geometric mixture
@@ -496,9 +830,43 @@ def merge_experts(
     .. math:: h(x) \propto \prod_k h_k(x)^{w_k},
 
     independent of the parametrization; it stays in H (``full``, ``product``,
-    ``markov:r``: sums of per-window log-potentials stay such sums). ``weights``
-    w default to uniform. Raises ``ValueError`` if the projected experts share
-    no point of positive probability.
+    ``markov:r``: sums of per-window log-potentials stay such sums).
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains (for scoring).
+    P : array_like, shape (K, n)
+        The experts to merge.
+    family : str, default "full"
+        The class H.
+    shape : tuple (T, V), optional
+        Required for the sequence families.
+    mixtures : MixtureSet, optional
+        Λ (default the simplex).
+    objective : str, Objective or array_like, shape (K,)
+        The losses L_k (default ``"divergence"``).
+    weights : array_like, shape (K,), optional
+        The merging weights w ∈ Δ_K (default uniform).
+
+    Returns
+    -------
+    MixingResult
+        With ``alpha`` None.
+
+    Raises
+    ------
+    ValueError
+        If the projected experts share no point of positive probability, or an
+        input is malformed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> merge_experts(D, P).model.round(4)  # ∝ sqrt(p_1 p_2)
+    array([0.3982, 0.3448, 0.257 ])
     """
     st = _setup(D, P, family, shape, mixtures, objective)
     K = st.D.shape[0]
@@ -521,7 +889,24 @@ class Comparison(Readable):
     ``beats_robust`` flags a comparator with a strictly lower worst case; T10
     rules it out when ``in_envelope`` (h ∈ M), so it can only happen for a model
     outside the experts' envelope (a class richer than what the experts span),
-    and ``explained`` records exactly that.
+    and ``explained`` records exactly that. Built by :func:`compare_to_robust`.
+
+    Attributes
+    ----------
+    name : str
+        The comparator's rule.
+    worst_case : float
+        Its worst case over Λ, in nats.
+    robust_value : float
+        V*(Λ) of the robust gate.
+    margin : float
+        worst_case − robust_value.
+    in_envelope : bool
+        Whether the comparator's model lies in the experts' envelope M.
+    beats_robust : bool
+        Whether its worst case is below V* by more than the tolerance.
+    explained : bool
+        False only if it beats the robust gate from inside M, which T10 forbids.
     """
 
     name: str
@@ -558,6 +943,30 @@ def compare_to_robust(results, robust_value: float, tol: float = 1e-9) -> tuple[
     worst case is below by more than ``tol`` (the certificate's width) plus
     rounding (:data:`theory.results.CROSS_RTOL` relative to the values): two
     models equal in exact arithmetic are scored a few ulps apart.
+
+    Parameters
+    ----------
+    results : sequence of MixingResult
+        The comparators' results.
+    robust_value : float
+        V*(Λ) of the robust gate for the same inputs.
+    tol : float, default 1e-9
+        The width of V*'s certificate, ≥ 0.
+
+    Returns
+    -------
+    tuple of Comparison
+        One per result, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is not a sequence of :class:`MixingResult` (a single
+        result must be wrapped in a list), or ``robust_value``/``tol`` is invalid.
+
+    Examples
+    --------
+    See the module example.
     """
     v = check_real(robust_value, "robust_value")
     tol = check_positive(tol, "tol", allow_zero=True)

@@ -13,10 +13,10 @@ levels share their noise, so differences across the grid are not sampling noise.
 Three studies are registered (``modgate sweep --list``):
 
 * ``modular-vs-monolithic`` (T6–T10): the robust gate against retraining one
-  model on the pooled data, over the number of domains K, |X| = n, the domain
-  diversity (``separation``), the expert quality (``noise``) and the monolithic
-  class (``full``, ``product``, ``markov:r``). See :func:`modular_vs_monolithic`
-  for the bounds of the margin it also reports.
+  model on the pooled data, over the number of domains K, the number n of
+  points of X, the domain diversity (``separation``), the expert quality
+  (``noise``) and the monolithic class (``full``, ``product``, ``markov:r``).
+  See :func:`modular_vs_monolithic` for the bounds of the margin it also reports.
 * ``robust-vs-heuristics`` (T10): the worst-case margins of the data-mixing
   comparators of :mod:`sims.monolithic` over the robust gate.
 * ``generalization`` (T11): measured generalization gaps of a learned gate and
@@ -39,6 +39,14 @@ Execution. :func:`run_sweep` submits chunks of rows to a
 same code either way) and follows them with ``as_completed``; Dask reschedules
 the chunks of a worker that dies. Without a client the chunks run in this
 process, one after another.
+
+Seed-to-seed variation is summarized by percentile-bootstrap intervals
+(:func:`summarize`, Efron [1]_).
+
+References
+----------
+.. [1] B. Efron, "Bootstrap methods: another look at the jackknife", The Annals
+   of Statistics 7(1), 1979.
 
 Examples
 --------
@@ -105,12 +113,16 @@ Value = int | float | str
 class Study:
     r"""A pure function of grid parameters and a seed, with its keys and outputs.
 
+    Register a study with :func:`register_study`; the three built-in studies
+    are :func:`modular_vs_monolithic`, :func:`robust_vs_heuristics` and
+    :func:`generalization`.
+
     Parameters
     ----------
     name : str
         The name used by ``modgate sweep NAME`` and in the file names.
     summary : str
-        One sentence: what the study measures, led by its THEORY IDs.
+        One sentence: what the study measures, led by its result IDs (T1…T12).
     defaults : mapping of str to int, float or str
         Every grid key with its single default value; the type of the default
         is the key's type (an int key takes integers only).
@@ -124,6 +136,12 @@ class Study:
         is invalid; cheap, run on every point before anything is computed.
     headline : tuple of str
         The outputs drawn by the generic sweep figure.
+
+    Examples
+    --------
+    >>> study = get_study("generalization")
+    >>> study.keys[:3], study.kind("delta"), study.columns[-1]
+    (('K', 'n', 'm'), <class 'float'>, 'skewness')
     """
 
     name: str
@@ -145,7 +163,18 @@ class Study:
         return (*self.keys, "seed", *self.outputs)
 
     def kind(self, key: str) -> type:
-        """The type (int, float or str) of the values of ``key``."""
+        """The type (int, float or str) of the values of ``key``.
+
+        Parameters
+        ----------
+        key : str
+            A grid key.
+
+        Returns
+        -------
+        type
+            ``int``, ``float`` or ``str``: the type of the key's default.
+        """
         return type(self.defaults[key])
 
 
@@ -158,16 +187,29 @@ def register_study(study: Study) -> Study:
     Parameters
     ----------
     study : Study
+        The study; its name becomes usable by ``modgate sweep NAME``.
 
     Returns
     -------
     Study
+        ``study`` itself.
 
     Raises
     ------
+    TypeError
+        If ``study`` is not a :class:`Study`
+        (:class:`~theory.validation.ArgumentTypeError`).
     ValueError
         If a default is not an int, a float or a str, a key is named ``seed``,
         or the outputs repeat a name or share one with a key.
+
+    Examples
+    --------
+    Registering a study again under its own name replaces it:
+
+    >>> study = get_study("generalization")
+    >>> register_study(study) is study
+    True
     """
     if not isinstance(study, Study):
         raise ArgumentTypeError(f"study: expected a Study, got {type(study).__name__}")
@@ -185,17 +227,41 @@ def register_study(study: Study) -> Study:
 
 
 def studies() -> list[Study]:
-    """The registered studies, in registration order."""
+    """The registered studies, in registration order.
+
+    Returns
+    -------
+    list of Study
+
+    Examples
+    --------
+    >>> [s.name for s in studies()][:3]
+    ['modular-vs-monolithic', 'robust-vs-heuristics', 'generalization']
+    """
     return list(_STUDIES.values())
 
 
 def get_study(name) -> Study:
     """The registered study called ``name`` (a :class:`Study` is returned as is).
 
+    Parameters
+    ----------
+    name : str or Study
+        A study name, e.g. ``"modular-vs-monolithic"``.
+
+    Returns
+    -------
+    Study
+
     Raises
     ------
     ValueError
         If no study has that name; the message lists the registered ones.
+
+    Examples
+    --------
+    >>> get_study("robust-vs-heuristics").name
+    'robust-vs-heuristics'
     """
     if isinstance(name, Study):
         return name
@@ -229,6 +295,7 @@ def parse_settings(study, texts: Sequence[str]) -> dict[str, list[Value]]:
     Parameters
     ----------
     study : Study or str
+        The study whose keys are set.
     texts : sequence of str
         Each ``KEY=V1,V2,...``; values are read with the key's type.
 
@@ -273,6 +340,7 @@ def grid(study, settings: Mapping[str, Sequence] | None = None) -> list[dict]:
     Parameters
     ----------
     study : Study or str
+        The study.
     settings : mapping of str to sequence, optional
         Values per key (e.g. from :func:`parse_settings`); a key not set keeps
         its default.
@@ -288,6 +356,12 @@ def grid(study, settings: Mapping[str, Sequence] | None = None) -> list[dict]:
     ValueError
         An unknown key, a value of the wrong type, an empty or repeated list of
         values, or a point the study rejects (the message names the key).
+
+    Examples
+    --------
+    >>> points = grid("generalization", {"m": [100, 300], "K": [2, 4]})
+    >>> [(p["K"], p["m"]) for p in points]
+    [(2, 100), (2, 300), (4, 100), (4, 300)]
     """
     study = get_study(study)
     settings = dict(settings or {})
@@ -346,6 +420,7 @@ def compute_rows(study, rows: Sequence[Mapping]) -> list[dict]:
     Parameters
     ----------
     study : Study or str
+        The study.
     rows : sequence of mapping
         Each holds every key of the study and ``seed``.
 
@@ -359,6 +434,14 @@ def compute_rows(study, rows: Sequence[Mapping]) -> list[dict]:
     ValueError
         If the study returns a non-dict, misses an output, or returns NaN or a
         value that is not a real number.
+
+    Examples
+    --------
+    >>> study = get_study("modular-vs-monolithic")
+    >>> row = {**study.defaults, "n": 8, "seed": 0}
+    >>> done = compute_rows(study, [row])
+    >>> len(done), done[0]["seed"], bool(done[0]["certified_gap"] <= 1e-8)
+    (1, 0, True)
     """
     study = get_study(study)
     out = []
@@ -446,16 +529,30 @@ def _write_part(study: Study, folder: Path, rows: Sequence[Mapping]) -> Path:
 class Store:
     """The stored rows of one study: ``folder/<study>.parquet/``, a folder of Parquet parts.
 
+    Parts are written atomically (temporary name, flush, rename), so a part is
+    either complete or absent; :meth:`read` drops duplicated rows.
+
     Parameters
     ----------
     folder : str or Path
         The output folder of the sweep (``--out``).
     study : Study or str
+        The study whose rows are stored.
 
     Attributes
     ----------
+    study : Study
+        The study.
     path : Path
         ``folder/<study name>.parquet``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     store = Store(folder, "generalization")
+    ...     (store.path.name, store.parts(), store.read().num_rows)
+    ('generalization.parquet', [], 0)
     """
 
     def __init__(self, folder, study):
@@ -468,7 +565,13 @@ class Store:
         return _schema(self.study)
 
     def parts(self) -> list[Path]:
-        """The Parquet parts currently stored (temporaries excluded)."""
+        """The Parquet parts currently stored (temporaries excluded).
+
+        Returns
+        -------
+        list of Path
+            Sorted; empty when the folder does not exist.
+        """
         return sorted(self.path.glob(_PART_GLOB)) if self.path.is_dir() else []
 
     def _read_parts(self, parts: Sequence[Path]):
@@ -513,8 +616,16 @@ class Store:
         return _unique(self._read_parts(self.parts()), [*self.study.keys, "seed"])
 
     def open_for_writers(self) -> str:
-        """Create the folder and mark it with a fresh token; workers write parts only
-        where they find this token, i.e. where they see the client's folder."""
+        """Create the folder and mark it with a fresh token for the workers.
+
+        Workers write parts only where they find this token, i.e. where they see
+        the client's folder (a shared or local file system).
+
+        Returns
+        -------
+        str
+            The token (a random hexadecimal string).
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex
         marker = self.path / _WRITER_FILE
@@ -524,7 +635,19 @@ class Store:
         return token
 
     def write(self, rows: Sequence[Mapping]) -> Path:
-        """Write ``rows`` as one part, atomically; returns its path (named by the rows' keys)."""
+        """Write ``rows`` as one part, atomically.
+
+        Parameters
+        ----------
+        rows : sequence of mapping
+            Complete rows (keys, ``seed`` and outputs).
+
+        Returns
+        -------
+        Path
+            The part, named by a hash of the rows' keys (writing the same rows
+            twice gives the same name).
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         return _write_part(self.study, self.path, rows)
 
@@ -549,7 +672,13 @@ class Store:
             _fsync_folder(self.path)
 
     def remove_stale_temporaries(self, older_than: float) -> None:
-        """Remove temporaries (from writers killed mid-write) last modified before ``older_than``."""
+        """Remove temporaries (from writers killed mid-write) last modified before ``older_than``.
+
+        Parameters
+        ----------
+        older_than : float
+            A time in seconds since the epoch (``time.time()`` scale).
+        """
         for tmp in self.path.glob(".part-*.tmp"):
             try:
                 if tmp.stat().st_mtime < older_than:
@@ -579,7 +708,24 @@ def _unique(table, keys: Sequence[str]):
 
 
 def columns(table) -> dict[str, np.ndarray]:
-    """A ``pyarrow.Table`` as ``{column: ndarray}`` (strings as object arrays)."""
+    """A ``pyarrow.Table`` as ``{column: ndarray}`` (strings as object arrays).
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Rows, e.g. :attr:`SweepResult.table`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        One array per column, in the table's order.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> columns(pa.table({"K": [2, 3], "monolithic": ["full", "product"]}))
+    {'K': array([2, 3]), 'monolithic': array(['full', 'product'], dtype=object)}
+    """
     out = {}
     for name in table.column_names:
         col = table.column(name)
@@ -615,13 +761,18 @@ def _run_chunk(study: Study, rows: list[dict], folder: str | None, token: str | 
 class SweepPlan:
     """What a sweep will do: the requested rows and those not stored yet.
 
+    Built by :func:`plan_sweep`, run by :func:`run_sweep`.
+
     Attributes
     ----------
     study : Study
+        The study.
     store : Store
+        Where the rows are stored.
     points : list of dict
         The grid points.
     seeds : list of int
+        The seeds.
     requested : int
         len(points) · len(seeds).
     stored : int
@@ -643,9 +794,12 @@ class SweepPlan:
 class SweepResult:
     """What a sweep did.
 
+    Returned by :func:`run_sweep`.
+
     Attributes
     ----------
     plan : SweepPlan
+        The plan that was run.
     computed : int
         Rows computed by this run.
     failed : int
@@ -672,6 +826,7 @@ def plan_sweep(study, out, settings=None, seeds=1) -> SweepPlan:
     Parameters
     ----------
     study : Study or str
+        The study.
     out : str or Path
         The output folder; rows go to ``out/<study>.parquet/``.
     settings : mapping of str to sequence, optional
@@ -688,6 +843,14 @@ def plan_sweep(study, out, settings=None, seeds=1) -> SweepPlan:
     ValueError
         A bad key, value or seed count (naming it), or a store holding another
         study's columns.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     plan = plan_sweep("modular-vs-monolithic", out, {"separation": [0.5, 2.0]}, seeds=3)
+    ...     (plan.requested, plan.stored, len(plan.missing))
+    (6, 0, 6)
     """
     study = get_study(study)
     points = grid(study, settings)
@@ -747,6 +910,28 @@ def run_sweep(
     SweepResult
         Counts and the stored requested rows. A chunk that raises is counted in
         ``failed`` (its message in ``errors``) and the others go on.
+
+    Raises
+    ------
+    TypeError
+        If ``plan`` is not a :class:`SweepPlan`
+        (:class:`~theory.validation.ArgumentTypeError`).
+    ValueError
+        If ``chunk_rows`` is not a positive integer.
+
+    Examples
+    --------
+    A small sweep in this process (no cluster): two separations, two seeds.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     settings = {"n": [8], "separation": [0.5, 2.0]}
+    ...     result = run_sweep(plan_sweep("modular-vs-monolithic", out, settings, seeds=2))
+    ...     again = plan_sweep("modular-vs-monolithic", out, settings, seeds=2)
+    >>> result.computed, result.failed, result.table.num_rows
+    (4, 0, 4)
+    >>> again.stored, len(again.missing)  # a rerun finds every row stored
+    (4, 0)
     """
     from tqdm.auto import tqdm
 
@@ -847,10 +1032,12 @@ def summarize(
 ) -> list[dict]:
     r"""Aggregate the seeds of every grid point: mean and percentile-bootstrap interval.
 
-    For a grid point with seed values :math:`y_1..y_N` of an output, the mean
-    :math:`\bar y` and the interval between the (1 ∓ c)/2 quantiles of
-    :math:`\bar y^{(b)} = \frac1N\sum_i y_{I_{b,i}}`, b = 1..B, with indices
-    :math:`I_{b,i}` drawn uniformly with replacement (B = ``resamples``).
+    For a grid point with seed values y_1, …, y_N of an output, the mean ȳ and
+    the interval between the (1 ∓ c)/2 quantiles of the bootstrap means
+    ȳ^(b) = (1/N) Σ_i y_{I(b,i)}, b = 1, …, B, with indices I(b,i) drawn
+    uniformly with replacement (B = ``resamples``, c = ``confidence``):
+
+    .. math:: \bar y^{(b)} = \frac1N\sum_{i=1}^N y_{I_{b,i}}.
 
     Parameters
     ----------
@@ -860,9 +1047,11 @@ def summarize(
         The columns identifying a grid point (usually the varied keys).
     outputs : sequence of str
         The columns to aggregate.
-    confidence : float in (0, 1)
-    resamples : int ≥ 1
-    seed : int
+    confidence : float, default 0.95
+        The level c ∈ (0, 1) of the interval.
+    resamples : int, default 1000
+        The number B ≥ 1 of bootstrap resamples.
+    seed : int, default 0
         Seeds the bootstrap draws.
 
     Returns
@@ -871,6 +1060,19 @@ def summarize(
         One dict per grid point, sorted by ``by``: the ``by`` values, ``seeds``
         (N), and for each output ``<out>`` (mean), ``<out>_lo``, ``<out>_hi``.
         With N = 1 the interval is the single value.
+
+    Raises
+    ------
+    ValueError
+        If a column of ``by`` or ``outputs`` is missing, ``confidence`` is not
+        in (0, 1) or ``resamples`` is not a positive integer.
+
+    Examples
+    --------
+    >>> rows = {"K": [2, 2, 4, 4], "margin": [0.0, 2.0, 1.0, 1.0]}
+    >>> summarize(rows, ["K"], ["margin"], resamples=100)
+    [{'K': 2, 'seeds': 2, 'margin': 1.0, 'margin_lo': 0.0, 'margin_hi': 2.0},
+     {'K': 4, 'seeds': 2, 'margin': 1.0, 'margin_lo': 1.0, 'margin_hi': 1.0}]
     """
     cols = columns(table) if hasattr(table, "column_names") else dict(table)
     confidence = check_positive(confidence, "confidence")
@@ -999,7 +1201,7 @@ _INSTANCE_DEFAULTS: dict[str, Value] = {
 }
 
 
-# ----------------------------------------------------------------------------- modular vs monolithic
+# ---------------------------------------------------------------------- modular vs monolithic
 
 
 def _worst(mixtures, L: np.ndarray) -> float:
@@ -1009,43 +1211,40 @@ def _worst(mixtures, L: np.ndarray) -> float:
 def modular_vs_monolithic(params: dict, seed: int) -> dict:
     r"""The robust gate against aggregate retraining at one grid point (T6–T10).
 
-    Per-domain losses :math:`L_k(q) = \mathrm{KL}(D_k\|q)` (divergence objective),
-    worst case :math:`W(q) = \max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(q)` by Λ's
-    linear oracle. Compared:
+    Per-domain losses L_k(q) = KL(D_k‖q) (divergence objective), worst case
+    W(q) = max_{λ∈Λ} Σ_k λ_k L_k(q) by Λ's linear oracle. Compared:
 
     * robust: the gate of :func:`theory.minimax.robust_gate`, whose value V* is
       certified, ``robust_lower`` ≤ V* ≤ W(q*) = ``robust_worst_case``;
-    * aggregate: :math:`h_\alpha = \operatorname{argmin}_{h\in H}\mathrm{KL}(D_\alpha\|h)`
+    * aggregate: h_α = argmin_{h∈H} KL(D_α‖h), the retrained monolithic model
       (:func:`theory.monolithic.aggregate`), ``aggregate_worst_case`` = W(h_α);
-    * uniform: the fixed mixture :math:`\frac1K\sum_k p_k` of the experts.
+    * uniform: the fixed mixture (1/K) Σ_k p_k of the experts.
 
     ``margin`` = W(h_α) − W(q*) (> 0: the modular model wins). Its bounds come
-    from the theory alone. Let :math:`C_\Lambda = \max_{\lambda\in\Lambda}
-    \mathrm{JSD}_\lambda(D)` (the value with perfect experts, T6/T7, solved with
-    certified bounds; ``capacity``) attained at r, and
-    :math:`\bar\varepsilon = \max_{\lambda\in\Lambda}\sum_k\lambda_k
-    \mathrm{KL}(D_k\|p_k)` (``expert_error``). Then
+    from the theory alone. Let C_Λ = max_{λ∈Λ} JSD_λ(D) (the value with perfect
+    experts, T6/T7, solved with certified bounds; ``capacity``) attained at r,
+    and ε̄ = max_{λ∈Λ} Σ_k λ_k KL(D_k‖p_k) (``expert_error``). Then
+    C_Λ ≤ V* ≤ C_Λ + ε̄:
 
     .. math::
         C_\Lambda \le V^* \le C_\Lambda + \bar\varepsilon
 
     (left: M ⊆ Δ(X) and the minimax theorem; right: T8 with the compensation
-    identity T1, :math:`d(\lambda) = \mathrm{JSD}_\lambda + \mathrm{KL}(D_\lambda\|q^*_\lambda)
-    \le \mathrm{JSD}_\lambda + \varepsilon_\lambda`), and, since r ∈ Λ,
+    identity T1, d(λ) = JSD_λ + KL(D_λ‖q*_λ) ≤ JSD_λ + ε_λ), and, since r ∈ Λ,
 
     .. math::
         W(h_\alpha) \ge \sum_k r_k L_k(h_\alpha)
         = \mathrm{JSD}_r(D) + I_H(r) + \big[\mathrm{KL}(D_r\|h_\alpha) - I_H(r)\big]
 
-    with the interference :math:`I_H(r) = \mathrm{KL}(D_r\|h_r)` of T9 (0 for the
-    full class, T10) and a misweighting term ≥ 0 (α ≠ r). Hence
+    with the interference I_H(r) = KL(D_r‖h_r) of T9 (0 for the full class,
+    T10) and a misweighting term ≥ 0 (α ≠ r). Hence
     ``margin_lower`` = Σ r_k L_k(h_α) − C_Λ⁺ − ε̄ ≤ margin + ``certified_gap`` and
     margin ≤ ``margin_upper`` = W(h_α) − C_Λ⁻ (C_Λ⁻ ≤ C_Λ ≤ C_Λ⁺ the certified bounds).
 
     Parameters
     ----------
     params : dict
-        ``K`` (domains), ``n`` (|X|), ``separation`` (domain diversity s ≥ 0),
+        ``K`` (domains), ``n`` (the number of points of X), ``separation`` (domain diversity s ≥ 0),
         ``noise`` (expert noise ε ∈ [0, 1]), ``monolithic`` (the class H: full,
         product, markov:r; sequence classes use X = V^T, so n must be a power of
         ``V``), ``weights`` (α: uniform or proportional to the domain sizes),
@@ -1058,6 +1257,20 @@ def modular_vs_monolithic(params: dict, seed: int) -> dict:
     -------
     dict
         The outputs of the study (floats, in nats).
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (the study's ``check`` names it).
+
+    Examples
+    --------
+    >>> params = {**get_study("modular-vs-monolithic").defaults, "n": 8}
+    >>> out = modular_vs_monolithic(params, seed=0)
+    >>> out["margin_lower"] <= out["margin"] <= out["margin_upper"]
+    True
+    >>> out["interference"]  # the full class has none (T10)
+    0.0
     """
     inst = _instance(params, seed)
     D, P, Lam = inst.D, inst.P, inst.mixtures
@@ -1143,10 +1356,21 @@ def robust_vs_heuristics(params: dict, seed: int) -> dict:
     params : dict
         The keys of :func:`modular_vs_monolithic`.
     seed : int
+        Draws the instance (and RegMix's mixtures).
 
     Returns
     -------
     dict
+        ``robust_worst_case``, ``certified_gap``, ``<name>_margin`` and
+        ``<name>_in_envelope`` for every comparator, ``experts_uniform_margin``
+        and ``t10_slack`` (floats, in nats).
+
+    Examples
+    --------
+    >>> params = {**get_study("robust-vs-heuristics").defaults, "n": 8}
+    >>> out = robust_vs_heuristics(params, seed=0)
+    >>> bool(out["t10_slack"] >= 0)  # T10
+    True
     """
     from sims.monolithic import (
         group_dro,
@@ -1225,6 +1449,11 @@ def _check_generalization(p: dict) -> None:
 def generalization(params: dict, seed: int) -> dict:
     r"""Generalization gaps of a learned gate and of a tabular model against T11's bound.
 
+    The bound reads 2 R_m + M √(s(λ‖m̄) log(1/δ) / (2m)), with R_m the
+    Rademacher complexity of the class, M the range of the loss −log p_g,
+    s(λ‖m̄) = Σ_k λ_k²/m̄_k the skewness of the sampling proportions m̄ and δ the
+    failure probability (see the theory page §4.6 of the documentation).
+
     Domains ``dirichlet_domains(K, n, separation)``, experts
     ``tabular_experts(D, expert_samples)`` (full support), λ uniform, m total
     samples split evenly; :func:`sims.generalization.generalization_gaps` over
@@ -1245,10 +1474,19 @@ def generalization(params: dict, seed: int) -> dict:
         ``K``, ``n``, ``m``, ``separation``, ``expert_samples``, ``draws``,
         ``delta``, ``radius``.
     seed : int
+        Draws the domains, the experts and the samples.
 
     Returns
     -------
     dict
+        The gaps, bounds, violation rates and the skewness (floats).
+
+    Examples
+    --------
+    >>> params = {**get_study("generalization").defaults, "n": 10, "m": 60, "draws": 5}
+    >>> out = generalization(params, seed=0)
+    >>> sorted(out)[:4]
+    ['gate_bound', 'gate_gap', 'gate_slack', 'gate_sup']
     """
     from sims.generalization import generalization_gaps
 

@@ -1,4 +1,4 @@
-r"""Real domains: word-frequency distributions of natural languages (EXPERIMENTS E10).
+r"""Real domains: word-frequency distributions of natural languages (experiment E10).
 
 The data are the frequency tables shipped inside the ``wordfreq`` wheel; nothing
 is downloaded. For languages ℓ_1..ℓ_K the finite set X is the union over k of
@@ -7,15 +7,30 @@ alphabet A, and
 
 .. math:: D_k(x) = \frac{f_k(x)}{\sum_{y \in X} f_k(y)},\qquad x \in X,
 
-with f_k(x) = ``wordfreq.word_frequency(x, ℓ_k)``. A word of X that language k
-never uses has D_k(x) = 0, so the domains have overlapping but different
-supports (THEORY §1).
+with f_k(x) = ``wordfreq.word_frequency(x, ℓ_k)``: D_k(x) = f_k(x)/Σ_{y∈X} f_k(y)
+is the frequency of word x in language k, renormalized on X. A word of X that
+language k never uses has D_k(x) = 0, so the domains have overlapping but
+different supports (the setup allows zeros; see the theory page §3 of the
+documentation). The word lists and frequencies are those of Speer [1]_.
 
 The default alphabet is the 26 ASCII letters ``a``–``z``, shared by the eight
 languages en, de, fr, es, it, nl, pt, sv. Words containing any other character —
 accented letters (``é``, ``ä``, ``ß``, ``å``), apostrophes, digits — are dropped,
 so e.g. German ``für`` and Swedish ``är`` are not in X. Pass an ``alphabet``
 including those letters to keep them.
+
+References
+----------
+.. [1] R. Speer, "rspeer/wordfreq: v3.0", Zenodo, 2022, doi:10.5281/zenodo.7199437.
+
+Examples
+--------
+>>> from sims.wordfreq import wordfreq_domains
+>>> d = wordfreq_domains(["en", "fr"], top_n=20, max_len=3)
+>>> d.D.shape, d.strings[:4]
+((2, 32), ['a', 'and', 'are', 'as'])
+>>> d.D[:, d.strings.index("the")].round(3)  # "the" is English
+array([0.207, 0.001])
 """
 
 from __future__ import annotations
@@ -33,7 +48,25 @@ __all__ = ["Domains", "wordfreq_domains"]
 @dataclass(frozen=True)
 class Domains:
     """K domains on a finite set of strings: ``D[k, i]`` is the probability of
-    ``strings[i]`` in ``languages[k]``."""
+    ``strings[i]`` in ``languages[k]``.
+
+    Returned by :func:`wordfreq_domains`.
+
+    Attributes
+    ----------
+    strings : list of str, length n
+        The points of X, sorted.
+    D : ndarray, shape (K, n)
+        The domains (read-only): row k is D_k.
+    languages : tuple of str, length K
+        The language codes, in the order of the rows.
+    alphabet : str
+        The letters the words were restricted to.
+    top_n : int
+        How many of the most frequent words of each language were considered.
+    max_len : int
+        The longest word length kept.
+    """
 
     strings: list[str]
     D: np.ndarray
@@ -79,9 +112,35 @@ def wordfreq_domains(languages, top_n: int, max_len: int, alphabet: str | None =
     ASCII lowercase letters; words with other characters are dropped (see the
     module docstring).
 
-    Raises ``ValueError`` for unknown or repeated languages, non-positive sizes, an
-    alphabet that is not made of distinct lowercase letters, or a language with no
-    kept word.
+    .. math:: D_k(x) = \frac{f_k(x)}{\sum_{y\in X} f_k(y)}.
+
+    Parameters
+    ----------
+    languages : list of str
+        Language codes of the ``wordfreq`` package, e.g. ``["en", "fr"]``; each once.
+    top_n : int
+        How many of the most frequent words of each language to consider, ≥ 1.
+    max_len : int
+        The longest word kept, ≥ 1.
+    alphabet : str, optional
+        Distinct lowercase letters (default ``a``–``z``).
+
+    Returns
+    -------
+    Domains
+        The strings X, the (K, n) table D and the settings.
+
+    Raises
+    ------
+    ValueError
+        For unknown or repeated languages, non-positive sizes, an alphabet that
+        is not made of distinct lowercase letters, or a language with no kept
+        word. A bare string for ``languages`` raises
+        :class:`~theory.validation.ArgumentTypeError`.
+
+    Examples
+    --------
+    See the module example.
     """
     import wordfreq
 

@@ -1,9 +1,16 @@
 r"""The conic reference for the robust gate: ``robust_gate(..., method="cvxpy")``.
 
-An independent formulation of :math:`V^*(\Lambda)` (T4–T7), solved by Clarabel
-through cvxpy, used to cross-check the dual solver. It is written in the
-logarithms of the model, y(x) = log q(x), on the points X' where some domain
-that Λ can weight has mass:
+An independent formulation of the robust value V*(Λ) (T4–T7), solved by
+Clarabel through cvxpy, used to cross-check the dual solver. Notation: the K
+domains D_k and experts p_k are distributions on a finite set X (rows of
+(K, n) arrays); ℓ(x) = min_k p_k(x) and u(x) = max_k p_k(x) bound every model
+of a normalized gate (T2); c_k are the offsets of the objective
+(:mod:`theory.objectives`); Λ ⊆ Δ_K is the set of mixtures.
+
+The problem is written in the logarithms of the model, y(x) = log q(x), on the
+points X' where some domain that Λ can weight has mass: minimize s subject to
+−Σ_{x∈X'} D_k(x) y(x) − c_k ≤ w_k for every active k, σ_Λ(w) ≤ s,
+log Σ_{x∈X'} e^{y(x)} ≤ log(1 − Σ_{x∉X'} ℓ(x)) and log ℓ ≤ y ≤ log u:
 
 .. math::
     \min_{y, w, s}\ s \quad\text{s.t.}\quad
@@ -46,7 +53,25 @@ _LOG_FLOOR = -800.0
 
 @dataclass(frozen=True)
 class ConicAnswer:
-    """The conic solver's model, mixture, optimal value, iteration count and status."""
+    """The conic solver's model, mixture, optimal value, iteration count and status.
+
+    Attributes
+    ----------
+    model : ndarray, shape (n,)
+        The model q, moved into the envelope [ℓ, u] and normalized; NaN when
+        the solver returned nothing.
+    lam : ndarray, shape (K,) or None
+        The normalized multipliers of the loss constraints, projected onto Λ:
+        a least-favorable mixture λ*; None when the solver gave no duals.
+    value : float
+        The solver's optimal value (NaN when it failed).
+    iterations : int
+        The solver's iteration count.
+    optimal : bool
+        Whether cvxpy reported the status ``optimal``.
+    status : str
+        cvxpy's status, or the solver error.
+    """
 
     model: np.ndarray
     lam: np.ndarray | None
@@ -57,7 +82,41 @@ class ConicAnswer:
 
 
 def solve_conic(D, P, c, mixtures, active) -> ConicAnswer:
-    """Solve the log-domain conic formulation above on validated arrays."""
+    """Solve the log-domain conic formulation of V*(Λ) (see the module) on validated arrays.
+
+    The caller (:func:`theory.minimax.robust_gate` with ``method="cvxpy"``)
+    validates the inputs and certifies the answer.
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        The domains, validated.
+    P : ndarray, shape (K, n)
+        The experts, validated.
+    c : ndarray, shape (K,)
+        The offsets of the objective.
+    mixtures : MixtureSet
+        Λ; its ``support_cone`` writes σ_Λ.
+    active : ndarray of bool, shape (K,)
+        The domains some λ ∈ Λ weights (:meth:`~theory.mixtures.MixtureSet.support`).
+
+    Returns
+    -------
+    ConicAnswer
+        Never raises on a solver failure: ``optimal`` is then False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.mixtures import Simplex
+    >>> from theory.objectives import get
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> c = get("divergence").offsets(D)
+    >>> answer = solve_conic(D, P, c, Simplex(2), np.array([True, True]))
+    >>> answer.optimal, round(answer.value, 5), answer.lam.round(3)
+    (True, 0.23683, array([0.505, 0.495]))
+    """
     import cvxpy as cp
 
     lo, hi = P.min(axis=0), P.max(axis=0)

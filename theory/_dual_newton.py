@@ -1,19 +1,27 @@
 r"""Certified maximization of a concave dual function over Λ (the engine behind T5–T7).
 
 Both minimax problems of the package — the robust gate (T5) and the group-DRO
-comparator of the monolithic class (THEORY §10) — have the form
+comparator of the monolithic class (:mod:`sims.monolithic`) — have the form
+
+    V = min_h max_{λ∈Λ} Σ_k λ_k L_k(h) = max_{λ∈Λ} d(λ),  d(λ) = min_h Σ_k λ_k L_k(h),
+
+where λ ranges over a set Λ of mixtures of the K domains (Λ ⊆ Δ_K, the
+simplex of weights; :mod:`theory.mixtures`), h over models and L_k(h) is the
+loss of h on domain k:
 
 .. math:: V = \min_{h}\max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(h)
           = \max_{\lambda\in\Lambda} d(\lambda),\qquad d(\lambda) = \min_h \sum_k\lambda_k L_k(h),
 
 with d concave, a closed-form inner minimizer h_λ, and losses convex in h (in the
 model for the gate, in the natural parameters for an exponential family). An
-oracle evaluates d(λ), a *cut* — the losses :math:`g = L(h)` of a model h with
-:math:`d(\lambda') \le \lambda'\cdot g` for every λ' — and the Hessian of d on
-the tangent space of the simplex.
+oracle evaluates d(λ), a *cut* — the losses g = L(h) of a model h with
+d(λ') ≤ λ'·g for every λ' — and the Hessian of d on the tangent space of the
+simplex.
 
-Every evaluation certifies: ``lower`` = d(λ) ≤ V ≤ ``upper`` = σ_Λ(L(h)), where
-:math:`\sigma_\Lambda(c) = \max_{\lambda\in\Lambda} c\cdot\lambda` is Λ's linear oracle.
+Every evaluation certifies (T5): ``lower`` = d(λ) ≤ V ≤ ``upper`` = σ_Λ(L(h)),
+where σ_Λ(c) = max_{λ∈Λ} c·λ is Λ's linear oracle. The first inequality holds
+because V is the maximum of d, the second because h is one candidate of the
+outer minimum.
 :class:`NewtonAscent` keeps the best of each and stops when upper − lower ≤ tol.
 Its steps are regularized projected Newton steps: the quadratic model of d is
 maximized over Λ by simplicial decomposition (a QP over the hull of a working
@@ -25,6 +33,19 @@ losses at most the combination of theirs), which closes the primal side.
 
 Λ is reached only through ``argmax_linear``: no vertex list is ever needed, so
 polytopes with many vertices and smooth sets (KL and ℓ2 balls) are handled alike.
+The public names (:class:`Cut`, :class:`DualOracle`, :class:`NewtonAscent`) are
+re-exported by :mod:`theory`. The dual function is that of Cortes, Mohri &
+Zhong [1]_; the fallback is Kelley's cutting-plane method [2]_, and the Newton
+QPs use simplicial decomposition [3]_.
+
+References
+----------
+.. [1] C. Cortes, M. Mohri and Y. Zhong, "A Theoretical Framework for Modular
+   Learning of Robust Generative Models", arXiv:2602.17554, 2026, §4.4.
+.. [2] J. E. Kelley, "The cutting-plane method for solving convex programs",
+   Journal of the SIAM 8(4), 1960.
+.. [3] C. A. Holloway, "An extension of the Frank and Wolfe method of feasible
+   directions", Mathematical Programming 6, 1974 (simplicial decomposition).
 """
 
 from __future__ import annotations
@@ -67,12 +88,37 @@ _MAX_IDLE = 100
 
 @dataclass
 class Cut:
-    """One evaluated mixture: λ, d(λ), and the losses ``grad`` of a model h with
-    d(λ') ≤ λ'·grad for all λ' (tight at λ when h = h_λ).
+    """One evaluated mixture: λ, d(λ), and the losses of a model that bound d from above.
+
+    ``grad`` holds the losses (L_1(h), …, L_K(h)) of a model h, with
+    d(λ') ≤ λ'·grad for every λ' (tight at λ when h = h_λ, the minimizer for λ);
+    it is a supergradient of the concave d at λ (T5, Danskin's theorem).
 
     ``model`` is the model whose losses are ``grad``; ``state`` is what the
     oracle needs for the Hessian and to rebuild the model later (cuts kept for
     the cutting-plane step drop ``model`` and ``state`` to keep memory O(K) each).
+
+    Attributes
+    ----------
+    lam : ndarray, shape (K,)
+        The mixture λ.
+    value : float
+        d(λ).
+    grad : ndarray, shape (K,)
+        The losses L_k(h) of the model.
+    model : object, optional
+        The model h (e.g. a distribution of shape (n,)).
+    state : object, optional
+        Whatever the oracle keeps for :meth:`DualOracle.hessian`.
+    token : object, optional
+        An oracle's handle for rebuilding the model in :meth:`DualOracle.combine`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cut = Cut(np.array([0.5, 0.5]), 0.25, np.array([0.25, 0.25]), model=0.5)
+    >>> float(cut.lam @ cut.grad) == cut.value  # tight at its own λ
+    True
     """
 
     lam: np.ndarray
@@ -84,18 +130,70 @@ class Cut:
 
 
 class DualOracle(Protocol):
-    """What :class:`NewtonAscent` needs from a minimax problem."""
+    """What :class:`NewtonAscent` needs from a minimax problem.
+
+    A structural protocol: any object with these members works. It describes
+    the concave dual function d(λ) = min_h Σ_k λ_k L_k(h) of a minimax problem
+    whose losses L_k are convex in the model h.
+
+    Attributes
+    ----------
+    K : int
+        The number of domains (the length of λ).
+
+    See Also
+    --------
+    NewtonAscent : its example implements this protocol.
+    """
 
     K: int
 
     def point(self, lam: np.ndarray) -> Cut:
-        """d(λ), a finite cut and its model."""
+        """Evaluate d at λ.
+
+        Parameters
+        ----------
+        lam : ndarray, shape (K,)
+            A mixture of Λ.
+
+        Returns
+        -------
+        Cut
+            d(λ), the losses of the minimizing model h_λ (finite) and h_λ.
+        """
 
     def hessian(self, cut: Cut) -> np.ndarray:
-        """A (K, K) matrix equal to ∇²d(λ) on the tangent space {δ : Σδ = 0}."""
+        """The Hessian of d at the cut's λ.
+
+        Parameters
+        ----------
+        cut : Cut
+            A cut returned by :meth:`point`.
+
+        Returns
+        -------
+        ndarray, shape (K, K)
+            A matrix equal to ∇²d(λ) on the tangent space {δ : Σ_k δ_k = 0}.
+        """
 
     def combine(self, weights: np.ndarray, cuts: list[Cut]) -> tuple[Any, np.ndarray] | None:
-        """A model whose losses are at most Σ_j w_j grad_j, and its losses."""
+        """A model whose losses are at most Σ_j w_j grad_j, and its losses.
+
+        Since the losses are convex in the model, the combination Σ_j w_j h_j of
+        the cuts' models qualifies.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (J,)
+            Weights w ∈ Δ_J of the cuts.
+        cuts : list of Cut, length J
+            Cuts returned by :meth:`point` (their ``model`` may have been dropped).
+
+        Returns
+        -------
+        (model, losses) or None
+            The combined model and its losses, shape (K,); None if it cannot be built.
+        """
 
 
 def _qp_hull(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray):
@@ -147,12 +245,70 @@ def _same_point(W: list[np.ndarray], v: np.ndarray) -> bool:
 
 @dataclass
 class NewtonAscent:
-    """The state of one certified ascent ``max_{λ∈Λ} d(λ)``; :meth:`run` drives it.
+    """The state of one certified ascent max_{λ∈Λ} d(λ); :meth:`run` drives it.
 
-    After :meth:`run`: ``lower`` = the best d(λ) seen, at ``lam``; ``upper`` =
-    the best σ_Λ(L(h)) seen, for ``model`` with losses ``losses``;
-    ``iterations`` = the Newton iterations taken (≤ ``max_iter``); ``history``
-    = (lower, upper) at the start and after every iteration.
+    Regularized projected Newton steps on the concave d, with a cutting-plane
+    fallback; every evaluation tightens the certificate
+    d(λ) ≤ V ≤ max_{λ'∈Λ} λ'·L(h) (T5), and the ascent stops when the gap is
+    at most ``tol``.
+
+    Parameters
+    ----------
+    oracle : DualOracle
+        The dual function d.
+    mixtures : MixtureSet
+        Λ; only its ``argmax_linear`` is used.
+    tol : float
+        The certified gap upper − lower at which the ascent stops.
+    max_iter : int
+        The iteration budget.
+    progress : bool, default False
+        Show a progress bar.
+    desc : str, default "dual ascent"
+        The progress bar's label.
+
+    Attributes
+    ----------
+    lower : float
+        After :meth:`run`, the best d(λ) seen, at ``lam``.
+    lam : ndarray, shape (K,)
+        The best mixture seen.
+    upper : float
+        The best σ_Λ(L(h)) seen, for ``model``, whose losses are ``losses``.
+    model : object
+        The best model seen.
+    losses : ndarray, shape (K,)
+        The losses of ``model``.
+    iterations : int
+        The Newton iterations taken (≤ ``max_iter``).
+    history : list of (float, float)
+        (lower, upper) at the start and after every iteration.
+
+    Examples
+    --------
+    A toy dual: with scalar models h and losses L_k(h) = (h − a_k)², the inner
+    minimum is h_λ = Σ_k λ_k a_k and d(λ) = Σ_k λ_k a_k² − (Σ_k λ_k a_k)², the
+    variance of a under λ. Over the simplex it is largest on the two extreme
+    points, V = (3 − 0)²/4.
+
+    >>> import numpy as np
+    >>> from theory.mixtures import Simplex
+    >>> class Variance:
+    ...     K = 3
+    ...     a = np.array([0.0, 1.0, 3.0])
+    ...     def losses(self, h):
+    ...         return (h - self.a) ** 2
+    ...     def point(self, lam):
+    ...         h = float(lam @ self.a)
+    ...         return Cut(lam, float(lam @ self.losses(h)), self.losses(h), model=h)
+    ...     def hessian(self, cut):
+    ...         return -2.0 * np.outer(self.a, self.a)
+    ...     def combine(self, weights, cuts):
+    ...         h = float(sum(w * (c.lam @ self.a) for w, c in zip(weights, cuts)))
+    ...         return h, self.losses(h)
+    >>> run = NewtonAscent(Variance(), Simplex(3), tol=1e-10, max_iter=50).run()
+    >>> run.converged, round(run.lower, 6), round(run.upper, 6), run.lam
+    (True, 2.25, 2.25, array([0.5, 0. , 0.5]))
     """
 
     oracle: DualOracle
@@ -173,23 +329,44 @@ class NewtonAscent:
 
     @property
     def gap(self) -> float:
+        """The certified gap upper − lower (+inf before any finite bound)."""
         return self.upper - self.lower
 
     @property
     def converged(self) -> bool:
+        """Whether the certified gap is at most ``tol``."""
         return bool(self.upper - self.lower <= self.tol)
 
     # -- certificates ---------------------------------------------------------
 
     def offer_model(self, model, losses: np.ndarray) -> None:
-        """Record ``model`` as the primal answer if its worst case σ_Λ(losses) is the best."""
+        """Record ``model`` as the primal answer if its worst case σ_Λ(losses) is the best.
+
+        Parameters
+        ----------
+        model : object
+            A candidate model h.
+        losses : ndarray, shape (K,)
+            Its losses; a model with an infinite loss is ignored.
+        """
         if np.all(np.isfinite(losses)):
             up = float(self.mixtures.argmax_linear(losses)[0])
             if up < self.upper:
                 self.upper, self.model, self.losses = up, model, losses
 
     def evaluate(self, lam: np.ndarray) -> Cut:
-        """Evaluate d at λ, update both bounds, and keep the cut for the LP step."""
+        """Evaluate d at λ, update both bounds, and keep the cut for the LP step.
+
+        Parameters
+        ----------
+        lam : ndarray, shape (K,)
+            A mixture of Λ.
+
+        Returns
+        -------
+        Cut
+            The oracle's cut at λ (with its model).
+        """
         cut = self.oracle.point(lam)
         if cut.value > self.lower:
             self.lower, self.lam = cut.value, lam
@@ -241,6 +418,12 @@ class NewtonAscent:
         the cutting-plane model of d (Kelley's step) — is returned as a trial
         point for the dual side. Both are certified afterwards, so an inexact
         LP only costs tightness.
+
+        Returns
+        -------
+        ndarray, shape (K,) or None
+            The maximizer of the cutting-plane model, or None when the LP fails
+            or a kept cut has an infinite loss.
         """
         cuts = list(self.cuts)
         G = np.array([c.grad for c in cuts]) - self.lower
@@ -293,7 +476,16 @@ class NewtonAscent:
         Kelley's cutting-plane method converges for any concave d, so this step
         keeps the ascent going where the Newton model has nothing left to offer
         (a maximizer on a face where the curvature is unbounded, or rounding).
-        Returns the better of ``cur`` and the new point.
+
+        Parameters
+        ----------
+        cur : Cut
+            The current point of the ascent.
+
+        Returns
+        -------
+        Cut
+            The better of ``cur`` and the new point.
         """
         point = self.combine()
         if point is None or any(np.array_equal(point, c.lam) for c in self.cuts):
@@ -302,7 +494,18 @@ class NewtonAscent:
         return trial if trial.value >= cur.value else cur
 
     def run(self) -> NewtonAscent:
-        """Ascend until upper − lower ≤ tol or ``max_iter`` iterations; returns self."""
+        """Ascend until upper − lower ≤ tol or ``max_iter`` iterations.
+
+        Starts at the barycentre of the points of Λ that maximize each λ_k. If
+        the budget runs out (or the ascent stalls), ``converged`` is false and
+        the bounds reached so far are kept: they remain certified.
+
+        Returns
+        -------
+        NewtonAscent
+            ``self``, with ``lower``, ``upper``, ``lam``, ``model`` and
+            ``history`` filled in.
+        """
         K = self.oracle.K
         # The points maximizing λ_k, for each k: their barycenter weights every
         # domain that Λ can weight, and they seed the working set of the QPs.

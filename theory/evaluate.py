@@ -1,24 +1,41 @@
 r"""Score any model the way the robust gate is scored, and compare models in one call (T5, T10).
 
-The loss of a model q on domain k is :math:`L_k(q) = \mathrm{CE}(D_k, q) - c_k`
+Notation. X is a finite set of n outcomes; the K domains D_1, …, D_K and the K
+experts p_1, …, p_K are distributions on X, stored as the rows of (K, n)
+arrays ``D`` and ``P``. A mixture λ is a weight vector of the simplex Δ_K
+(λ_k ≥ 0, Σ_k λ_k = 1), and Λ ⊆ Δ_K is the set of mixtures the adversary may
+choose (:mod:`theory.mixtures`). The experts' envelope is
+M = {q ∈ Δ(X) : min_k p_k(x) ≤ q(x) ≤ max_k p_k(x) for every x}: by T2 it is
+exactly the set of models p_g(x) = Σ_k g_k(x) p_k(x) of normalized gates g.
+
+The loss of a model q on domain k is L_k(q) = CE(D_k, q) − c_k
 (the offsets c of the objective, :mod:`theory.objectives`; for the default
-``divergence`` objective :math:`L_k(q) = \mathrm{KL}(D_k\|q)`, in nats). Its
+``divergence`` objective L_k(q) = KL(D_k‖q), in nats). Its
 **worst case** over a set Λ of mixtures is
+
+    W_Λ(q) = max_{λ∈Λ} Σ_k λ_k L_k(q),
 
 .. math:: W_\Lambda(q) = \max_{\lambda\in\Lambda} \sum_k \lambda_k L_k(q),
 
 a maximum of a linear function of λ, computed exactly by Λ's linear oracle
 ``argmax_linear`` (on the simplex Δ_K it is :math:`\max_k L_k(q)`, attained at a
 vertex). This is the quantity the robust gate minimizes: its value is
-:math:`V^*(\Lambda) = \min_{q\in M} W_\Lambda(q)` over the experts' envelope M
+V*(Λ) = min_{q∈M} W_Λ(q) over the experts' envelope M
 (T4, T5), so by T10 every model of M — every mixture Σ_k α_k p_k of the experts,
-uniform or not — has a **margin** :math:`W_\Lambda(q) - V^* \ge 0`. A model
+uniform or not — has a **margin** W_Λ(q) − V* ≥ 0. A model
 outside M (a retrained monolithic model, say) can have a negative margin; that
-says the experts are the bottleneck, not the gate.
+says the experts are the bottleneck, not the gate. The theory pages §4.4
+(least-favorable mixture) and §4.5.4 (safety) of the documentation explain
+both results, from Cortes, Mohri & Zhong [1]_.
 
 :func:`worst_case` scores one model; :func:`compare` scores several (your own
 vectors, and the usual baselines by name) against V* and returns a
 :class:`ComparisonTable` that prints, renders in notebooks and writes CSV.
+
+References
+----------
+.. [1] C. Cortes, M. Mohri and Y. Zhong, "A Theoretical Framework for Modular
+   Learning of Robust Generative Models", arXiv:2602.17554, 2026, §4.4 and §4.5.4.
 
 Examples
 --------
@@ -73,12 +90,15 @@ _EXPERT = re.compile(r"^expert[ :](.+)$", re.IGNORECASE)
 def worst_case(model, D, mixtures=None, objective="divergence", P=None) -> tuple[float, np.ndarray]:
     r"""The exact worst case of a model q over the mixtures Λ (T5).
 
+    W_Λ(q) = max_{λ∈Λ} Σ_k λ_k L_k(q), with L_k(q) = CE(D_k, q) − c_k:
+
     .. math:: W_\Lambda(q) = \max_{\lambda\in\Lambda}\sum_k \lambda_k L_k(q),
               \qquad L_k(q) = \mathrm{CE}(D_k, q) - c_k,
 
     computed by Λ's linear oracle (exact: a linear program over Λ, or its closed
     form). For the robust gate's model it is the certified ``upper`` bound of
-    :func:`theory.minimax.robust_gate`.
+    :func:`theory.minimax.robust_gate`, and for any model q ∈ M it is at least
+    V* (T10).
 
     Parameters
     ----------
@@ -114,6 +134,9 @@ def worst_case(model, D, mixtures=None, objective="divergence", P=None) -> tuple
     >>> value, lam = worst_case([0.5, 0.5], D)
     >>> round(value, 6), lam
     (0.693147, array([1., 0.]))
+
+    The worst case of the first domain, KL(D_1‖q) = log 2, is attained at the
+    vertex λ = (1, 0).
     """
     D = check_stack(D, "D")
     if P is not None:
@@ -132,6 +155,10 @@ def _jsonable(x):
 @dataclass(frozen=True)
 class ComparisonTable:
     r"""Models scored against the robust gate: one record per model (T10).
+
+    Built by :func:`compare`. The table is also a sequence of its records:
+    ``len(table)``, ``table[0]``, ``table["uniform"]`` (by name) and
+    ``for record in table`` all work; ``print(table)`` shows :meth:`summary`.
 
     Attributes
     ----------
@@ -154,8 +181,14 @@ class ComparisonTable:
     labels : tuple of str
         The domain names.
 
-    The table is also a sequence of its records: ``len(table)``, ``table[0]``,
-    ``table["uniform"]`` (by name) and ``for record in table`` all work.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]])
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.1, 0.3, 0.6]])
+    >>> table = compare(["uniform", "robust"], D, P)
+    >>> len(table), table[1]["name"], round(table.value, 6)
+    (2, 'robust', 0.278834)
     """
 
     records: list[dict]
@@ -170,7 +203,13 @@ class ComparisonTable:
 
     @property
     def gap(self) -> float:
-        """The width upper − lower of V*'s certified interval, in nats."""
+        """The width upper − lower of V*'s certified interval, in nats.
+
+        Returns
+        -------
+        float
+            A margin is meaningful up to this width.
+        """
         return self.upper - self.lower
 
     def __len__(self) -> int:
@@ -188,7 +227,20 @@ class ComparisonTable:
         return self.records[key]
 
     def names(self) -> list[str]:
-        """The model names, in order."""
+        """The model names, in order.
+
+        Returns
+        -------
+        list of str
+            ``"experts"`` is expanded into ``"expert 1"`` … ``"expert K"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> D = np.array([[0.7, 0.3], [0.2, 0.8]])
+        >>> compare(["experts"], D, D).names()
+        ['expert 1', 'expert 2']
+        """
         return [r["name"] for r in self.records]
 
     # -- rendering
@@ -228,7 +280,15 @@ class ComparisonTable:
         ]
 
     def summary(self) -> str:
-        """The caption and an aligned table, one line per model."""
+        """The caption and an aligned table, one line per model.
+
+        Returns
+        -------
+        str
+            Two caption lines (Λ, objective, V* and its certificate), then one
+            line per model: worst case, margin, worst λ, losses L_k, and
+            whether the model lies in the envelope M.
+        """
         return "\n".join([*self._caption(), text_table(*self._rows())])
 
     def __str__(self) -> str:
@@ -246,6 +306,17 @@ class ComparisonTable:
         Parameters
         ----------
         path_or_buffer : str, path-like or text file object
+            Where to write; a file path is created or overwritten (UTF-8).
+
+        Examples
+        --------
+        >>> import io
+        >>> import numpy as np
+        >>> D = np.array([[0.7, 0.3], [0.2, 0.8]])
+        >>> buffer = io.StringIO()
+        >>> compare(["robust"], D, D).to_csv(buffer)
+        >>> buffer.getvalue().splitlines()[0]
+        'name,worst_case,margin,in_envelope,lam:D_1,lam:D_2,loss:D_1,loss:D_2'
         """
         header = ["name", "worst_case", "margin", "in_envelope"]
         header += [f"lam:{label}" for label in self.labels]
@@ -342,11 +413,14 @@ def compare(
 ) -> ComparisonTable:
     r"""Score several models against the robust gate's value V* (T5, T10).
 
-    For every model q: its worst case :math:`W_\Lambda(q) = \max_{\lambda\in\Lambda}
-    \sum_k\lambda_k L_k(q)` (:func:`worst_case`), a worst mixture λ, the per-domain
+    For every model q: its worst case W_Λ(q) = max_{λ∈Λ} Σ_k λ_k L_k(q)
+    (:func:`worst_case`), a worst mixture λ, the per-domain
     losses L_k(q), the **margin** W_Λ(q) − V* and whether q lies in the experts'
     envelope M (T2). T10: every q ∈ M has margin ≥ 0, up to the certificate's
     width ``table.gap``.
+
+    .. math:: \mathrm{margin}(q) = \max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(q) - V^*(\Lambda),
+              \qquad V^*(\Lambda) = \min_{q\in M} \max_{\lambda\in\Lambda}\sum_k\lambda_k L_k(q).
 
     Models are given by name or as vectors:
 
@@ -357,7 +431,8 @@ def compare(
       ``labels`` are given): the k-th expert p_k; ``"experts"``: all of them;
     - ``"aggregate"``: aggregate retraining on the domains with uniform weights,
       :math:`\arg\min_{h\in H}\mathrm{KL}(D_{1/K}\|h)` in the class ``family``
-      (:func:`theory.monolithic.aggregate`; in ``"full"`` this is D_{1/K} itself);
+      (:func:`theory.monolithic.aggregate`; in ``"full"`` this is D_{1/K} itself,
+      the uniform mixture of the domains);
     - ``"robust"``: the robust gate's model p_{g*};
     - a dict name → vector of length n: any model of your own.
 
@@ -378,13 +453,14 @@ def compare(
         The losses L_k (default ``"divergence"``).
     sizes : array_like, shape (K,), optional
         Domain sizes m_k > 0, for ``"proportional"``.
-    family : str
+    family : str, default "full"
         Model class of ``"aggregate"`` (``"full"``, ``"product"``, ``"markov:r"``).
     shape : tuple (T, V), optional
-        Sequence shape for the sequence families.
+        Sequence shape for the sequence families: X = V^T, sequences of length T
+        over V symbols, n = V**T.
     labels : list of str, optional
         Domain names (default D_1 … D_K).
-    tol : float
+    tol : float, default 1e-9
         Certified gap of the robust gate.
 
     Returns
@@ -405,6 +481,9 @@ def compare(
     >>> table = compare({"middle": [0.2, 0.6, 0.2]}, D)
     >>> table["middle"]["margin"] > 0
     True
+
+    Without experts, V* is the best worst case of any model (T6), so every
+    model has a margin ≥ 0.
     """
     D = check_stack(D, "D")
     if P is not None:

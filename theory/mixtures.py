@@ -1,7 +1,12 @@
-r"""Mixture sets Λ ⊆ Δ_K: prior knowledge on the mixture weights (THEORY §3, T5, T7).
+r"""Mixture sets Λ ⊆ Δ_K: prior knowledge on the mixture weights (setup of the game, T5, T7).
 
-The robust gate plays against the worst mixture λ of the data domains, chosen
-in a nonempty closed convex set Λ of the simplex Δ_K. Six families are offered:
+Notation. K is the number of data domains D_1, …, D_K; Δ_K is the simplex of
+weight vectors λ ∈ R^K with λ_k ≥ 0 and Σ_k λ_k = 1, and a point λ of Δ_K is a
+mixture of the domains, D_λ = Σ_k λ_k D_k. The robust gate plays against the
+worst mixture λ of the data domains, chosen in a nonempty closed convex set Λ
+of the simplex Δ_K: the smaller Λ, the more the user knows about the
+deployment mixture, and the smaller the robust value V*(Λ) (T7; see the theory
+page §4.3 of the documentation). Six families are offered:
 
 * :class:`Simplex` — Λ = Δ_K (no prior knowledge);
 * :class:`Box` — Λ = {λ ∈ Δ_K : lo ≤ λ ≤ hi} (per-domain bounds);
@@ -10,12 +15,16 @@ in a nonempty closed convex set Λ of the simplex Δ_K. Six families are offered
 * :class:`KLBall` — Λ = {λ ∈ Δ_K : KL(λ‖c) ≤ ρ};
 * :class:`L2Ball` — Λ = {λ ∈ Δ_K : ‖λ − c‖₂ ≤ r}.
 
-The last two are the usual uncertainty sets of distributionally robust
-optimization; they are curved, with infinitely many extreme points.
+Here c ∈ Δ_K is the centre of a ball (a best guess λ_0 of the mixture), r or ρ
+its radius, and v_1, …, v_m given points of Δ_K. The last two are the usual
+uncertainty sets of distributionally robust optimization [2]_; they are curved,
+with infinitely many extreme points.
 
 **The oracle.** Nothing in T4–T7 needs the extreme points of Λ. The dual
 solver and its certificates (T5) only need the support function and one of
-its maximizers,
+its maximizers (the upper certificate of T5, from Cortes, Mohri & Zhong [1]_),
+
+    σ_Λ(c) = max_{λ∈Λ} c·λ,
 
 .. math::
 
@@ -35,6 +44,22 @@ weights a +inf coordinate, the value is +inf (an upper certificate may always
 be +inf) and λ puts as much weight there as Λ allows; otherwise, −inf
 coordinates get weight 0 whenever Λ allows it, and the value is −inf only when
 every λ ∈ Λ must weight one of them.
+
+References
+----------
+.. [1] C. Cortes, M. Mohri and Y. Zhong, "A Theoretical Framework for Modular
+   Learning of Robust Generative Models", arXiv:2602.17554, 2026, §4.3–4.4.
+.. [2] A. Ben-Tal, D. den Hertog, A. De Waegenaere, B. Melenberg and
+   G. Rennen, "Robust solutions of optimization problems affected by uncertain
+   probabilities", Management Science 59(2), 2013.
+
+Examples
+--------
+>>> from theory.mixtures import L1Ball, Simplex
+>>> Simplex(3).argmax_linear([0.5, 2.0, 1.0])  # σ_Λ(c) = max_k c_k on the simplex
+(2.0, array([0., 1., 0.]))
+>>> L1Ball([0.5, 0.5], 0.4).argmax_linear([1.0, 0.0])  # at most 0.2 of mass moves
+(0.7, array([0.7, 0.3]))
 """
 
 from __future__ import annotations
@@ -434,10 +459,19 @@ def _nearest_in_hull(P: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 class MixtureSet(ABC):
-    r"""A nonempty closed convex set Λ ⊆ Δ_K of mixture weights (THEORY §3).
+    r"""A nonempty closed convex set Λ ⊆ Δ_K of mixture weights (setup of the game).
 
-    Subclasses implement the exact oracles; the public methods here validate
-    their input and apply the conventions shared by every family.
+    The abstract base of the six families of this module. Solvers query Λ only
+    through :meth:`argmax_linear` (the support function σ_Λ(c) = max_{λ∈Λ} c·λ
+    and a maximizer), :meth:`project` and, for conic solvers,
+    :meth:`support_cone`. Subclasses implement the exact oracles; the public
+    methods here validate their input and apply the conventions shared by every
+    family (see the module notes on infinite losses).
+
+    Attributes
+    ----------
+    K : int
+        The number of domains: Λ lives in R^K.
     """
 
     K: int
@@ -468,6 +502,9 @@ class MixtureSet(ABC):
 
     def contains(self, lam, tol: float = _TOL) -> bool:
         r"""Whether ``lam`` lies in Λ, within ``tol``.
+
+        That is, whether λ_k ≥ −tol, abs(Σ_k λ_k − 1) ≤ max(tol, 1e-9) and the
+        family's own constraints (bounds, ball, hull) hold up to ``tol``.
 
         Parameters
         ----------
@@ -500,7 +537,9 @@ class MixtureSet(ABC):
             return bool(self._contains(lam, tol))
 
     def project(self, lam) -> np.ndarray:
-        r"""The Euclidean projection :math:`\arg\min_{\mu\in\Lambda}\|\mu - \lambda\|_2`.
+        r"""The Euclidean projection argmin_{μ∈Λ} ‖μ − λ‖₂ of a vector λ onto Λ.
+
+        .. math:: \Pi_\Lambda(\lambda) = \arg\min_{\mu\in\Lambda}\|\mu - \lambda\|_2.
 
         Exact up to rounding, for any finite input however large (the result is
         always a point of Λ); points of Λ are returned unchanged.
@@ -513,6 +552,7 @@ class MixtureSet(ABC):
         Returns
         -------
         ndarray, shape (K,)
+            The point of Λ nearest to ``lam``.
 
         Raises
         ------
@@ -528,6 +568,10 @@ class MixtureSet(ABC):
 
     def argmax_linear(self, c) -> tuple[float, np.ndarray]:
         r"""The support function of Λ at ``c`` and a maximizer (the upper certificate of T5).
+
+        σ_Λ(c) = max_{λ∈Λ} Σ_k c_k λ_k. With c = (L_1(q), …, L_K(q)), the losses
+        of a model q, this is the worst case of q over Λ, an upper bound on the
+        robust value V*(Λ) (T5).
 
         .. math:: \sigma_\Lambda(c) = \max_{\lambda\in\Lambda} c\cdot\lambda
 
@@ -576,8 +620,9 @@ class MixtureSet(ABC):
     def support_cone(self, w) -> tuple[cvxpy.Expression, list[cvxpy.Constraint]]:
         r"""A conic description of the support function σ_Λ(w), for cvxpy models.
 
-        Returns ``(t, constraints)``: a convex scalar expression t in w and in
-        auxiliary variables created here, with
+        The minimum over auxiliary variables of t subject to the constraints
+        equals σ_Λ(w) = max_{λ∈Λ} λ·w. Returns ``(t, constraints)``: a convex
+        scalar expression t in w and in auxiliary variables created here, with
 
         .. math:: \min_{\text{aux}}\ t \ \text{ s.t. constraints} \;=\;
                   \sigma_\Lambda(w) = \max_{\lambda\in\Lambda} \lambda\cdot w
@@ -597,11 +642,22 @@ class MixtureSet(ABC):
         t : cvxpy.Expression
             Scalar, convex (DCP).
         constraints : list of cvxpy.Constraint
+            Constraints on the auxiliary variables (empty for the simplex and
+            polytopes, whose σ_Λ is a maximum of linear functions).
 
         Raises
         ------
         ValueError
             If ``w`` is not an affine expression of shape (K,).
+
+        Examples
+        --------
+        >>> import cvxpy as cp
+        >>> import numpy as np
+        >>> t, constraints = Simplex(2).support_cone(np.array([0.3, 0.7]))
+        >>> problem = cp.Problem(cp.Minimize(t), constraints)
+        >>> round(problem.solve(), 6)
+        0.7
         """
         import cvxpy as cp
 
@@ -616,10 +672,24 @@ class MixtureSet(ABC):
     def vertices(self) -> np.ndarray:
         """The extreme points of Λ as an (m, K) array, where their list is finite.
 
+        Λ is the convex hull of these m points; solvers never need them (they
+        use :meth:`argmax_linear`), but figures and tests do.
+
+        Returns
+        -------
+        ndarray, shape (m, K)
+            One extreme point per row.
+
         Raises
         ------
         NotImplementedError
             For the curved sets (:class:`KLBall`, :class:`L2Ball`).
+
+        Examples
+        --------
+        >>> Box([0.2, 0.0], [1.0, 0.5]).vertices()
+        array([[0.5, 0.5],
+               [1. , 0. ]])
         """
         raise NotImplementedError(
             f"{self!r} has no finite vertex list (it is curved); use argmax_linear, "
@@ -627,21 +697,37 @@ class MixtureSet(ABC):
         )
 
     def center(self) -> np.ndarray:
-        """A point of Λ: the projection of the uniform weights.
+        """A point of Λ: the projection of the uniform weights (1/K, …, 1/K).
 
         Returns
         -------
         ndarray, shape (K,)
+            Π_Λ(1/K, …, 1/K); the uniform weights themselves when they lie in Λ.
+
+        Examples
+        --------
+        >>> Box([0.2, 0.0], [1.0, 0.4]).center()
+        array([0.6, 0.4])
         """
         return self._project(np.full(self.K, 1.0 / self.K))
 
     def support(self) -> np.ndarray:
-        r"""Boolean mask of the coordinates k that some λ ∈ Λ makes positive,
-        i.e. :math:`\sigma_\Lambda(e_k) > 0` (decides finiteness of V*, THEORY §3).
+        r"""Boolean mask of the coordinates k that some λ ∈ Λ makes positive.
+
+        Coordinate k is in the support when σ_Λ(e_k) = max_{λ∈Λ} λ_k > 0, with e_k
+        the k-th unit vector. Only these domains can make the robust value V*
+        infinite: V* < ∞ exactly when every such domain D_k puts mass only where
+        some expert is positive (setup of the game, finiteness).
 
         Returns
         -------
         ndarray of bool, shape (K,)
+            True where some mixture of Λ weights domain k.
+
+        Examples
+        --------
+        >>> Polytope([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]).support()
+        array([ True,  True, False])
         """
         eye = np.eye(self.K)
         return np.array([self._argmax(eye[k])[k] > 0 for k in range(self.K)])
@@ -660,12 +746,25 @@ class Simplex(MixtureSet):
     r"""The whole simplex Λ = Δ_K (no prior knowledge).
 
     σ(c) = max_k c_k; projection by the sorting/threshold rule
-    λ = max(0, v − t·1) with Σλ = 1.
+    λ = max(0, v − t·1) with Σλ = 1. With Λ = Δ_K and perfect experts the
+    robust value is the capacity of the domains (T6).
+
+    .. math:: \sigma_{\Delta_K}(c) = \max_k c_k.
 
     Parameters
     ----------
     K : int
         Number of domains, ≥ 1.
+
+    Raises
+    ------
+    ValueError
+        If ``K`` is not an integer ≥ 1.
+
+    Examples
+    --------
+    >>> Simplex(3).argmax_linear([0.5, 2.0, 1.0])
+    (2.0, array([0., 1., 0.]))
     """
 
     def __init__(self, K: int):
@@ -678,6 +777,7 @@ class Simplex(MixtureSet):
         return self._on_simplex(lam, tol)
 
     def vertices(self) -> np.ndarray:
+        """The K unit vectors e_1, …, e_K, as the rows of the (K, K) identity."""
         return np.eye(self.K)
 
     def _project(self, v):
@@ -702,10 +802,25 @@ class Box(MixtureSet):
     .. math:: \sigma(w) = \min_{\mu,\ a\ge 0,\ b\ge 0}
               \mu + hi\cdot a - lo\cdot b \quad\text{s.t.}\quad \mu 1 + a - b \ge w.
 
+    In words: λ_k ≥ lo_k and λ_k ≤ hi_k for every domain k, e.g. "the second
+    domain makes at most half of the traffic".
+
     Parameters
     ----------
     lo, hi : array_like, shape (K,)
         Lower and upper bounds, with Σ lo ≤ 1 ≤ Σ hi and lo ≤ hi.
+
+    Raises
+    ------
+    ValueError
+        If the bounds are not finite real vectors of one length, if some
+        lo_k > hi_k, or if the box misses the simplex (Σ lo > 1 or Σ hi < 1).
+
+    Examples
+    --------
+    >>> box = Box([0.2, 0.0], [1.0, 0.5])
+    >>> box.argmax_linear([0.0, 1.0])  # the second weight is capped at 0.5
+    (0.5, array([0.5, 0.5]))
     """
 
     def __init__(self, lo, hi):
@@ -735,6 +850,7 @@ class Box(MixtureSet):
         return bool(in_box and self._on_simplex(lam, tol))
 
     def vertices(self) -> np.ndarray:
+        """The extreme points of the box ∩ Δ_K, one per row, sorted and without repeats."""
         # A vertex has at most one coordinate strictly between its bounds, the
         # others at lo or hi; the free one is fixed by Σλ = 1.
         pts = []
@@ -787,6 +903,18 @@ class L1Ball(MixtureSet):
         A point of Δ_K.
     radius : float
         r ≥ 0.
+
+    Raises
+    ------
+    ValueError
+        If ``center`` is not a distribution or ``radius`` is not a finite real ≥ 0.
+
+    Examples
+    --------
+    >>> ball = L1Ball([0.5, 0.5], 0.4)
+    >>> ball.vertices()  # λ_1 moves by at most r/2 = 0.2 from 0.5
+    array([[0.3, 0.7],
+           [0.7, 0.3]])
     """
 
     def __init__(self, center, radius):
@@ -836,6 +964,7 @@ class L1Ball(MixtureSet):
         return c + (lam - c) * (r / d) if d > r else lam
 
     def vertices(self) -> np.ndarray:
+        """The extreme points of the ball ∩ Δ_K, one per row (at most 2^K of them)."""
         c, r, K = self.center_, self.radius, self.K
         if r == 0.0:
             return c[None, :].copy()
@@ -900,10 +1029,26 @@ class Polytope(MixtureSet):
     (P. Wolfe, "Finding the nearest point in a polytope", Mathematical
     Programming 11, 1976); membership is a projection distance ≤ tol.
 
+    .. math:: \Lambda = \Big\{\sum_{i=1}^m w_i v_i : w \in \Delta_m\Big\},
+              \qquad \sigma_\Lambda(c) = \max_i c\cdot v_i.
+
     Parameters
     ----------
     vertices : array_like, shape (m, K)
         Points of Δ_K (duplicates and interior points allowed).
+
+    Raises
+    ------
+    ValueError
+        If ``vertices`` is not a nonempty real (m, K) array whose rows are
+        distributions.
+
+    Examples
+    --------
+    >>> hull = Polytope([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
+    >>> hull.vertices()  # the midpoint is not extreme
+    array([[0., 1., 0.],
+           [1., 0., 0.]])
     """
 
     def __init__(self, vertices):
@@ -937,6 +1082,7 @@ class Polytope(MixtureSet):
         return bool(np.abs(self._project(lam) - lam).max() <= tol)
 
     def vertices(self) -> np.ndarray:
+        """The given points that are extreme in their hull (interior ones dropped)."""
         # Drop points one at a time if they lie in the hull of the points still
         # kept; removing sequentially never empties the list, even for
         # duplicates that differ by rounding.
@@ -966,11 +1112,15 @@ class Polytope(MixtureSet):
 class KLBall(MixtureSet):
     r"""Λ = {λ ∈ Δ_K : KL(λ‖center) ≤ radius} (T7, smooth Λ).
 
-    Coordinates with center_k = 0 stay 0. Radius 0 is {center}; radius
+    Here KL(λ‖λ⁰) = Σ_k λ_k log(λ_k/λ⁰_k) with λ⁰ = ``center`` and ρ = ``radius``
+    in nats: the mixtures whose divergence from the best guess λ⁰ is at most ρ,
+    the KL uncertainty set of distributionally robust optimization
+    (Ben-Tal et al. [1]_). Coordinates with center_k = 0 stay 0. Radius 0 is {center}; radius
     ≥ −log min_k center_k is all of Δ_K (KL(·‖center) is convex, so its
     maximum on Δ_K is at a vertex e_k, where it equals −log center_k).
 
     Support function (exponential tilting):
+    σ(c) = min_{τ≥0} τρ + τ log Σ_k λ⁰_k e^{c_k/τ}, maximizer λ_k ∝ λ⁰_k e^{c_k/τ*},
 
     .. math:: \sigma(c) = \min_{\tau\ge 0}\ \tau\rho + \tau\log\sum_k \lambda^0_k e^{c_k/\tau},
               \qquad \lambda_k \propto \lambda^0_k e^{c_k/\tau^*},
@@ -990,6 +1140,24 @@ class KLBall(MixtureSet):
         λ⁰ ∈ Δ_K.
     radius : float
         ρ ≥ 0 (nats).
+
+    Raises
+    ------
+    ValueError
+        If ``center`` is not a distribution or ``radius`` is not a finite real ≥ 0.
+
+    References
+    ----------
+    .. [1] A. Ben-Tal, D. den Hertog, A. De Waegenaere, B. Melenberg and
+       G. Rennen, "Robust solutions of optimization problems affected by
+       uncertain probabilities", Management Science 59(2), 2013.
+
+    Examples
+    --------
+    >>> ball = KLBall([0.5, 0.5], 0.1)
+    >>> value, lam = ball.argmax_linear([1.0, 0.0])
+    >>> round(value, 4), lam.round(4)  # KL(λ‖λ⁰) = 0.1 exactly at the maximizer
+    (0.7198, array([0.7198, 0.2802]))
     """
 
     def __init__(self, center, radius):
@@ -1124,8 +1292,10 @@ def _kl_prox(Y: np.ndarray, sigma: float, lc: np.ndarray, A: float) -> np.ndarra
 class L2Ball(MixtureSet):
     r"""Λ = {λ ∈ Δ_K : ‖λ − center‖₂ ≤ radius} (T7, smooth Λ).
 
+    The mixtures within Euclidean distance r of the best guess λ⁰ = ``center``.
     Radius 0 is {center}; radius ≥ √2 (the diameter of Δ_K) is all of Δ_K.
     Lagrange dual of the support function (for :meth:`support_cone`):
+    σ(c) = min_{μ, ν≥0} μ + λ⁰·(c − μ1 + ν) + r‖c − μ1 + ν‖₂,
 
     .. math:: \sigma(c) = \min_{\mu,\ \nu\ge 0}\ \mu + \lambda^0\cdot(c - \mu 1 + \nu)
               + r\,\|c - \mu 1 + \nu\|_2 .
@@ -1142,6 +1312,17 @@ class L2Ball(MixtureSet):
         λ⁰ ∈ Δ_K.
     radius : float
         r ≥ 0.
+
+    Raises
+    ------
+    ValueError
+        If ``center`` is not a distribution or ``radius`` is not a finite real ≥ 0.
+
+    Examples
+    --------
+    >>> ball = L2Ball([0.5, 0.5], 0.1)
+    >>> ball.project([1.0, 0.0]).round(4)  # 0.1 away from the centre
+    array([0.5707, 0.4293])
     """
 
     def __init__(self, center, radius):
@@ -1223,17 +1404,21 @@ def from_spec(spec: str | None, K: int) -> MixtureSet:
     Parameters
     ----------
     spec : str or None
+        The text of ``modgate solve --mixtures``; None means the simplex.
     K : int
         Number of domains.
 
     Returns
     -------
     MixtureSet
+        A :class:`Simplex`, :class:`Box`, :class:`L1Ball`, :class:`KLBall` or
+        :class:`L2Ball` with K coordinates.
 
     Raises
     ------
     ValueError
-        Naming ``mixtures`` and listing the accepted forms.
+        Naming ``mixtures`` and listing the accepted forms, when ``spec`` is not
+        a string of one of these forms or describes an empty set.
 
     Examples
     --------

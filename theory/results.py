@@ -14,6 +14,11 @@ closed (lower is lowered to upper); a larger crossing means an arithmetic
 failure, is reported by a ``RuntimeWarning`` and the result is marked
 ``converged=False``.
 
+The bounds are the certificates of the paper's results: for the robust gate,
+for instance, lower = d(λ) ≤ V* ≤ upper = max_{λ'∈Λ} Σ_k λ'_k L_k(q) (T5),
+where V* is the robust value, d the dual function, Λ the set of allowed
+mixtures λ and L_k the per-domain losses (:mod:`theory.objectives`).
+
 Every result also reads well: ``print(result)`` (or ``result.summary()``) gives
 the value with its unit, the certified interval and its gap, convergence,
 iterations and the per-domain numbers (mixture weights λ, losses L_k) labelled
@@ -84,8 +89,12 @@ UNITS = "nats"
 def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
     """``(lower, upper, consistent)`` with a rounding crossing closed.
 
-    ``consistent`` is False when ``lower`` exceeds ``upper`` by more than
-    rounding (then both are returned as ``upper``, and a warning is issued),
+    In exact arithmetic a certificate satisfies lower ≤ value ≤ upper. In
+    floating point, lower may exceed upper by rounding; when
+    lower − upper ≤ ``CROSS_RTOL · max(1, abs(lower), abs(upper))`` the
+    crossing is closed by setting lower = upper. ``consistent`` is False when
+    ``lower`` exceeds ``upper`` by more than rounding (then both are returned
+    as ``upper``, and a warning is issued),
     or when a bound is NaN: a NaN bound says nothing, so it is replaced by the
     bound that is always true (−inf below, +inf above), with a warning.
 
@@ -96,7 +105,22 @@ def certified_interval(lower: float, upper: float) -> tuple[float, float, bool]:
 
     Returns
     -------
-    tuple (float, float, bool)
+    lower, upper : float
+        The bounds, with lower ≤ upper.
+    consistent : bool
+        False when the input bounds crossed by more than rounding or held a NaN.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the bounds cross by more than rounding, or a bound is NaN.
+
+    Examples
+    --------
+    >>> certified_interval(0.5, 1.0)
+    (0.5, 1.0, True)
+    >>> certified_interval(1.0 + 1e-13, 1.0)  # a rounding crossing is closed
+    (1.0, 1.0, True)
     """
     lower, upper = float(lower), float(upper)
     if math.isnan(lower) or math.isnan(upper):
@@ -133,12 +157,14 @@ def format_number(x, digits: int = 6) -> str:
     Parameters
     ----------
     x : float, int, bool or None
-    digits : int
+        The number to write.
+    digits : int, default 6
         Significant digits of a float.
 
     Returns
     -------
     str
+        The text, e.g. ``"0.123457"``.
 
     Examples
     --------
@@ -180,12 +206,14 @@ def text_table(headers, rows) -> str:
     Parameters
     ----------
     headers : sequence of str, length c
+        The column headers.
     rows : sequence of sequences, each of length c
         Cells (converted with ``str``).
 
     Returns
     -------
     str
+        The lines of the table, joined by newlines.
 
     Examples
     --------
@@ -214,11 +242,17 @@ def html_table(headers, rows, caption: str | None = None) -> str:
     rows : sequence of sequences
         Cells (converted with ``str``).
     caption : str, optional
+        A bold caption above the table.
 
     Returns
     -------
     str
         ``<table>…</table>``.
+
+    Examples
+    --------
+    >>> html_table(["a"], [["x<y"]])  # doctest: +ELLIPSIS
+    '<table ...><tr><th ...>a</th></tr><tr><td ...>x&lt;y</td></tr></table>'
     """
     esc = html.escape
     parts = ['<table style="border-collapse: collapse">']
@@ -238,10 +272,13 @@ def html_table(headers, rows, caption: str | None = None) -> str:
 class Layout:
     """What a result shows; :class:`Readable` decides how.
 
+    A result class declares one ``Layout`` as its class attribute ``_layout``;
+    every field name given here must be a field (or property) of that class.
+
     Parameters
     ----------
     title : str
-        What the result is, with its THEORY ID, e.g. ``"Robust gate (T4–T7)"``.
+        What the result is, with its result ID, e.g. ``"Robust gate (T4–T7)"``.
     symbol : str
         The name of ``value`` in formulas, e.g. ``"V*"``.
     bounded : str or None
@@ -261,6 +298,11 @@ class Layout:
         vary a parameter.
     exact : bool
         The value is a closed form: no certified interval or convergence is shown.
+
+    Examples
+    --------
+    >>> Layout("Fixed mixture (T3)", symbol="d(λ)", exact=True).symbol
+    'd(λ)'
     """
 
     title: str
@@ -295,6 +337,11 @@ class Readable:
     it has per-domain vectors, a dataclass field ``labels`` (default None). The
     standard fields ``value``, ``lower``, ``upper``, ``gap``, ``converged`` and
     ``iterations`` are shown whenever the result has them and they are not None.
+
+    Examples
+    --------
+    See the example of the module :mod:`theory.results`, whose ``Demo`` class
+    derives from :class:`Certified`, a subclass of ``Readable``.
     """
 
     _layout: ClassVar[Layout]
@@ -311,7 +358,13 @@ class Readable:
 
     @property
     def domain_labels(self) -> tuple[str, ...]:
-        """The names of the domains: ``labels`` if set, else ``D_1 … D_K``."""
+        """The names of the domains: ``labels`` if set, else ``D_1 … D_K``.
+
+        Returns
+        -------
+        tuple of str
+            One name per domain; empty when the result has no per-domain numbers.
+        """
         K = self._num_domains()
         if K is None:
             return ()
@@ -320,6 +373,16 @@ class Readable:
 
     def with_labels(self, labels):
         """A copy of this result whose domains are named by ``labels`` (one per domain).
+
+        Parameters
+        ----------
+        labels : sequence of str, length K
+            The new names, e.g. ``("en", "fr")``; None restores ``D_1 … D_K``.
+
+        Returns
+        -------
+        Readable
+            A new result of the same class; the numbers are unchanged.
 
         Raises
         ------
@@ -412,7 +475,13 @@ class Readable:
     # -- rendering
 
     def summary(self) -> str:
-        """A few lines a student can read: value in nats, certificate, convergence, domains."""
+        """A few lines a student can read: value in nats, certificate, convergence, domains.
+
+        Returns
+        -------
+        str
+            The same text as ``str(result)``; see the module example.
+        """
         head = self._headline()
         lines = [f"{self._layout.title}: {head}" if head else self._layout.title]
         pairs = self._pairs()
@@ -435,11 +504,21 @@ class Readable:
 
 
 class Bounded(Readable):
-    """A readable result with ``lower``/``upper`` bounds and their :attr:`gap`."""
+    """A readable result with ``lower``/``upper`` bounds and their :attr:`gap`.
+
+    Unlike :class:`Certified`, the bounds are not checked when the result is
+    built (for results whose bounds are estimates or may be missing).
+    """
 
     @property
     def gap(self) -> float | None:
-        """The width upper − lower of the certified interval (None without bounds)."""
+        """The width upper − lower of the certified interval (None without bounds).
+
+        Returns
+        -------
+        float or None
+            upper − lower, in nats; +inf when a bound is infinite.
+        """
         lower, upper = _get(self, "lower"), _get(self, "upper")
         if lower is None or upper is None:
             return None
@@ -450,7 +529,12 @@ class Certified(Bounded):
     """Mixin for frozen result dataclasses with ``lower``/``upper``/``converged`` fields.
 
     Closes rounding crossings of the bounds when the result is built
-    (:func:`certified_interval`) and provides :attr:`gap` (≥ 0).
+    (:func:`certified_interval`) and provides :attr:`gap` (≥ 0). A crossing
+    larger than rounding sets ``converged`` to False, with a RuntimeWarning.
+
+    Examples
+    --------
+    See the example of the module :mod:`theory.results`.
     """
 
     def __post_init__(self) -> None:

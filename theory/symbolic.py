@@ -22,6 +22,18 @@ A :class:`Derivation` prints as text (``print(d)``), renders as LaTeX in a
 notebook (``_repr_latex_``) and is truthy exactly when it holds, so
 ``assert t1_compensation_identity()`` still reads as a proof check.
 
+Notation. D_1, …, D_K are the K domains, distributions on a set X of n points;
+λ ∈ Δ_K a mixture (λ_k ≥ 0, Σ_k λ_k = 1) and D_λ = Σ_k λ_k D_k; H the entropy,
+KL the Kullback–Leibler divergence and JSD_λ(D) = Σ_k λ_k KL(D_k‖D_λ) the
+generalized Jensen–Shannon divergence (all in nats). The results T1, T3, T5,
+T9 and T11 are those of Cortes, Mohri & Zhong [1]_, as stated on the theory
+pages of the documentation.
+
+References
+----------
+.. [1] C. Cortes, M. Mohri and Y. Zhong, "A Theoretical Framework for Modular
+   Learning of Robust Generative Models", arXiv:2602.17554, 2026.
+
 Examples
 --------
 >>> from theory.symbolic import t1_jsd_entropy_form
@@ -65,6 +77,18 @@ class Step:
 
     In a chain ``expr`` is an expression equal to the previous step's; in a
     list of facts it is a relation (``sympy.Eq``, ``>``, ``≥``) that holds.
+
+    Parameters
+    ----------
+    label : str
+        The reason for the step, in words.
+    expr : sympy.Basic
+        The expression (chain) or relation (facts), in general notation.
+
+    Examples
+    --------
+    >>> t1_compensation_identity(K=2, n=2).steps[0].label
+    'definition of KL(D_k‖q)'
     """
 
     label: str
@@ -174,12 +198,16 @@ def _text(expr: sp.Basic) -> str:
 class Derivation:
     r"""A derivation that displays: claim, steps, definitions and whether it holds.
 
+    Built by the functions of this module (``t1_…``, ``t3_…``, …); not meant to
+    be constructed by hand. ``bool(derivation)`` is ``holds``; ``str`` and
+    ``_repr_latex_`` display it.
+
     Attributes
     ----------
     title : str
         What is proved, e.g. ``"Compensation identity"``.
     theory : str
-        The THEORY ID, e.g. ``"T1"``.
+        The result ID, e.g. ``"T1"``.
     claim : str
         The claim in plain text (Unicode).
     claim_latex : str
@@ -204,7 +232,13 @@ class Derivation:
         where it holds); for facts, lhs − rhs of every step (0 for an equation
         that holds, an expression of the checked sign for an inequality).
 
-    ``bool(derivation)`` is ``holds``; ``str`` and ``_repr_latex_`` display it.
+    Examples
+    --------
+    >>> d = t1_jsd_entropy_form(K=2, n=2)
+    >>> print(str(d).splitlines()[1])
+    claim: Σ_k λ_k KL(D_k‖D_λ) = H(D_λ) − Σ_k λ_k H(D_k)
+    >>> d.residuals
+    (0, 0, 0, 0)
     """
 
     title: str
@@ -226,6 +260,26 @@ class Derivation:
         The definitions in ``where`` are substituted, the sums expanded for the
         instance's sizes and the entries replaced by the instance's symbols (rows
         on the simplex); derivatives and limits are evaluated.
+
+        Parameters
+        ----------
+        expr : sympy expression or str
+            Written with the derivation's symbols, e.g. ``sympy.IndexedBase("lambda")[1]``
+            for λ_1 or ``sympy.IndexedBase("D")[1, 2]`` for D_1(x = 2).
+
+        Returns
+        -------
+        sympy.Basic
+            The expression on the instance.
+
+        Examples
+        --------
+        On the instance, λ is a symbolic point of the simplex, so its entries sum to 1:
+
+        >>> import sympy as sp
+        >>> lam = sp.IndexedBase("lambda")
+        >>> t1_jsd_entropy_form(K=2, n=2).instantiate(lam[1] + lam[2])
+        1
         """
         return self._concrete(sp.sympify(expr))
 
@@ -325,7 +379,7 @@ def _vector_of(base: sp.IndexedBase, name: str, size: int) -> dict:
     return {base[x]: v for x, v in enumerate(_simplex_point(name, size), start=1)}
 
 
-# Symbols of the general notation: sizes, indices and the objects of THEORY §1.
+# Symbols of the general notation: sizes, indices, the domains D, the mixture λ and the model q.
 _K, _n, _V = sp.symbols("K n V", integer=True, positive=True)
 _k, _j, _x, _i = sp.symbols("k j x i", integer=True, positive=True)
 _D = sp.IndexedBase("D")
@@ -348,9 +402,14 @@ def _sum_x(expr):
 
 
 def t1_compensation_identity(K: int = 2, n: int = 3) -> Derivation:
-    r"""T1, compensation identity: :math:`\sum_k \lambda_k \mathrm{KL}(D_k\|q) = \mathrm{JSD}_\lambda(D) + \mathrm{KL}(D_\lambda\|q)`.
+    r"""T1, compensation identity: Σ_k λ_k KL(D_k‖q) = JSD_λ(D) + KL(D_λ‖q).
 
-    Checked for symbolic D (K rows on Δ_n), λ ∈ Δ_K and q ∈ Δ_n.
+    .. math:: \sum_k \lambda_k \mathrm{KL}(D_k\|q) = \mathrm{JSD}_\lambda(D)
+              + \mathrm{KL}(D_\lambda\|q).
+
+    The average divergence from the domains to any model q splits into a part
+    no model can remove (the JSD of the domains) and the divergence from their
+    mixture. Checked for symbolic D (K rows on Δ_n), λ ∈ Δ_K and q ∈ Δ_n.
 
     Parameters
     ----------
@@ -397,7 +456,10 @@ def t1_compensation_identity(K: int = 2, n: int = 3) -> Derivation:
 
 
 def t1_jsd_entropy_form(K: int = 2, n: int = 3) -> Derivation:
-    r"""T1, entropy form of the JSD: :math:`\sum_k \lambda_k \mathrm{KL}(D_k\|D_\lambda) = H(D_\lambda) - \sum_k \lambda_k H(D_k)`.
+    r"""T1, entropy form of the JSD: Σ_k λ_k KL(D_k‖D_λ) = H(D_λ) − Σ_k λ_k H(D_k).
+
+    .. math:: \sum_k \lambda_k \mathrm{KL}(D_k\|D_\lambda) = H(D_\lambda)
+              - \sum_k \lambda_k H(D_k).
 
     Checked for symbolic D (K rows on Δ_n) and λ ∈ Δ_K.
 
@@ -451,9 +513,11 @@ def t1_jsd_entropy_form(K: int = 2, n: int = 3) -> Derivation:
 def t9_product_jsd_gap(K: int = 2, V: int = 2) -> Derivation:
     r"""T9 for the ``product`` class on sequences of length T = 2 with symbolic marginals.
 
-    Domains :math:`D_k = a_k \otimes b_k` (a_k, b_k symbolic points of Δ_V), λ ∈ Δ_K;
-    aggregate retraining returns :math:`h_\lambda = \bar a\otimes\bar b` with
-    :math:`\bar a = \sum_k\lambda_k a_k`, :math:`\bar b = \sum_k\lambda_k b_k`. The chain proves
+    Domains D_k = a_k ⊗ b_k (D_k(i, j) = a_k(i) b_k(j), with a_k, b_k symbolic
+    points of Δ_V), λ ∈ Δ_K; aggregate retraining returns h_λ = ā ⊗ b̄ with
+    ā = Σ_k λ_k a_k and b̄ = Σ_k λ_k b_k. The chain proves
+    KL(D_λ‖h_λ) = H(h_λ) − Σ_k λ_k H(D_k) − JSD_λ(D)
+    = JSD_λ(a) + JSD_λ(b) − JSD_λ(D):
 
     .. math:: \mathrm{KL}(D_\lambda\|h_\lambda)
               = H(h_\lambda) - \sum_k\lambda_k H(D_k) - \mathrm{JSD}_\lambda(D)
@@ -471,6 +535,7 @@ def t9_product_jsd_gap(K: int = 2, V: int = 2) -> Derivation:
     Returns
     -------
     Derivation
+        A chain of five steps, from KL(D_λ‖h_λ) to the positional JSDs.
 
     Examples
     --------
@@ -542,14 +607,22 @@ def t9_product_jsd_gap(K: int = 2, V: int = 2) -> Derivation:
 
 
 def t11_lipschitz_constant(K: int = 2) -> Derivation:
-    r"""T11: the loss :math:`f(u) = -\log \sum_k \mathrm{softmax}(u)_k\, p_k` is 2-Lipschitz in
-    the logits u for the ℓ∞/ℓ1 pairing: :math:`\|\partial f/\partial u\|_1 \le 2`, and 2 is sharp.
+    r"""T11: the gate loss f(u) = −log Σ_k softmax(u)_k p_k is 2-Lipschitz in the logits u.
 
-    The facts: (i) :math:`\partial f/\partial u_k = g_k(1 - p_k/p_g)`; (ii) writing it as
-    :math:`a_k - b_k` with :math:`a_k = g_k` and :math:`b_k = g_k p_k/p_g`, both a and b are
-    positive and sum to 1, so by the triangle inequality
-    :math:`\|a - b\|_1 \le \|a\|_1 + \|b\|_1 = 2`; (iii) along g = (1 − e, e, 0, …),
-    p = (e², 1, …), the norm tends to 2 as e → 0.
+    For the ℓ∞/ℓ1 pairing, ‖∂f/∂u‖₁ ≤ 2, and 2 is sharp. Here u ∈ R^K are the
+    logits of a gate at one point x, g = softmax(u) its weights, p_k = p_k(x)
+    the experts' probabilities and p_g = Σ_k g_k p_k the model's probability;
+    f = −log p_g is the loss of that point. This constant enters the
+    generalization bound of T11 through vector contraction (Maurer [1]_).
+
+    .. math:: f(u) = -\log \sum_k \mathrm{softmax}(u)_k\, p_k, \qquad
+              \Bigl\|\frac{\partial f}{\partial u}\Bigr\|_1 \le 2.
+
+    The facts: (i) ∂f/∂u_k = g_k(1 − p_k/p_g); (ii) writing it as a_k − b_k
+    with a_k = g_k and b_k = g_k p_k/p_g, both a and b are positive and sum to
+    1, so by the triangle inequality ‖a − b‖₁ ≤ ‖a‖₁ + ‖b‖₁ = 2;
+    (iii) along g = (1 − e, e, 0, …), p = (e², 1, …), the norm tends to 2 as
+    e → 0.
 
     Parameters
     ----------
@@ -559,6 +632,12 @@ def t11_lipschitz_constant(K: int = 2) -> Derivation:
     Returns
     -------
     Derivation
+        A list of facts: K derivatives, two normalizations, 2K signs, one limit.
+
+    References
+    ----------
+    .. [1] A. Maurer, "A vector-contraction inequality for Rademacher
+       complexities", Algorithmic Learning Theory (ALT), 2016.
 
     Examples
     --------
@@ -595,7 +674,8 @@ def t11_lipschitz_constant(K: int = 2) -> Derivation:
     gs = [1 - e, e] + [0] * (K - 2)
     ps = [e**2, sp.Integer(1)] + [sp.Integer(1)] * (K - 2)
     pgs = sum(gk * pk for gk, pk in zip(gs, ps, strict=True))
-    # For small e, g_1 p_1 / p_g < g_1 and g_2 p_2 / p_g > g_2: the signs of the two terms are fixed.
+    # For small e, g_1 p_1 / p_g < g_1 and g_2 p_2 / p_g > g_2: the signs of the two
+    # terms are fixed.
     norm = (gs[0] - gs[0] * ps[0] / pgs) + (gs[1] * ps[1] / pgs - gs[1])
     steps.append(
         Step(
@@ -622,18 +702,28 @@ def t11_lipschitz_constant(K: int = 2) -> Derivation:
 
 
 def t3_water_filling_kkt() -> Derivation:
-    r"""T3: :math:`q^*(x) = \mathrm{clip}(t(x)/\nu, \ell(x), u(x))` satisfies the KKT conditions of
-    :math:`\min -\sum_x t(x)\log q(x)` s.t. ℓ ≤ q ≤ u, Σq = 1.
+    r"""T3: q*(x) = clip(t(x)/ν, ℓ(x), u(x)) is the KKT point of the water-filling problem.
 
-    Per coordinate the Lagrangian is :math:`f(q) - \alpha(q-\ell) + \beta(q-u)` with
-    :math:`f(q) = -t\log q + \nu q` (convex: f'' = t/q² > 0). Stationarity gives: on the free
-    set q = t/ν; at q = ℓ the multiplier :math:`\alpha = f'(\ell) = (\nu/\ell)(\ell - t/\nu)`,
-    which is ≥ 0 exactly when t/ν ≤ ℓ; at q = u, :math:`\beta = -f'(u) = (\nu/u)(t/\nu - u)`,
-    ≥ 0 exactly when t/ν ≥ u. So the clip of t/ν is the KKT point, and ν is fixed by Σq = 1.
+    The problem is min −Σ_x t(x) log q(x) subject to ℓ ≤ q ≤ u and Σ_x q(x) = 1,
+    where t = D_λ is the target mixture, ℓ(x) = min_k p_k(x) and
+    u(x) = max_k p_k(x) the experts' envelope, and ν > 0 the multiplier of the
+    mass constraint (the water level):
+
+    .. math:: q^*(x) = \mathrm{clip}\bigl(t(x)/\nu,\ \ell(x),\ u(x)\bigr)
+              = \arg\min_{\ell\le q\le u,\ \sum_x q(x) = 1}\ -\sum_x t(x)\log q(x).
+
+    Per coordinate the Lagrangian is f(q) − α(q − ℓ) + β(q − u) with
+    f(q) = −t log q + ν q (convex: f'' = t/q² > 0). Stationarity gives: on the
+    free set q = t/ν; at q = ℓ the multiplier α = f'(ℓ) = (ν/ℓ)(ℓ − t/ν), which
+    is ≥ 0 exactly when t/ν ≤ ℓ; at q = u, β = −f'(u) = (ν/u)(t/ν − u), ≥ 0
+    exactly when t/ν ≥ u. So the clip of t/ν is the KKT point, and ν is fixed
+    by Σq = 1.
 
     Returns
     -------
     Derivation
+        A list of four facts on one coordinate (convexity, stationarity, the
+        signs of the two multipliers).
 
     Examples
     --------
@@ -667,13 +757,17 @@ def t3_water_filling_kkt() -> Derivation:
 
 
 def t5_dual_hessian(K: int = 2, free: int = 2) -> Derivation:
-    r"""T5: on a fixed clipping pattern the dual function has Hessian :math:`-A + a a^\top/T`.
+    r"""T5: on a fixed clipping pattern the dual function has Hessian −A + a aᵀ/T.
 
-    With t = Σ_k λ_k D_k, a free set F where q = s·t, one point clipped at ℓ and one at
-    u, the mass constraint fixes :math:`s = (1 - \ell - u)/\sum_F t`, and
-    :math:`d(\lambda) = -\sum_F t\log(st) - t_\ell \log\ell - t_u\log u`. Its second
-    derivatives equal :math:`-\sum_F D_j D_k/t + a_j a_k/T` with :math:`a_k = \sum_F D_k`,
-    :math:`T = \sum_F t` (the matrix the dual solver's Newton steps use).
+    The dual function d(λ) = min over normalized gates of Σ_k λ_k L_k(p_g) is
+    concave (T5). With t = Σ_k λ_k D_k, a free set F where q = s·t, one point
+    clipped at ℓ and one at u, the mass constraint fixes s = (1 − ℓ − u)/Σ_F t,
+    and d(λ) = −Σ_F t log(s t) − t_ℓ log ℓ − t_u log u. Its second derivatives
+    are ∂²d/∂λ_j∂λ_k = −Σ_{x∈F} D_j(x) D_k(x)/t(x) + a_j a_k/T, with
+    a_k = Σ_F D_k and T = Σ_F t (the matrix the dual solver's Newton steps use):
+
+    .. math:: \frac{\partial^2 d}{\partial\lambda_j\partial\lambda_k}
+              = -\sum_{x\in F}\frac{D_j(x) D_k(x)}{t(x)} + \frac{a_j a_k}{T}.
 
     Parameters
     ----------

@@ -42,7 +42,8 @@ class Experiment:
     id, stem : str
         ``"E1"`` and ``"kakutani"``; the outputs are named ``<id>_<stem>.*``.
     name, claim : str
-        A title, and the claim the experiment checks (it opens with its THEORY ID).
+        A title, and the claim the experiment checks (it opens with its result
+        ID, e.g. ``"T4: ..."``).
     params : callable
         ``params(mode) -> dict``, the sizes and seeds for ``mode`` ∈ {"quick", "full"}.
     run : callable
@@ -57,6 +58,13 @@ class Experiment:
         ``check(data) -> (passed, measured)``, both computed from the data.
     setup : callable
         ``setup(params) -> str``, the one-paragraph setup written to REPORT.md.
+
+    Examples
+    --------
+    >>> from paper_repro.experiments import registry
+    >>> e1 = registry(["E1"])[0]
+    >>> e1.basename, e1.claim.split(":")[0]
+    ('E1_kakutani', 'T4')
     """
 
     id: str
@@ -72,12 +80,23 @@ class Experiment:
 
     @property
     def basename(self) -> str:
+        """The stem of the output files, ``<id>_<stem>`` (e.g. ``"E1_kakutani"``)."""
         return f"{self.id}_{self.stem}"
 
 
 @dataclass(frozen=True)
 class Unavailable:
-    """An experiment module that could not be loaded; the runner reports it as a failed claim."""
+    """An experiment module that could not be loaded; the runner reports it as a failed claim.
+
+    Attributes
+    ----------
+    id : str
+        The experiment ID read from the module's file name.
+    module : str
+        The module's dotted name.
+    error : str
+        The traceback of the import.
+    """
 
     id: str
     module: str
@@ -145,6 +164,18 @@ def register(
     ValueError
         If the module is not named ``e<i>_<stem>``, or another module already
         registered the same ID.
+
+    Examples
+    --------
+    Functions defined outside an ``e<i>_<stem>`` module cannot register:
+
+    >>> def run(p, show_progress=False):
+    ...     return {}
+    >>> parts = dict(params=dict, plot=None, table=None, check=None, setup=None)
+    >>> register(name="t", claim="T0: none", run=run, **parts)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: run: an experiment lives in a module named e<i>_<stem>.py, not '...'
     """
     ident = experiment_id(run.__module__)
     if ident is None:
@@ -173,6 +204,14 @@ def registered(module: str) -> Experiment | None:
     Returns
     -------
     Experiment or None
+        None when the module registered nothing (or was never imported).
+
+    Examples
+    --------
+    >>> from paper_repro.experiments import registry
+    >>> _ = registry(["E2"])  # imports the module, which registers E2
+    >>> registered("paper_repro.experiments.e2_least_favorable").id
+    'E2'
     """
     for exp in _REGISTRY.values():
         if exp.run.__module__ == module:
@@ -201,5 +240,10 @@ def progress(iterable: Iterable, desc: str, *, show: bool, total: int | None = N
     -------
     iterable
         ``iterable``, wrapped in a (possibly hidden) bar.
+
+    Examples
+    --------
+    >>> list(progress(range(3), "E0 demo", show=False))
+    [0, 1, 2]
     """
     return tqdm(iterable, desc=f"  {desc}", total=total, leave=False, disable=not show)

@@ -1,4 +1,4 @@
-r"""E10 (T10, T5, T12, §9): the robust gate on real word-frequency domains.
+r"""E10 (T10, T5, T12, S9): the robust gate on real word-frequency domains.
 
 Domains are languages: D_k is the word-frequency table of language k
 (``wordfreq``) restricted to a finite set X of words and renormalized
@@ -8,15 +8,16 @@ Every method returns one model q ∈ Δ(X), scored by its worst-case divergence
 
 .. math:: \max_{\lambda\in\Delta_K} \mathrm{KL}(D_\lambda\|q) = \max_k \mathrm{KL}(D_k\|q),
 
-the maximum of a convex function of λ over the simplex, attained at a vertex
-(THEORY §3). Methods:
+(in plain text, max_{λ∈Δ_K} KL(D_λ‖q) = max_k KL(D_k‖q)), the maximum of a
+convex function of λ over the simplex, attained at a vertex (setup of the game).
+Methods:
 
 * each single expert p_k, and the uniform mixture (1/K) Σ_k p_k;
 * aggregate retraining: ONE n-gram of the same order trained on the pooled
   sample, computed as ``ngram_experts(X, D_α[None], r, K·m)``, i.e. K·m words drawn
   i.i.d. from D_α with the size-proportional weights α_k = m_k / Σ_j m_j (here
   uniform, since every language contributes m words);
-* the data-weighting comparators of THEORY §10 (``sims.monolithic``), run in the
+* the data-weighting comparators of :mod:`sims.monolithic`, run in the
   class H = Δ(X) with the experts standing in for the domains (D := P, all a
   user holds once the experts are trained): there, retraining on weights α
   returns Σ_k α_k p_k, so group DRO and RegMix each return a heuristic mixture
@@ -25,13 +26,20 @@ the maximum of a convex function of λ over the simplex, attained at a vertex
   which is what averaging the n-gram log-parameters gives after renormalizing on X;
 * the robust gate (T5 dual solver, certified), the stochastic primal-dual gate
   (T12, softmax-linear on the experts' log-likelihoods and tabular), and the
-  causal router distilled from the robust gate on X's trie (§9).
+  causal router distilled from the robust gate on X's trie (S9).
 
 Reference rows give the capacity C(D) = min_{q∈Δ(X)} max_k KL(D_k‖q) (T6),
 the floor of every model's worst case, and the best worst case V*(G) ≥ V* of
 the softmax-linear gates on the experts' log-likelihoods (the class the
 primal-dual gate "loglik" lives in), found by the deterministic solver
-``sims.primal_dual.softmax_linear_optimum``.
+``sims.primal_dual.softmax_linear_optimum``. The how-to page on reproducing the
+figures of the documentation shows the result.
+
+Examples
+--------
+>>> from paper_repro.experiments import e10_wordfreq as e10
+>>> e10.params("quick")["languages"]
+['en', 'de', 'fr', 'es']
 """
 
 from __future__ import annotations
@@ -58,6 +66,27 @@ AGGREGATE = "aggregate retraining"
 
 
 def params(mode: str) -> dict:
+    """The sizes and seeds of E10 for ``mode``.
+
+    The real-data setup of :func:`paper_repro.experiments._realdata.params`, plus
+    the settings of the primal-dual gates, the class optimum and the distillation.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small sizes for a quick run, or the sizes of the full reproduction.
+
+    Returns
+    -------
+    dict
+        The real-data keys and ``spd_seed``, ``spd_steps``, ``spd_batch``,
+        ``class_restarts``, ``distill_tol``, ``distill_max_iter``.
+
+    Examples
+    --------
+    >>> params("quick")["spd_steps"], params("full")["distill_tol"]
+    (3000, 1e-08)
+    """
     quick = mode == "quick"
     return _realdata.params(mode) | {
         "spd_seed": 13,
@@ -70,6 +99,24 @@ def params(mode: str) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Build every method's model on the real domains and score it exactly.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Show a progress bar over the two primal-dual gates.
+
+    Returns
+    -------
+    dict
+        ``languages``, ``strings``, ``D``, ``P``, the method ``names`` and their
+        ``models``, the table ``kl`` (methods × domains) of KL(D_k‖q), ``in_envelope``,
+        training ``weights``, the robust gate's ``lam_star`` and bounds, the
+        primal-dual summaries ``spd``, ``class_optimum``, the distillation's KL and
+        gap, the ``capacity`` and its gap, and the ``wordfreq_version``.
+    """
     langs = list(p["languages"])
     real = _realdata.real_domains(p)
     D, P, strings = real["D"], real["P"], real["strings"]
@@ -155,6 +202,20 @@ LAMBDA_SERIES = (
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E10: the worst-case divergence of every method, with λ* and the per-language KL.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E10_wordfreq.png`` (a PDF is written next to it).
+    """
     names, kl, langs = data["names"], data["kl"], data["languages"]
     worst = _worst(data)
     fig, axes = plotting.figure(
@@ -227,6 +288,22 @@ def plot(data: dict, out_dir: Path) -> Path:
 
 
 def table(data: dict) -> dict[str, list[dict]]:
+    """The plotted numbers of E10, as rows.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    dict of str to list of dict
+        ``""`` (per method: worst-case KL, worst language, margin over the
+        robust gate, membership of M, per-language KL, weights; plus the two
+        reference rows), ``"lambda"`` (λ* and the primal-dual mixtures per
+        language), ``"X"`` (every word with its frequency in every language)
+        and ``"provenance"`` (data version and certificates).
+    """
     names, kl, langs = data["names"], data["kl"], data["languages"]
     worst = _worst(data)
     v_star = worst[names.index(ROBUST)]
@@ -282,6 +359,24 @@ def table(data: dict) -> dict[str, list[dict]]:
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E10 on its data.
+
+    Passes if the robust gate beats every single expert and the uniform mixture
+    by more than its certificate, its certified gap is at most 1e-6, and no
+    model in the experts' envelope M has a smaller worst case (T10).
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on these instances.
+    measured : str
+        The measured evidence, one sentence per case.
+    """
     names, langs = data["names"], data["languages"]
     worst = _worst(data)
     v_star = worst[names.index(ROBUST)]
@@ -314,6 +409,22 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E10 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:35]
+    'K = 4 languages (en, de, fr, es); X'
+    """
     K = len(p["languages"])
     return (
         f"K = {K} languages ({', '.join(p['languages'])}); X = union of each language's top "

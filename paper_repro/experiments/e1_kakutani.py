@@ -6,6 +6,18 @@ payoff difference Δ(g) = L_1(p_g) − L_2(p_g): BR_Λ(g) is λ_1 = 1 if Δ > 0,
 λ is the water-filling model q*_λ of T3, summarized by Δ(q*_λ). Both maps are
 drawn in the (λ_1, Δ) plane; Kakutani's fixed point is their crossing
 (λ*_1, 0). The primal and dual values of the exact solver meet at V*.
+
+Notation: D_1, D_2 are the two domains and p_1, p_2 their experts, distributions
+on n points; a gate g combines them into p_g = g_1 p_1 + g_2 p_2 point by
+point; L_k(q) = KL(D_k‖q) is the loss of a model q on domain k; λ = (λ_1, 1 − λ_1)
+is the mixture and V* the robust value. The figure illustrates the theory page
+§4.2 (robust existence) of the documentation.
+
+Examples
+--------
+>>> from paper_repro.experiments import e1_kakutani as e1
+>>> e1.EXPERIMENT.id, e1.EXPERIMENT.claim.split(":")[0]
+('E1', 'T4')
 """
 
 from __future__ import annotations
@@ -22,6 +34,25 @@ from theory.minimax import fixed_mixture, robust_gate
 
 
 def params(mode: str) -> dict:
+    """The sizes and seeds of E1 for ``mode``.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        ``"quick"`` uses a grid of 101 values of λ_1, ``"full"`` 1001.
+
+    Returns
+    -------
+    dict
+        ``K`` (2), ``n`` (points), ``separation`` and ``noise`` (of the
+        domains and experts, :mod:`sims.domains`), ``grid`` (values of λ_1),
+        ``seed``.
+
+    Examples
+    --------
+    >>> params("quick")["grid"], params("full")["grid"]
+    (101, 1001)
+    """
     return {
         "K": 2,
         "n": 50,
@@ -33,6 +64,27 @@ def params(mode: str) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Compute both best responses on the grid of λ_1, and the exact saddle point.
+
+    For each λ_1 the gate player's best response is the water-filling model
+    q*_λ of T3 (:func:`theory.minimax.fixed_mixture`), summarized by
+    Δ = L_1(q*_λ) − L_2(q*_λ); the robust gate (T4) gives λ*, Δ(g*) and the
+    solver's certified history.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Show a progress bar over the grid.
+
+    Returns
+    -------
+    dict
+        ``lam1``, ``delta`` and ``dual_value`` (d(λ)) on the grid; ``lam_star``,
+        ``delta_star``, ``value``, ``lower``, ``upper`` of the robust gate;
+        ``history_lower`` and ``history_upper`` of its iterations.
+    """
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     P = noisy_experts(D, p["noise"], seed=p["seed"] + 1)
     lam1 = np.linspace(0.0, 1.0, p["grid"])
@@ -67,6 +119,20 @@ def _crossing(lam1: np.ndarray, delta: np.ndarray) -> float:
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E1: the two best responses, the dual function, primal meets dual.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E1_kakutani.png`` (a PDF is written next to it).
+    """
     fig, axes = plotting.figure(1, 3, height=3.3)
     gate_c, mix_c = plotting.color("robust gate"), plotting.case_color(1)
     primal_c, dual_c = plotting.case_color(2), plotting.case_color(0)
@@ -119,6 +185,19 @@ def plot(data: dict, out_dir: Path) -> Path:
 
 
 def table(data: dict) -> dict[str, list[dict]]:
+    """The plotted numbers of E1, as rows.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    dict of str to list of dict
+        ``"best_responses"`` (λ_1, Δ of the best gate, d(λ)) and ``"solver"``
+        (the certified bounds per iteration).
+    """
     maps = [
         {"lam1": a, "delta_of_best_gate": b, "dual_value": c}
         for a, b, c in zip(data["lam1"], data["delta"], data["dual_value"], strict=True)
@@ -131,6 +210,24 @@ def table(data: dict) -> dict[str, list[dict]]:
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E1 on its data.
+
+    Passes if the grid crossing of the gate player's best response is within
+    one grid step of the solver's λ*_1, Δ(g*) = 0 within 1e-6, and the
+    certified primal − dual gap is at most 1e-8.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on this instance.
+    measured : str
+        The measured evidence, one sentence.
+    """
     cross = _crossing(data["lam1"], data["delta"])
     step = float(data["lam1"][1] - data["lam1"][0])
     lam_star = float(data["lam_star"][0])
@@ -145,6 +242,22 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E1 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:41]
+    'K = 2 Dirichlet domains on n = 50 points '
+    """
     return (
         f"K = 2 Dirichlet domains on n = {p['n']} points (separation {p['separation']}, seed "
         f"{p['seed']}), imperfect experts (noise {p['noise']}). The gate's best response is the "

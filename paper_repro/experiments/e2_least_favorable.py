@@ -4,6 +4,18 @@ For K = 3 the dual function is drawn on the whole simplex with λ* marked, for
 perfect experts (where d(λ) = JSD_λ(D) and V* is the capacity C(D)) and for
 imperfect ones. V* is computed three independent ways: the dual solver, the
 cvxpy exponential-cone reference, and Blahut–Arimoto (perfect case).
+
+Notation: D_1, D_2, D_3 are the domains and P the experts (perfect: P = D);
+d(λ) = min over normalized gates of Σ_k λ_k KL(D_k‖p_g) is the dual function,
+JSD_λ(D) = Σ_k λ_k KL(D_k‖D_λ) the generalized Jensen–Shannon divergence and
+C(D) = max_λ JSD_λ(D) the capacity of the channel k → x. The figure illustrates
+the theory page §4.4 (least-favorable mixture) of the documentation.
+
+Examples
+--------
+>>> from paper_repro.experiments import e2_least_favorable as e2
+>>> e2.EXPERIMENT.claim.split(":")[0], e2.CASES
+('T6', ('perfect', 'imperfect'))
 """
 
 from __future__ import annotations
@@ -23,6 +35,26 @@ CASES = ("perfect", "imperfect")
 
 
 def params(mode: str) -> dict:
+    """The sizes and seeds of E2 for ``mode``.
+
+    The dual function is tabulated on the lattice of Δ_3 whose entries are multiples of
+    1/``resolution``.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small sizes for a quick run, or the sizes of the full reproduction.
+
+    Returns
+    -------
+    dict
+        ``K`` (3), ``n`` (points), ``separation``, ``noise``, ``resolution``, ``seed``.
+
+    Examples
+    --------
+    >>> params("quick")["resolution"], params("full")["n"]
+    (40, 400)
+    """
     return {
         "K": 3,
         "n": 40 if mode == "quick" else 400,
@@ -34,6 +66,27 @@ def params(mode: str) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Tabulate d(λ) on the simplex and solve V* three ways, for perfect and imperfect experts.
+
+    For each case (``CASES``): d on the lattice, the robust gate by the dual solver
+    (T5) and by the cvxpy reference, and for perfect experts Blahut–Arimoto (T6).
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Show a progress bar over the lattice.
+
+    Returns
+    -------
+    dict
+        ``grid`` (the lattice, shape (m, 3)) and, per case, a dict with ``d`` (d on
+        the grid), ``lam``, ``value``, ``lower``, ``upper``, ``per_domain`` of the dual
+        solver, ``cvxpy_value``, ``cvxpy_lam``, ``cvxpy_lower``, ``cvxpy_upper``, and for
+        ``"perfect"`` the Blahut–Arimoto ``ba_capacity``, ``ba_lower``, ``ba_upper``,
+        ``ba_prior``.
+    """
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     experts = {"perfect": D, "imperfect": noisy_experts(D, p["noise"], seed=p["seed"] + 1)}
     grid = simplex_grid(p["K"], p["resolution"])
@@ -73,6 +126,20 @@ def run(p: dict, show_progress: bool = False) -> dict:
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E2: d(λ) on the triangle Δ_3 for both cases, with λ* marked.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E2_least_favorable.png`` (a PDF is written next to it).
+    """
     fig, axes = plotting.figure(1, 2, height=3.9)
     values = np.concatenate([data[case]["d"] for case in CASES])
     vmin, vmax = float(values.min()), float(values.max())
@@ -106,6 +173,19 @@ def plot(data: dict, out_dir: Path) -> Path:
 
 
 def table(data: dict) -> dict[str, list[dict]]:
+    """The plotted numbers of E2, as rows.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    dict of str to list of dict
+        ``"values"`` (V* and λ* by every method and case) and ``"dual_grid"``
+        (d on the lattice, both cases).
+    """
     rows = []
     for case in CASES:
         d = data[case]
@@ -148,6 +228,26 @@ def table(data: dict) -> dict[str, list[dict]]:
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E2 on its data.
+
+    Passes if, in both cases, the dual solver and cvxpy agree within 1e-6, the
+    certified gap is at most 1e-8, no grid value of d exceeds the certified upper
+    bound, and the active per-domain losses are equal (the equalizer property of
+    T6, within 1e-6); and, for perfect experts, V* equals the Blahut–Arimoto
+    capacity within 1e-8.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on these instances.
+    measured : str
+        The measured evidence, one sentence per case.
+    """
     ok, parts = True, []
     for case in CASES:
         d = data[case]
@@ -169,6 +269,22 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E2 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:41]
+    'K = 3 Dirichlet domains on n = 40 points '
+    """
     return (
         f"K = {p['K']} Dirichlet domains on n = {p['n']} points (separation {p['separation']}, "
         f"seed {p['seed']}); perfect experts P = D, imperfect experts with noise {p['noise']}. "

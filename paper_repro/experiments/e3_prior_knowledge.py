@@ -8,6 +8,17 @@ distributionally robust optimization: V* rises from d(λ0) at ρ = 0 and equals
 V*(Δ_K) once ρ ≥ −log min_k λ0_k, where the ball is the whole simplex (KL(·‖λ0)
 is convex, so its largest value on Δ_K is at a vertex e_k, where it is
 −log λ0_k). With perfect experts V*(Δ_K) is the capacity C(D) ≤ log K.
+
+Notation: Λ is the set of mixtures the adversary may choose (:mod:`theory.mixtures`),
+λ0 the best guess of the mixture, d(λ0) the dual function at λ0 (the value when
+the mixture is known) and V*(Λ) the robust value. The figure illustrates the
+theory page §4.3 (prior knowledge) of the documentation.
+
+Examples
+--------
+>>> from paper_repro.experiments import e3_prior_knowledge as e3
+>>> round(e3.full_radius([0.4, 0.3, 0.2, 0.1]), 4)  # −log 0.1
+2.3026
 """
 
 from __future__ import annotations
@@ -30,11 +41,53 @@ BALLS = (("l1", L1Ball, "r"), ("kl", KLBall, "ρ"))
 
 
 def full_radius(lam0) -> float:
-    """The KL radius from which KLBall(λ0, ρ) is all of Δ_K: −log min_k λ0_k."""
+    """The KL radius from which KLBall(λ0, ρ) is all of Δ_K: −log min_k λ0_k.
+
+    KL(·‖λ0) is convex, so its largest value on Δ_K is at a vertex e_k, where it
+    equals −log λ0_k.
+
+    Parameters
+    ----------
+    lam0 : array_like, shape (K,)
+        The centre λ0 of the ball, with positive entries.
+
+    Returns
+    -------
+    float
+        −log min_k λ0_k, in nats.
+
+    Examples
+    --------
+    >>> round(full_radius([0.5, 0.5]), 6)  # log 2
+    0.693147
+    """
     return float(-np.log(np.min(lam0)))
 
 
 def params(mode: str) -> dict:
+    """The sizes and seeds of E3 for ``mode``.
+
+    The ℓ1 radii r run uniformly over [0, 2]; the KL radii ρ are uniform in √ρ up
+    to 1.15 times :func:`full_radius` (which is one of them), since V* changes
+    fastest near ρ = 0.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small sizes for a quick run, or the sizes of the full reproduction.
+
+    Returns
+    -------
+    dict
+        ``K`` (4), ``n``, ``separation``, ``noise``, ``lam0`` (the centre λ0),
+        ``radii`` (ℓ1 radii), ``kl_radii`` (KL radii), ``seed``.
+
+    Examples
+    --------
+    >>> p = params("quick")
+    >>> len(p["radii"]), p["radii"][-1], p["lam0"]
+    (21, 2.0, [0.4, 0.3, 0.2, 0.1])
+    """
     lam0 = [0.4, 0.3, 0.2, 0.1]
     count = 21 if mode == "quick" else 81
     # V*(KLBall) changes fastest near ρ = 0: the radii are uniform in √ρ, up to 1.15
@@ -54,6 +107,26 @@ def params(mode: str) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Solve V*(Λ) exactly for every ℓ1 and KL radius, for perfect and imperfect experts.
+
+    Each V* comes from :func:`theory.minimax.robust_gate` with its certified
+    bounds; d(λ0) and V*(Δ_K) are the two ends the curves must join.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Show a progress bar over the radii.
+
+    Returns
+    -------
+    dict
+        ``radii``, ``kl_radii``, ``kl_full_radius`` (−log min λ0), ``logK``, and per
+        case a dict with ``d_lam0``, ``v_simplex``, ``lam_simplex``, and the arrays
+        ``value``, ``lower``, ``upper`` (ℓ1 balls) and ``kl_value``, ``kl_lower``,
+        ``kl_upper`` (KL balls).
+    """
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     experts = {"perfect": D, "imperfect": noisy_experts(D, p["noise"], seed=p["seed"] + 1)}
     lam0 = np.array(p["lam0"])
@@ -93,6 +166,20 @@ def _sqrt(x: np.ndarray) -> np.ndarray:
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E3: V*(Λ) against the radius of the ℓ1 and KL balls.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E3_prior_knowledge.png`` (a PDF is written next to it).
+    """
     fig, axes = plotting.figure(2, 2, height=5.4, sharey=True)
     l1_c, kl_c = plotting.case_color(0), plotting.case_color(2)
     rho_full = data["kl_full_radius"]
@@ -138,6 +225,18 @@ def plot(data: dict, out_dir: Path) -> Path:
 
 
 def table(data: dict) -> list[dict]:
+    """The plotted numbers of E3, as rows.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    list of dict
+        One row per case, ball and radius: V*, its bounds, d(λ0) and V*(Δ_K).
+    """
     rows = []
     for case in CASES:
         d = data[case]
@@ -166,6 +265,24 @@ def table(data: dict) -> list[dict]:
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E3 on its data.
+
+    Passes if every curve is non-decreasing (T7: Λ ⊆ Λ' ⇒ V*(Λ) ≤ V*(Λ')),
+    starts at d(λ0) and ends at V*(Δ_K) (r = 2; every ρ ≥ −log min λ0), with
+    certified gaps at most 1e-7, and V*(Δ_K) ≤ log K for perfect experts.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on these instances.
+    measured : str
+        The measured evidence, one sentence per case.
+    """
     tol = 1e-7
     parts, ok = [], True
     full = data["kl_radii"] >= data["kl_full_radius"]
@@ -194,6 +311,22 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E3 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:41]
+    'K = 4 Dirichlet domains on n = 60 points '
+    """
     return (
         f"K = {p['K']} Dirichlet domains on n = {p['n']} points (separation {p['separation']}, "
         f"seed {p['seed']}); perfect experts P = D and imperfect experts (noise {p['noise']}); "

@@ -1,4 +1,4 @@
-r"""E9 (§9): structural distillation of the robust gate into a causal router.
+r"""E9 (S9): structural distillation of the robust gate into a causal router.
 
 Sequences are real words: X is the union of the top words of K languages
 (``sims.wordfreq``, K ∈ {2, 4, 8}), each word a sequence closed by an end
@@ -8,13 +8,23 @@ language and renormalized on X (``sims.experts.ngram_experts``). For each K:
 
 * the robust gate g (T5 dual solver, certified V*) gives the sequence-level
   target p_g; the distilled router r* minimizes KL(p_g‖q_r) prefix by prefix with a
-  certified gap; its robust payoff :math:`\max_\lambda L(q_{r^*}, \lambda) =
-  \max_k \mathrm{KL}(D_k\|q_{r^*})` is set against V* (q_r* need not lie in the
-  envelope M, so it can fall on either side of V*);
+  certified gap; its robust payoff max_λ L(q_r*, λ) = max_k KL(D_k‖q_r*) is set
+  against V* (q_r* need not lie in the envelope M, so it can fall on either side
+  of V*);
 * the constant gate g ≡ 1/K is distilled exactly by the posterior router;
 * exact samples of p_g by rejection (acceptance 1/K, every proposal scored
   under all K experts) and ancestral samples of q_r* are drawn, timed side by
   side, and tested against the exact laws by χ² at level ``LEVEL``.
+
+Notation: a causal router r gives expert weights r(s) ∈ Δ_K after every prefix s,
+and its student is q_r(x) = Π_t Σ_k r_k(x_<t) p_k(x_t | x_<t) (:mod:`sims.distill`).
+The figure illustrates the distillation page of the documentation.
+
+Examples
+--------
+>>> from paper_repro.experiments import e9_distillation as e9
+>>> e9.EXPERIMENT.id, e9.LEVEL
+('E9', 0.001)
 """
 
 from __future__ import annotations
@@ -50,6 +60,27 @@ LEVEL = 1e-3
 
 
 def params(mode: str) -> dict:
+    """The sizes and seeds of E9 for ``mode``.
+
+    One instance per K in ``Ks``, on the first K languages of ``LANGUAGES``.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small sizes for a quick run, or the sizes of the full reproduction.
+
+    Returns
+    -------
+    dict
+        ``Ks``, ``languages``, ``top_n``, ``max_len``, ``order``, ``m``, ``beta``,
+        ``expert_seed``, ``samples``, ``sample_seed``, ``timing_repeats``,
+        ``distill_tol``.
+
+    Examples
+    --------
+    >>> params("quick")["Ks"], params("quick")["samples"]
+    ([2, 4, 8], 40000)
+    """
     quick = mode == "quick"
     return {
         "Ks": [2, 4, 8],
@@ -139,6 +170,23 @@ def _one_K(K: int, p: dict) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Distil the robust gate, check the constant gate, and sample both ways, for every K.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Show a progress bar over the values of K.
+
+    Returns
+    -------
+    dict
+        ``samples`` and ``rows``: one dict per K with the router's KL and
+        certified gap, its robust payoff against V*, the constant-gate errors, the
+        χ² p-values of both samplers, the acceptance rate and its z-score, and the
+        throughputs and their ratio ``speedup``.
+    """
     return {
         "samples": p["samples"],
         "rows": [_one_K(K, p) for K in progress(p["Ks"], "E9 K", show=show_progress)],
@@ -154,6 +202,20 @@ def _per_second(value: float, _pos) -> str:
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E9: distillation quality, robust payoffs and sampler throughput against K.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E9_distillation.png`` (a PDF is written next to it).
+    """
     rows = data["rows"]
     Ks = np.array([r["K"] for r in rows])
     robust_c, router_c = plotting.color("robust gate"), plotting.color("distilled router")
@@ -287,12 +349,43 @@ _COLUMNS = (
 
 
 def table(data: dict) -> list[dict]:
+    """The plotted numbers of E9, as rows.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    list of dict
+        One row per K: the languages and every measured column.
+    """
     return [
         {"languages": " ".join(r["languages"])} | {c: r[c] for c in _COLUMNS} for r in data["rows"]
     ]
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E9 on its data.
+
+    Passes if, for every K, the posterior router reproduces the constant gate
+    within 1e-12, the distillation converged with certified gap at most 1e-10,
+    both samplers pass the χ² test at level ``LEVEL``, the acceptance rate is
+    within 4 standard errors of 1/K, and the router samples faster.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on these instances.
+    measured : str
+        The measured evidence, one sentence per case.
+    """
     ok, parts = True, []
     for r in data["rows"]:
         K = r["K"]
@@ -317,6 +410,22 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E9 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:20]
+    'K ∈ [2, 4, 8] langua'
+    """
     return (
         f"K ∈ {p['Ks']} languages ({', '.join(p['languages'])}, first K); X = the union of each "
         f"language's top {p['top_n']} words of length ≤ {p['max_len']} (wordfreq), as a prefix "
