@@ -1,23 +1,40 @@
-r"""Every compiled kernel of the package, and the one policy that runs them in parallel.
+r"""Every compiled kernel of theory, and the one policy that runs them in parallel.
 
-The kernels work on validated, C-contiguous float64 arrays and never check
-their inputs: the public functions (:mod:`theory.divergences`, the solvers)
-validate first. Each kernel ``*_range`` computes its result on a column range
-``[lo, hi)`` of X; :func:`over_columns` runs it on the calling thread for small
+Each kernel ``*_range`` computes its result on a column range ``[lo, hi)`` of
+its (K, n) input; :func:`over_columns` runs it on the calling thread for small
 inputs and on one contiguous column range per core otherwise (the kernels
-release the GIL), and the caller combines the partial results (sums, minima,
-maxima). That is the only threading policy: there is no ``prange`` here, so no
-numba thread team is ever started for a small input.
+release the GIL), and the caller combines the partial results (sums, minima).
+That is the only threading policy: there is no ``prange`` here, so no numba
+thread team is ever started for a small input.
+
+Validation in the same pass. A public function must not read a large input
+twice, once to check it and once to compute with it. So the kernels that read
+distributions (the divergences, the mixture, the envelope of the experts)
+also return, for every input row, its sum and the number of entries that are
+not finite and non-negative; :mod:`theory.validation` turns those into the
+package's error messages (searching for the offending index only when there is
+one). Counting costs a comparison and an addition per entry, far less than a
+second pass over memory.
+
+One compiled version per kernel. Numba compiles a kernel once per argument
+type, and for arrays the type includes the layout and whether the array is
+writable. The wrappers below hand every input to the kernels as a read-only,
+C-contiguous float64 view (outputs are always fresh writable arrays), so each
+kernel has exactly one version to compile, whatever the caller passes.
 
 Conventions (scipy.special's ``xlogy``/``rel_entr``): natural logarithms,
 :math:`0\log 0 = 0`, :math:`d\log(d/0) = +\infty` for d > 0. Each kernel has a
 plain-numpy reference in ``tests/reference.py``, used only by the tests.
 
-Speed: libm's ``log`` is an opaque call, so loops calling it run one element at
-a time. :func:`_log` reads the exponent off the bits and evaluates a short odd
-series, which LLVM vectorizes; it is used on normal positive floats only, and
-every loop falls back to ``np.log`` for the rare subnormal, zero or infinite
-argument.
+Speed. libm's ``log`` is an opaque call, so a loop calling it runs one element
+at a time. :func:`_log_parts` reads the exponent off the bits and evaluates a
+short odd series, which LLVM vectorizes, for every finite r ≥ 0 (subnormals
+are rescaled, 0 gives −∞), so no loop needs a slow path. The divergences take
+log(d/q) as (e_d − e_q)·ln 2 + (f_d − f_q) from the parts of d and of q: the
+logs of q (or of the mixture) are computed once per column block and reused
+by the K rows, one division per entry instead of two, and the difference is as
+accurate as the log of the rounded ratio (both parts are exact or within a few
+ulps of numbers below ln 2).
 """
 
 from __future__ import annotations
@@ -39,6 +56,13 @@ __all__ = [
     "cross_entropy_rows",
     "mixture",
     "jsd_sum",
+    "jsd",
+    "checked_rows",
+    "checked_mixture",
+    "checked_jsd",
+    "envelope",
+    "gate",
+    "first_infeasible",
     "fill_pass",
     "fill_model",
     "gram",
@@ -53,19 +77,25 @@ _FAST = dict(_JIT, fastmath={"reassoc", "contract"})
 _LN2 = float(np.log(2.0))
 _TINY = float(np.finfo(np.float64).tiny)
 _HUGE = float(np.finfo(np.float64).max)
+_TWO54 = 2.0**54
 # The smallest positive float64 (a subnormal). A product of positive numbers
 # that underflows is rounded up to it instead of to 0, so that supports are
 # exact: supp D_λ = ∪_{λ_k > 0} supp D_k, and a water-filled model is positive
 # wherever its target is, even for probabilities near 1e-323.
 _SUB = float(np.nextafter(0.0, 1.0))
 
-# Columns per block of the cross-entropy kernel: the block's logs stay in L1
-# cache while the K rows read them.
+# Columns per block of the blocked kernels: the logs of a block of q (or of the
+# mixture) stay in L1 cache while the K rows read them, and the K rows of a
+# block stay in L2 cache for the second look of the JSD kernel.
 _BLOCK = 2048
+_BLOCK_ENTRIES = 1 << 15
 
 #: Inputs with fewer entries than this (K·n) run on the calling thread: below
 #: it, handing work to other threads costs more than the arithmetic.
 SERIAL_BELOW = 1 << 16
+
+# What the divergence kernel sums per row.
+_ENTROPY, _CROSS, _KL = 0, 1, 2
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -86,6 +116,18 @@ def over_columns(kernel, size: int, n: int, *args) -> list:
     step = -(-n // threads)
     bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
     return list(_POOL.map(lambda b: kernel(*args, *b), bounds))
+
+
+def _in(a) -> np.ndarray:
+    """``a`` as a read-only C-contiguous float64 view (a copy only if it is not one already)."""
+    a = np.ascontiguousarray(a, dtype=np.float64).view()
+    a.flags.writeable = False
+    return a
+
+
+def _block(K: int) -> int:
+    """Columns per block for K rows: K blocks of rows must fit in L2 cache together."""
+    return max(256, min(_BLOCK, _BLOCK_ENTRIES // max(K, 1)))
 
 
 # ---------------------------------------------------------------------------
@@ -114,23 +156,25 @@ def _float(typingctx, x):
 
 
 @numba.njit(inline="always", **_FAST)
-def _log(r):
-    """Natural log of a normal positive float64, in a form LLVM can vectorize.
+def _log_parts(r):
+    """(e, f) with log r = e·ln 2 + f for a finite r ≥ 0, in a form LLVM can vectorize.
 
-    r = m·2^e with m ∈ [√½, √2) read off the bits, and log m = 2 atanh(s),
-    s = (m − 1)/(m + 1), |s| ≤ 0.172, summed to s^21 (truncation < 1e-17
-    relative): accurate to a few ulps, including near r = 1 where s is computed
-    without cancellation.
+    r = m·2^e with m ∈ [√½, √2) read off the bits (a subnormal r is first
+    scaled by 2^54), and f = log m = 2 atanh(s), s = (m − 1)/(m + 1),
+    |s| ≤ 0.172, summed to s^19 (truncation below 3e-17 relative): f is
+    accurate to a few ulps, also near m = 1 where s is computed without
+    cancellation. e is an integer-valued float, −∞ for r = 0.
     """
-    bits = _bits(r)
+    sub = r < _TINY
+    x = r * _TWO54 if sub else r
+    bits = _bits(x)
     frac = bits & 0x000FFFFFFFFFFFFF
     big = frac > 0x6A09E667F3BCD  # mantissa ≥ √2: use m/2 and e + 1
-    ex = (bits >> 52) - 1023 + np.int64(big)
+    ex = (bits >> 52) - 1023 + np.int64(big) - (54 if sub else 0)
     m = _float(frac | (0x3FE0000000000000 if big else 0x3FF0000000000000))
     s = (m - 1.0) / (m + 1.0)
     s2 = s * s
-    p = 1.0 / 21.0
-    p = p * s2 + 1.0 / 19.0
+    p = 1.0 / 19.0
     p = p * s2 + 1.0 / 17.0
     p = p * s2 + 1.0 / 15.0
     p = p * s2 + 1.0 / 13.0
@@ -140,65 +184,14 @@ def _log(r):
     p = p * s2 + 1.0 / 5.0
     p = p * s2 + 1.0 / 3.0
     p = p * s2 + 1.0
-    return ex * _LN2 + 2.0 * s * p
-
-
-@numba.njit(inline="always", **_JIT)
-def _log_ratio(a, b):
-    """log(a/b) for a > 0, b ≥ 0, also when a/b under- or overflows (then log a − log b)."""
-    r = a / b
-    if r >= _TINY and r <= _HUGE:
-        return np.log(r)
-    return np.log(a) - np.log(b)
+    e = float(ex) if r > 0.0 else -np.inf
+    return e, 2.0 * s * p
 
 
 @numba.njit(inline="always", **_FAST)
-def _weighted_log_ratio_sum(c, w, a, b):
-    """Σ over i with c·w_i > 0 of c·w_i·log(a_i / b_i).
-
-    The vectorized pass counts the ratios that are not normal finite floats
-    (b = 0, or under/overflow); if there are any, the sum is taken again with
-    :func:`_log_ratio`, which gives the exact conventions (+inf where a > 0 = b)
-    and stays finite when only the ratio overflows. Callers pass slices, so the
-    loop index starts at 0: LLVM then knows it is non-negative, which is what
-    lets it vectorize the loop.
-    """
-    s = 0.0
-    nbad = 0
-    for i in range(w.shape[0]):
-        r = a[i] / b[i]
-        wi = c * w[i]
-        use = wi > 0.0
-        nbad += use and not (r >= _TINY and r <= _HUGE)
-        s += wi * _log(r) if use else 0.0
-    if nbad == 0:
-        return s
-    s = 0.0
-    for i in range(w.shape[0]):
-        wi = c * w[i]
-        if wi > 0.0:
-            s += wi * _log_ratio(a[i], b[i])
-    return s
-
-
-@numba.njit(inline="always", **_FAST)
-def _xlogx_sum(w):
-    """Σ_i w_i log w_i over w_i > 0 (0 log 0 = 0)."""
-    s = 0.0
-    nbad = 0
-    for i in range(w.shape[0]):
-        v = w[i]
-        use = v > 0.0
-        nbad += use and not (v >= _TINY and v <= _HUGE)
-        s += v * _log(v) if use else 0.0
-    if nbad == 0:
-        return s
-    s = 0.0
-    for i in range(w.shape[0]):
-        v = w[i]
-        if v > 0.0:
-            s += v * np.log(v)
-    return s
+def _count_bad(v):
+    """1 if v is NaN, ±inf or negative (not a probability), else 0; NaN fails both tests."""
+    return np.int64(not (v >= 0.0 and v <= _HUGE))
 
 
 # ---------------------------------------------------------------------------
@@ -207,141 +200,417 @@ def _xlogx_sum(w):
 
 
 @numba.njit(**_FAST)
-def scan_rows(a):
-    """Row sums of a C-contiguous (K, n) array and whether every entry is finite and ≥ 0.
-
-    One pass instead of numpy's three (isfinite, < 0, sum); NaN fails both
-    comparisons, so it is caught without a separate test.
-    """
-    K, n = a.shape
-    sums = np.empty(K)
+def _scan_range(a, lo, hi):
+    """[row sums of a[:, lo:hi] …, number of entries that are not finite and ≥ 0]."""
+    K = a.shape[0]
+    out = np.zeros(K + 1)
     bad = 0
     for k in range(K):
-        row = a[k]
+        row = a[k, lo:hi]
         s = 0.0
-        for i in range(n):
+        for i in range(row.shape[0]):
             v = row[i]
             s += v
-            bad += not (v >= 0.0 and v <= _HUGE)
-        sums[k] = s
-    return sums, bad == 0
-
-
-# ---------------------------------------------------------------------------
-# Divergences (T1)
-# ---------------------------------------------------------------------------
-
-
-@numba.njit(**_FAST)
-def _kl_rows_range(D, q, lo, hi):
-    """KL(D_k‖q) restricted to columns [lo, hi): Σ over D > 0 of D log(D/q)."""
-    out = np.empty(D.shape[0])
-    q = q[lo:hi]
-    for k in range(D.shape[0]):
-        row = D[k, lo:hi]
-        out[k] = _weighted_log_ratio_sum(1.0, row, row, q)
+            bad += _count_bad(v)
+        out[k] = s
+    out[K] = bad
     return out
 
 
-@numba.njit(**_FAST)
-def _entropy_rows_range(D, lo, hi):
-    """H(D_k) = −Σ over D > 0 of D log D, restricted to columns [lo, hi)."""
-    out = np.empty(D.shape[0])
-    for k in range(D.shape[0]):
-        out[k] = -_xlogx_sum(D[k, lo:hi])
-    return out
+def scan_rows(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Row sums of a (K, n) array and whether every entry is finite and ≥ 0 (one pass)."""
+    a = _in(a)
+    acc = np.sum(over_columns(_scan_range, a.size, a.shape[1], a), axis=0)
+    return acc[:-1], bool(acc[-1] == 0)
+
+
+# ---------------------------------------------------------------------------
+# Divergences (T1), each with the validation of its inputs in the same pass
+# ---------------------------------------------------------------------------
 
 
 @numba.njit(**_FAST)
-def _cross_entropy_rows_range(D, q, lo, hi):
-    """CE(D_k, q) = −Σ over D > 0 of D log q on columns [lo, hi), one log per column.
+def _rows_range(mode, D, q, block, lo, hi):
+    """Per-row sums over the columns [lo, hi) of D (and q), in one read of each.
 
-    The logs of a block of q are computed once (vectorized) and reused by the
-    K rows; +inf where D_k(x) > 0 = q(x).
+    Returns [v_k …, s_k …, bad(D), Σq, bad(q)], with s_k the row sums of D,
+    bad(·) the number of entries that are not finite and ≥ 0, and v_k over
+    d = D_k(x) > 0: Σ d log d (``mode`` 0), Σ d log q (1) or Σ d log(d/q) (2).
+    For modes 1 and 2 the parts of log q are computed once per block of columns.
     """
     K = D.shape[0]
-    out = np.zeros(K)
-    lq = np.empty(_BLOCK)
-    for b0 in range(lo, hi, _BLOCK):
-        b1 = min(hi, b0 + _BLOCK)
+    out = np.zeros(2 * K + 3)
+    # The logs of the block of q: whole for the cross-entropy, as parts for KL.
+    lq_block = np.empty(block)
+    fq_block = np.empty(block)
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
         m = b1 - b0
+        lq = lq_block[:m]
+        fq = fq_block[:m]
         qb = q[b0:b1]
-        nbad = 0
-        for i in range(m):
-            v = qb[i]
-            nbad += not (v >= _TINY and v <= _HUGE)
-            lq[i] = _log(v)
-        if nbad:
+        sq = 0.0
+        badq = 0
+        if mode == _CROSS:
             for i in range(m):
-                lq[i] = np.log(qb[i])
-        lb = lq[:m]
+                v = qb[i]
+                sq += v
+                badq += _count_bad(v)
+                e, f = _log_parts(v)
+                lq[i] = e * _LN2 + f
+        elif mode == _KL:
+            for i in range(m):
+                v = qb[i]
+                sq += v
+                badq += _count_bad(v)
+                e, f = _log_parts(v)
+                lq[i] = e
+                fq[i] = f
+        out[2 * K + 1] += sq
+        out[2 * K + 2] += badq
+        bad = 0
         for k in range(K):
             row = D[k, b0:b1]
             s = 0.0
-            for i in range(m):
-                d = row[i]
-                s += d * lb[i] if d > 0.0 else 0.0
-            out[k] -= s
+            v = 0.0
+            if mode == _ENTROPY:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+                    e, f = _log_parts(d)
+                    v += d * (e * _LN2 + f) if d > 0.0 else 0.0
+            elif mode == _CROSS:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+                    v += d * lq[i] if d > 0.0 else 0.0
+            else:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+                    e, f = _log_parts(d)
+                    v += d * ((e - lq[i]) * _LN2 + (f - fq[i])) if d > 0.0 else 0.0
+            out[k] += v
+            out[K + k] += s
+        out[2 * K] += bad
     return out
 
 
-@numba.njit(**_FAST)
-def _mixture_range(lam, D, out, lo, hi):
-    """out[lo:hi] = Σ_k λ_k D_k[lo:hi], with exact support (underflow rounds up to _SUB)."""
-    part = out[lo:hi]
-    part[:] = 0.0
-    for k in range(D.shape[0]):
-        w = lam[k]
-        if w > 0.0:
-            row = D[k, lo:hi]
-            for i in range(hi - lo):
-                d = row[i]
-                part[i] += max(w * d, _SUB) if d > 0.0 else 0.0
-    return out
+def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
+    """Row divergences of ``mode`` with the scans of D (and q): ``(values, scans)``.
 
-
-@numba.njit(**_FAST)
-def _jsd_range(lam, D, m, lo, hi):
-    """Σ over (k, x ∈ [lo, hi)) with λ_k D_k(x) > 0 of λ_k D_k(x) log(D_k(x) / m(x)).
-
-    Weighting each term by the joint mass λ_k D_k(x) (not λ_k times a row
-    divergence) keeps 0 log 0 = 0 when that joint mass underflows: then
-    m(x) ≥ λ_k D_k(x) > 0 whenever a term is evaluated.
+    ``values`` are H(D_k), CE(D_k, q) or KL(D_k‖q) (modes 0, 1, 2; no clamping
+    of rounding below 0); ``scans`` is ``[(row sums of D, clean), (sum of q, clean)]``
+    (only D for the entropy), ``clean`` meaning every entry is finite and ≥ 0.
     """
-    total = 0.0
-    m = m[lo:hi]
-    for k in range(D.shape[0]):
-        if lam[k] > 0.0:
-            row = D[k, lo:hi]
-            total += _weighted_log_ratio_sum(lam[k], row, row, m)
-    return total
+    D = _in(D)
+    K = D.shape[0]
+    q = D[0] if q is None else _in(q)
+    parts = over_columns(_rows_range, D.size, D.shape[1], mode, D, q, _block(K))
+    acc = np.sum(parts, axis=0)
+    values = acc[:K] if mode == _KL else -acc[:K]
+    scans = [(acc[K : 2 * K], bool(acc[2 * K] == 0))]
+    if mode != _ENTROPY:
+        scans.append((acc[2 * K + 1 : 2 * K + 2], bool(acc[2 * K + 2] == 0)))
+    return values, scans
 
 
 def kl_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(D_k‖q) per row (no clamping of rounding below 0)."""
-    return np.sum(over_columns(_kl_rows_range, D.size, D.shape[1], D, q), axis=0)
+    """KL(D_k‖q) per row (no clamping of rounding below 0); inputs not checked."""
+    return checked_rows(_KL, D, q)[0]
 
 
 def entropy_rows(D: np.ndarray) -> np.ndarray:
-    """H(D_k) per row."""
-    return np.sum(over_columns(_entropy_rows_range, D.size, D.shape[1], D), axis=0)
+    """H(D_k) per row; inputs not checked."""
+    return checked_rows(_ENTROPY, D, None)[0]
 
 
 def cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """CE(D_k, q) per row; +inf where D_k puts mass on a zero of q."""
-    return np.sum(over_columns(_cross_entropy_rows_range, D.size, D.shape[1], D, q), axis=0)
+    """CE(D_k, q) per row; +inf where D_k puts mass on a zero of q; inputs not checked."""
+    return checked_rows(_CROSS, D, q)[0]
+
+
+@numba.njit(**_FAST)
+def _mixture_range(lam, D, out, check, block, lo, hi):
+    """out[lo:hi] = Σ_k λ_k D_k[lo:hi] with exact support (underflow rounds up to _SUB).
+
+    Returns [row sums of D …, bad(D)] when ``check`` (rows with λ_k = 0 are then
+    read too); without it rows with λ_k = 0 are skipped and the sums are 0.
+    """
+    K = D.shape[0]
+    acc = np.zeros(K + 1)
+    bad = 0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        part = out[b0:b1]
+        part[:] = 0.0
+        for k in range(K):
+            w = lam[k]
+            row = D[k, b0:b1]
+            s = 0.0
+            if w > 0.0:
+                for i in range(b1 - b0):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+                    part[i] += max(w * d, _SUB) if d > 0.0 else 0.0
+            elif check:
+                for i in range(b1 - b0):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+            acc[k] += s
+    acc[K] = bad
+    return acc
+
+
+def checked_mixture(lam: np.ndarray, D: np.ndarray):
+    """D_λ = Σ_k λ_k D_k and the scan ``(row sums of D, clean)`` of D, in one pass."""
+    D = _in(D)
+    K, n = D.shape
+    out = np.empty(n)
+    parts = over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, _block(K))
+    acc = np.sum(parts, axis=0)
+    return out, (acc[:K], bool(acc[K] == 0))
 
 
 def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """D_λ = Σ_k λ_k D_k."""
+    """D_λ = Σ_k λ_k D_k (rows with λ_k = 0 are not read); inputs not checked."""
+    D = _in(D)
     out = np.empty(D.shape[1])
-    over_columns(_mixture_range, D.size, D.shape[1], lam, D, out)
+    over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, _block(D.shape[0]))
     return out
 
 
+@numba.njit(**_FAST)
+def _jsd_range(lam, D, check, block, lo, hi):
+    """[Σ_k λ_k KL(D_k‖D_λ) on columns [lo, hi), row sums of D …, bad(D)] in one read of D.
+
+    Per block of columns: the mixture D_λ of the block, then the terms
+    λ_k D_k log(D_k / D_λ), the K rows of the block read again from cache.
+    Weighting each term by the joint mass λ_k D_k(x) (not λ_k times a row
+    divergence) keeps 0 log 0 = 0 when that joint mass underflows: then
+    D_λ(x) ≥ λ_k D_k(x) > 0 whenever a term is evaluated.
+    """
+    K = D.shape[0]
+    acc = np.zeros(K + 2)
+    mb = np.empty(block)
+    em = np.empty(block)
+    fm = np.empty(block)
+    bad = 0
+    total = 0.0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        m = b1 - b0
+        part = mb[:m]
+        part[:] = 0.0
+        for k in range(K):
+            w = lam[k]
+            row = D[k, b0:b1]
+            s = 0.0
+            if w > 0.0:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+                    part[i] += max(w * d, _SUB) if d > 0.0 else 0.0
+            elif check:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    bad += _count_bad(d)
+            acc[1 + k] += s
+        le = em[:m]
+        lf = fm[:m]
+        for i in range(m):
+            e, f = _log_parts(part[i])
+            le[i] = e
+            lf[i] = f
+        for k in range(K):
+            c = lam[k]
+            if c > 0.0:
+                row = D[k, b0:b1]
+                s = 0.0
+                for i in range(m):
+                    d = row[i]
+                    w = c * d
+                    e, f = _log_parts(d)
+                    s += w * ((e - le[i]) * _LN2 + (f - lf[i])) if w > 0.0 else 0.0
+                total += s
+    acc[0] = total
+    acc[K + 1] = bad
+    return acc
+
+
+def checked_jsd(lam: np.ndarray, D: np.ndarray):
+    """Σ_k λ_k KL(D_k‖D_λ) (= JSD_λ(D)) and the scan ``(row sums of D, clean)``, one pass."""
+    D = _in(D)
+    K = D.shape[0]
+    parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, True, _block(K))
+    acc = np.sum(parts, axis=0)
+    return float(acc[0]), (acc[1 : K + 1], bool(acc[K + 1] == 0))
+
+
+def jsd(lam: np.ndarray, D: np.ndarray) -> float:
+    """Σ_k λ_k KL(D_k‖D_λ) in joint-mass-weighted form (rows with λ_k = 0 not read)."""
+    D = _in(D)
+    parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, False, _block(D.shape[0]))
+    return float(sum(p[0] for p in parts))
+
+
 def jsd_sum(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
-    """Σ_k λ_k KL(D_k‖m) in joint-mass-weighted form (= JSD_λ(D) for m = D_λ)."""
-    return float(sum(over_columns(_jsd_range, D.size, D.shape[1], lam, D, m)))
+    """Σ_k λ_k KL(D_k‖m) in joint-mass-weighted form (= JSD_λ(D) for m = D_λ).
+
+    ``m`` must be the mixture :func:`mixture` returns: the kernel recomputes it
+    block by block (the same sums in the same order) instead of reading it.
+    """
+    return jsd(lam, D)
+
+
+# ---------------------------------------------------------------------------
+# The envelope of the experts and the gate of a model (T2)
+# ---------------------------------------------------------------------------
+
+
+@numba.njit(**_JIT)
+def _envelope_range(P, lo_out, hi_out, block, lo, hi):
+    """lo_out/hi_out[lo:hi] = column minima/maxima of P; returns [row sums …, bad(P)]."""
+    K = P.shape[0]
+    acc = np.zeros(K + 1)
+    bad = 0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        mn = lo_out[b0:b1]
+        mx = hi_out[b0:b1]
+        mn[:] = P[0, b0:b1]
+        mx[:] = P[0, b0:b1]
+        for k in range(K):
+            row = P[k, b0:b1]
+            s = 0.0
+            for i in range(b1 - b0):
+                v = row[i]
+                s += v
+                bad += _count_bad(v)
+                mn[i] = min(mn[i], v)
+                mx[i] = max(mx[i], v)
+            acc[k] += s
+    acc[K] = bad
+    return acc
+
+
+def envelope(P: np.ndarray):
+    """(ℓ, u) = (min_k p_k, max_k p_k) and the scan ``(row sums of P, clean)``, one pass."""
+    P = _in(P)
+    K, n = P.shape
+    lo, hi = np.empty(n), np.empty(n)
+    acc = np.sum(over_columns(_envelope_range, P.size, n, P, lo, hi, _block(K)), axis=0)
+    return lo, hi, (acc[:K], bool(acc[K] == 0))
+
+
+@numba.njit(**_JIT)
+def _gate_range(P, q, g, rtol, block, lo, hi):
+    """The gate of q (see :func:`gate`) on columns [lo, hi), with the scans of P and q.
+
+    Returns [row sums of P …, bad(P), Σq, bad(q), first column outside the
+    envelope (n if none)]. Compiled without fastmath: the envelope test must
+    round exactly as the numpy expression of ``theory.gates.in_envelope``.
+    """
+    K, n = P.shape
+    acc = np.zeros(K + 4)
+    acc[K + 3] = n
+    mn = np.empty(block)
+    mx = np.empty(block)
+    amn = np.empty(block, np.int64)
+    amx = np.empty(block, np.int64)
+    bad = 0
+    badq = 0
+    sq = 0.0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        m = b1 - b0
+        mn[:m] = P[0, b0:b1]
+        mx[:m] = P[0, b0:b1]
+        amn[:m] = 0
+        amx[:m] = 0
+        for k in range(K):
+            row = P[k, b0:b1]
+            s = 0.0
+            for i in range(m):
+                v = row[i]
+                s += v
+                bad += _count_bad(v)
+                if v < mn[i]:
+                    mn[i] = v
+                    amn[i] = k
+                if v > mx[i]:
+                    mx[i] = v
+                    amx[i] = k
+            acc[k] += s
+            g[k, b0:b1] = 0.0
+        qb = q[b0:b1]
+        for i in range(m):
+            v = qb[i]
+            sq += v
+            badq += _count_bad(v)
+            a, b = mn[i], mx[i]
+            slack = rtol * b
+            if not (v >= a - slack and v <= b + slack) and acc[K + 3] == n:
+                acc[K + 3] = b0 + i
+            width = b - a
+            theta = (v - a) / width if width > 0.0 else 0.0
+            theta = min(max(theta, 0.0), 1.0)
+            g[amn[i], b0 + i] += 1.0 - theta
+            g[amx[i], b0 + i] += theta
+    acc[K] = bad
+    acc[K + 1] = sq
+    acc[K + 2] = badq
+    return acc
+
+
+def gate(q: np.ndarray, P: np.ndarray, rtol: float):
+    """The gate of T2 for q and its checks, in one pass over P and q.
+
+    At each x, weight θ = (q − ℓ)/(u − ℓ) clipped to [0, 1] (0 where u = ℓ)
+    goes to the first argmax expert and 1 − θ to the first argmin expert.
+    Returns ``(g, scans, outside)``: ``scans`` = [(row sums of P, clean),
+    (sum of q, clean)], ``outside`` the first x with q(x) outside
+    [ℓ − rtol·u, u + rtol·u], or None.
+    """
+    P, q = _in(P), _in(q)
+    K, n = P.shape
+    g = np.empty((K, n))
+    parts = over_columns(_gate_range, P.size, n, P, q, g, float(rtol), _block(K))
+    acc = np.sum([p[: K + 3] for p in parts], axis=0)
+    first = min(int(p[K + 3]) for p in parts)
+    scans = [(acc[:K], bool(acc[K] == 0)), (acc[K + 1 : K + 2], bool(acc[K + 2] == 0))]
+    return g, scans, (first if first < n else None)
+
+
+@numba.njit(**_JIT)
+def _infeasible_range(D, u, active, lo, hi):
+    """The first (k, x) in row-major order with x ∈ [lo, hi), active[k], D_k(x) > 0 = u(x)."""
+    for k in range(D.shape[0]):
+        if active[k]:
+            row = D[k, lo:hi]
+            uu = u[lo:hi]
+            for i in range(hi - lo):
+                if row[i] > 0.0 and uu[i] == 0.0:
+                    return k, lo + i
+    return D.shape[0], hi
+
+
+def first_infeasible(D: np.ndarray, u: np.ndarray, active: np.ndarray):
+    """The first (k, x) in row-major order with ``active[k]`` and D_k(x) > 0 = u(x), or None."""
+    D, u = _in(D), _in(u)
+    if u.shape != D.shape[1:] or np.shape(active) != D.shape[:1]:
+        raise ValueError(f"first_infeasible: shapes {D.shape}, {u.shape}, {np.shape(active)}")
+    act = np.ascontiguousarray(active, dtype=np.bool_)
+    parts = over_columns(_infeasible_range, D.size, D.shape[1], D, u, act)
+    k, x = min(parts)
+    return (int(k), int(x)) if k < D.shape[0] else None
 
 
 # ---------------------------------------------------------------------------
@@ -397,7 +666,7 @@ def _fill_model_range(t, lo, hi, s, out, a0, a1):
 def fill_model(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float) -> np.ndarray:
     """The water-filled model clip(t·s, ℓ, u) (T3), positive on supp t ∩ {u > 0}."""
     out = np.empty(t.shape[0])
-    over_columns(_fill_model_range, t.size, t.shape[0], t, lo, hi, float(s), out)
+    over_columns(_fill_model_range, t.size, t.shape[0], _in(t), _in(lo), _in(hi), float(s), out)
     return out
 
 
@@ -408,7 +677,8 @@ def fill_pass(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float):
     nearest breakpoint right of s): on [left, right] Φ is affine on each side of
     s, so a Newton step that stays there lands on the exact root.
     """
-    parts = over_columns(_fill_range, 3 * t.size, t.shape[0], t, lo, hi, float(s))
+    args = (_in(t), _in(lo), _in(hi), float(s))
+    parts = over_columns(_fill_range, 3 * t.size, t.shape[0], *args)
     tot = sum(p[0] for p in parts)
     up = sum(p[1] for p in parts)
     dn = sum(p[2] for p in parts)
@@ -454,8 +724,8 @@ def gram(D: np.ndarray, t: np.ndarray, q=None, lo=None, hi=None):
     q (the Hessian of the dual function on its clipping pattern, T5).
     """
     clipped = q is not None
-    if not clipped:
-        q = lo = hi = t
+    D, t = _in(D), _in(t)
+    q, lo, hi = (_in(q), _in(lo), _in(hi)) if clipped else (t, t, t)
     parts = over_columns(_gram_range, D.size * D.shape[0], D.shape[1], D, t, q, lo, hi, clipped)
     A = sum(p[0] for p in parts)
     A = np.triu(A) + np.triu(A, 1).T
