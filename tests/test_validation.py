@@ -236,3 +236,16 @@ def test_infeasible_instances_are_found_in_one_pass(split):
         with pytest.raises(InfeasibleError, match="domain 2 .* index 100 "):
             check_feasible(D, P, active=[False, False, True])
         check_feasible(D, P, active=[False, False, False])
+
+
+def test_fused_checks_accept_negative_zero_and_report_overflow_as_before():
+    # −0.0 sets a sign bit (the fused test flags it) but is a valid probability 0.
+    D = np.array([[0.5, 0.5, -0.0], [0.25, 0.75, 0.0]])
+    np.testing.assert_allclose(dv.entropy_rows(D), dv.entropy_rows(np.abs(D)))
+    assert dv.kl([1.0, -0.0], [0.5, 0.5]) == pytest.approx(np.log(2.0))
+    huge = np.array([[1e308, 1e308], [0.5, 0.5]])
+    for call in (lambda: dv.kl_rows(huge, [0.5, 0.5]), lambda: check_stack(huge, "D")):
+        with pytest.raises(ValueError, match="D: a row sum overflows"):
+            call()
+    with pytest.raises(ValueError, match="p: the sum of the entries overflows"):
+        dv.entropy([1e308, 1e308])

@@ -10,11 +10,13 @@ thread team is ever started for a small input.
 Validation in the same pass. A public function must not read a large input
 twice, once to check it and once to compute with it. So the kernels that read
 distributions (the divergences, the mixture, the envelope of the experts)
-also return, for every input row, its sum and the number of entries that are
-not finite and non-negative; :mod:`theory.validation` turns those into the
-package's error messages (searching for the offending index only when there is
-one). Counting costs a comparison and an addition per entry, far less than a
-second pass over memory.
+also return, for every input row, its sum and the OR of the sign bits of its
+entries; :mod:`theory.validation` turns those into the package's error
+messages (searching for the offending index only when there is one).
+
+The validity test. An input is clean when its row sums are finite (a NaN or
+an infinite entry makes its row sum NaN or infinite) and no entry has its sign
+bit set: an integer OR per entry, much cheaper than comparisons.
 
 One compiled version per kernel. Numba compiles a kernel once per argument
 type, and for arrays the type includes the layout and whether the array is
@@ -78,6 +80,7 @@ _LN2 = float(np.log(2.0))
 _TINY = float(np.finfo(np.float64).tiny)
 _HUGE = float(np.finfo(np.float64).max)
 _TWO54 = 2.0**54
+_INF_BITS = int(np.array(np.inf).view(np.int64))
 # The smallest positive float64 (a subnormal). A product of positive numbers
 # that underflows is rounded up to it instead of to 0, so that supports are
 # exact: supp D_λ = ∪_{λ_k > 0} supp D_k, and a water-filled model is positive
@@ -160,10 +163,11 @@ def _log_parts(r):
     """(e, f) with log r = e·ln 2 + f for a finite r ≥ 0, in a form LLVM can vectorize.
 
     r = m·2^e with m ∈ [√½, √2) read off the bits (a subnormal r is first
-    scaled by 2^54), and f = log m = 2 atanh(s), s = (m − 1)/(m + 1),
-    |s| ≤ 0.172, summed to s^19 (truncation below 3e-17 relative): f is
-    accurate to a few ulps, also near m = 1 where s is computed without
-    cancellation. e is an integer-valued float, −∞ for r = 0.
+    scaled by 2^54), and f = log m = 2 atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172:
+    f = 2s·P(s²) with P the degree-7 near-minimax fit of atanh(s)/s on
+    s² ∈ [0, 0.0295] (relative error 3e-18, below the rounding of the last
+    operations), so f is within 2 ulps, also near m = 1 where s is computed
+    without cancellation. e is an integer-valued float, −∞ for r = 0.
     """
     sub = r < _TINY
     x = r * _TWO54 if sub else r
@@ -173,25 +177,42 @@ def _log_parts(r):
     ex = (bits >> 52) - 1023 + np.int64(big) - (54 if sub else 0)
     m = _float(frac | (0x3FE0000000000000 if big else 0x3FF0000000000000))
     s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    p = 1.0 / 19.0
-    p = p * s2 + 1.0 / 17.0
-    p = p * s2 + 1.0 / 15.0
-    p = p * s2 + 1.0 / 13.0
-    p = p * s2 + 1.0 / 11.0
-    p = p * s2 + 1.0 / 9.0
-    p = p * s2 + 1.0 / 7.0
-    p = p * s2 + 1.0 / 5.0
-    p = p * s2 + 1.0 / 3.0
-    p = p * s2 + 1.0
+    z = s * s
+    p = 0.07404855180327638
+    p = p * z + 0.07656264074182095
+    p = p * z + 0.09091815840114664
+    p = p * z + 0.11111098528363024
+    p = p * z + 0.1428571438032084
+    p = p * z + 0.1999999999965117
+    p = p * z + 0.33333333333333826
+    t = 2.0 * s
     e = float(ex) if r > 0.0 else -np.inf
-    return e, 2.0 * s * p
+    return e, t + t * z * p
 
 
 @numba.njit(inline="always", **_FAST)
-def _count_bad(v):
-    """1 if v is NaN, ±inf or negative (not a probability), else 0; NaN fails both tests."""
-    return np.int64(not (v >= 0.0 and v <= _HUGE))
+def _max(a, b):
+    """max(a, b) as one select: numba's builtin also orders NaN, which costs more and can
+    stop vectorization. The kernels never see NaN where they use it."""
+    return a if a >= b else b
+
+
+@numba.njit(inline="always", **_FAST)
+def _min(a, b):
+    """min(a, b) as one select (see :func:`_max`)."""
+    return a if a <= b else b
+
+
+@numba.njit(inline="always", **_FAST)
+def _sign(v):
+    """The bit pattern of v: OR-ed over an input, its top bit says whether any entry is negative.
+
+    Together with finite row sums (NaN and ±inf make a sum non-finite) that is
+    the whole validity test, at the cost of one integer OR per entry. −0.0 and
+    huge entries whose sum overflows also fail it; the second look at the
+    values (:func:`theory.validation._entries`) sorts those out.
+    """
+    return _bits(v)
 
 
 # ---------------------------------------------------------------------------
@@ -201,27 +222,37 @@ def _count_bad(v):
 
 @numba.njit(**_FAST)
 def _scan_range(a, lo, hi):
-    """[row sums of a[:, lo:hi] …, number of entries that are not finite and ≥ 0]."""
+    """[row sums of a[:, lo:hi] …, 1 if an entry has its sign bit set else 0]."""
     K = a.shape[0]
     out = np.zeros(K + 1)
-    bad = 0
+    sgn = 0
     for k in range(K):
         row = a[k, lo:hi]
         s = 0.0
         for i in range(row.shape[0]):
             v = row[i]
             s += v
-            bad += _count_bad(v)
+            sgn |= _sign(v)
         out[k] = s
-    out[K] = bad
+    out[K] = sgn < 0
     return out
 
 
 def scan_rows(a: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Row sums of a (K, n) array and whether every entry is finite and ≥ 0 (one pass)."""
+    """Row sums of a (K, n) array and whether it is clean (see :func:`_scan`), in one pass."""
     a = _in(a)
     acc = np.sum(over_columns(_scan_range, a.size, a.shape[1], a), axis=0)
-    return acc[:-1], bool(acc[-1] == 0)
+    return _scan(acc[:-1], acc[-1])
+
+
+def _scan(sums: np.ndarray, negative: float) -> tuple[np.ndarray, bool]:
+    """``(sums, clean)``: clean when no entry had its sign bit set and every sum is finite.
+
+    An input with a NaN or an infinite entry has a non-finite row sum, so a
+    clean input has only finite entries ≥ 0 (a finite input whose sum
+    overflows is not clean either: its checks look at the values again).
+    """
+    return sums, bool(negative == 0 and np.all(np.isfinite(sums)))
 
 
 # ---------------------------------------------------------------------------
@@ -233,8 +264,8 @@ def scan_rows(a: np.ndarray) -> tuple[np.ndarray, bool]:
 def _rows_range(mode, D, q, block, lo, hi):
     """Per-row sums over the columns [lo, hi) of D (and q), in one read of each.
 
-    Returns [v_k …, s_k …, bad(D), Σq, bad(q)], with s_k the row sums of D,
-    bad(·) the number of entries that are not finite and ≥ 0, and v_k over
+    Returns [v_k …, s_k …, neg(D), Σq, neg(q)], with s_k the row sums of D,
+    neg(·) = 1 if an entry has its sign bit set (else 0), and v_k over
     d = D_k(x) > 0: Σ d log d (``mode`` 0), Σ d log q (1) or Σ d log(d/q) (2).
     For modes 1 and 2 the parts of log q are computed once per block of columns.
     """
@@ -243,6 +274,8 @@ def _rows_range(mode, D, q, block, lo, hi):
     # The logs of the block of q: whole for the cross-entropy, as parts for KL.
     lq_block = np.empty(block)
     fq_block = np.empty(block)
+    sgn = 0
+    sgnq = 0
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
         m = b1 - b0
@@ -250,25 +283,22 @@ def _rows_range(mode, D, q, block, lo, hi):
         fq = fq_block[:m]
         qb = q[b0:b1]
         sq = 0.0
-        badq = 0
         if mode == _CROSS:
             for i in range(m):
                 v = qb[i]
                 sq += v
-                badq += _count_bad(v)
+                sgnq |= _sign(v)
                 e, f = _log_parts(v)
                 lq[i] = e * _LN2 + f
         elif mode == _KL:
             for i in range(m):
                 v = qb[i]
                 sq += v
-                badq += _count_bad(v)
+                sgnq |= _sign(v)
                 e, f = _log_parts(v)
                 lq[i] = e
                 fq[i] = f
         out[2 * K + 1] += sq
-        out[2 * K + 2] += badq
-        bad = 0
         for k in range(K):
             row = D[k, b0:b1]
             s = 0.0
@@ -277,25 +307,26 @@ def _rows_range(mode, D, q, block, lo, hi):
                 for i in range(m):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
+                    sgn |= _sign(d)
                     e, f = _log_parts(d)
                     v += d * (e * _LN2 + f) if d > 0.0 else 0.0
             elif mode == _CROSS:
                 for i in range(m):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
+                    sgn |= _sign(d)
                     v += d * lq[i] if d > 0.0 else 0.0
             else:
                 for i in range(m):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
+                    sgn |= _sign(d)
                     e, f = _log_parts(d)
                     v += d * ((e - lq[i]) * _LN2 + (f - fq[i])) if d > 0.0 else 0.0
             out[k] += v
             out[K + k] += s
-        out[2 * K] += bad
+    out[2 * K] = sgn < 0
+    out[2 * K + 2] = sgnq < 0
     return out
 
 
@@ -304,7 +335,7 @@ def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
 
     ``values`` are H(D_k), CE(D_k, q) or KL(D_k‖q) (modes 0, 1, 2; no clamping
     of rounding below 0); ``scans`` is ``[(row sums of D, clean), (sum of q, clean)]``
-    (only D for the entropy), ``clean`` meaning every entry is finite and ≥ 0.
+    (only D for the entropy), ``clean`` as in :func:`_scan`.
     """
     D = _in(D)
     K = D.shape[0]
@@ -312,9 +343,9 @@ def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
     parts = over_columns(_rows_range, D.size, D.shape[1], mode, D, q, _block(K))
     acc = np.sum(parts, axis=0)
     values = acc[:K] if mode == _KL else -acc[:K]
-    scans = [(acc[K : 2 * K], bool(acc[2 * K] == 0))]
+    scans = [_scan(acc[K : 2 * K], acc[2 * K])]
     if mode != _ENTROPY:
-        scans.append((acc[2 * K + 1 : 2 * K + 2], bool(acc[2 * K + 2] == 0)))
+        scans.append(_scan(acc[2 * K + 1 : 2 * K + 2], acc[2 * K + 2]))
     return values, scans
 
 
@@ -337,12 +368,12 @@ def cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
 def _mixture_range(lam, D, out, check, block, lo, hi):
     """out[lo:hi] = Σ_k λ_k D_k[lo:hi] with exact support (underflow rounds up to _SUB).
 
-    Returns [row sums of D …, bad(D)] when ``check`` (rows with λ_k = 0 are then
+    Returns [row sums of D …, neg(D)] when ``check`` (rows with λ_k = 0 are then
     read too); without it rows with λ_k = 0 are skipped and the sums are 0.
     """
     K = D.shape[0]
     acc = np.zeros(K + 1)
-    bad = 0
+    sgn = 0
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
         part = out[b0:b1]
@@ -355,15 +386,15 @@ def _mixture_range(lam, D, out, check, block, lo, hi):
                 for i in range(b1 - b0):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
-                    part[i] += max(w * d, _SUB) if d > 0.0 else 0.0
+                    sgn |= _sign(d)
+                    part[i] += _max(w * d, _SUB) if d > 0.0 else 0.0
             elif check:
                 for i in range(b1 - b0):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
+                    sgn |= _sign(d)
             acc[k] += s
-    acc[K] = bad
+    acc[K] = sgn < 0
     return acc
 
 
@@ -374,7 +405,7 @@ def checked_mixture(lam: np.ndarray, D: np.ndarray):
     out = np.empty(n)
     parts = over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, _block(K))
     acc = np.sum(parts, axis=0)
-    return out, (acc[:K], bool(acc[K] == 0))
+    return out, _scan(acc[:K], acc[K])
 
 
 def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -387,7 +418,7 @@ def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
 
 @numba.njit(**_FAST)
 def _jsd_range(lam, D, check, block, lo, hi):
-    """[Σ_k λ_k KL(D_k‖D_λ) on columns [lo, hi), row sums of D …, bad(D)] in one read of D.
+    """[Σ_k λ_k KL(D_k‖D_λ) on columns [lo, hi), row sums of D …, neg(D)] in one read of D.
 
     Per block of columns: the mixture D_λ of the block, then the terms
     λ_k D_k log(D_k / D_λ), the K rows of the block read again from cache.
@@ -400,7 +431,7 @@ def _jsd_range(lam, D, check, block, lo, hi):
     mb = np.empty(block)
     em = np.empty(block)
     fm = np.empty(block)
-    bad = 0
+    sgn = 0
     total = 0.0
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
@@ -415,13 +446,13 @@ def _jsd_range(lam, D, check, block, lo, hi):
                 for i in range(m):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
-                    part[i] += max(w * d, _SUB) if d > 0.0 else 0.0
+                    sgn |= _sign(d)
+                    part[i] += _max(w * d, _SUB) if d > 0.0 else 0.0
             elif check:
                 for i in range(m):
                     d = row[i]
                     s += d
-                    bad += _count_bad(d)
+                    sgn |= _sign(d)
             acc[1 + k] += s
         le = em[:m]
         lf = fm[:m]
@@ -441,7 +472,7 @@ def _jsd_range(lam, D, check, block, lo, hi):
                     s += w * ((e - le[i]) * _LN2 + (f - lf[i])) if w > 0.0 else 0.0
                 total += s
     acc[0] = total
-    acc[K + 1] = bad
+    acc[K + 1] = sgn < 0
     return acc
 
 
@@ -451,7 +482,7 @@ def checked_jsd(lam: np.ndarray, D: np.ndarray):
     K = D.shape[0]
     parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, True, _block(K))
     acc = np.sum(parts, axis=0)
-    return float(acc[0]), (acc[1 : K + 1], bool(acc[K + 1] == 0))
+    return float(acc[0]), _scan(acc[1 : K + 1], acc[K + 1])
 
 
 def jsd(lam: np.ndarray, D: np.ndarray) -> float:
@@ -475,12 +506,12 @@ def jsd_sum(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_FAST)
 def _envelope_range(P, lo_out, hi_out, block, lo, hi):
-    """lo_out/hi_out[lo:hi] = column minima/maxima of P; returns [row sums …, bad(P)]."""
+    """lo_out/hi_out[lo:hi] = column minima/maxima of P; returns [row sums …, neg(P)]."""
     K = P.shape[0]
     acc = np.zeros(K + 1)
-    bad = 0
+    sgn = 0
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
         mn = lo_out[b0:b1]
@@ -493,11 +524,11 @@ def _envelope_range(P, lo_out, hi_out, block, lo, hi):
             for i in range(b1 - b0):
                 v = row[i]
                 s += v
-                bad += _count_bad(v)
-                mn[i] = min(mn[i], v)
-                mx[i] = max(mx[i], v)
+                sgn |= _sign(v)
+                mn[i] = _min(mn[i], v)
+                mx[i] = _max(mx[i], v)
             acc[k] += s
-    acc[K] = bad
+    acc[K] = sgn < 0
     return acc
 
 
@@ -507,16 +538,17 @@ def envelope(P: np.ndarray):
     K, n = P.shape
     lo, hi = np.empty(n), np.empty(n)
     acc = np.sum(over_columns(_envelope_range, P.size, n, P, lo, hi, _block(K)), axis=0)
-    return lo, hi, (acc[:K], bool(acc[K] == 0))
+    return lo, hi, _scan(acc[:K], acc[K])
 
 
-@numba.njit(**_JIT)
+@numba.njit(**dict(_JIT, fastmath={"reassoc"}))
 def _gate_range(P, q, g, rtol, block, lo, hi):
     """The gate of q (see :func:`gate`) on columns [lo, hi), with the scans of P and q.
 
-    Returns [row sums of P …, bad(P), Σq, bad(q), first column outside the
-    envelope (n if none)]. Compiled without fastmath: the envelope test must
-    round exactly as the numpy expression of ``theory.gates.in_envelope``.
+    Returns [row sums of P …, neg(P), Σq, neg(q), first column outside the
+    envelope (n if none)]. Compiled without contraction into fused
+    multiply-adds: the envelope test must round exactly as the numpy
+    expression of ``theory.gates.in_envelope``.
     """
     K, n = P.shape
     acc = np.zeros(K + 4)
@@ -525,8 +557,8 @@ def _gate_range(P, q, g, rtol, block, lo, hi):
     mx = np.empty(block)
     amn = np.empty(block, np.int64)
     amx = np.empty(block, np.int64)
-    bad = 0
-    badq = 0
+    sgn = 0
+    sgnq = 0
     sq = 0.0
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
@@ -541,7 +573,7 @@ def _gate_range(P, q, g, rtol, block, lo, hi):
             for i in range(m):
                 v = row[i]
                 s += v
-                bad += _count_bad(v)
+                sgn |= _sign(v)
                 if v < mn[i]:
                     mn[i] = v
                     amn[i] = k
@@ -554,7 +586,7 @@ def _gate_range(P, q, g, rtol, block, lo, hi):
         for i in range(m):
             v = qb[i]
             sq += v
-            badq += _count_bad(v)
+            sgnq |= _sign(v)
             a, b = mn[i], mx[i]
             slack = rtol * b
             if not (v >= a - slack and v <= b + slack) and acc[K + 3] == n:
@@ -564,9 +596,9 @@ def _gate_range(P, q, g, rtol, block, lo, hi):
             theta = min(max(theta, 0.0), 1.0)
             g[amn[i], b0 + i] += 1.0 - theta
             g[amx[i], b0 + i] += theta
-    acc[K] = bad
+    acc[K] = sgn < 0
     acc[K + 1] = sq
-    acc[K + 2] = badq
+    acc[K + 2] = sgnq < 0
     return acc
 
 
@@ -585,20 +617,28 @@ def gate(q: np.ndarray, P: np.ndarray, rtol: float):
     parts = over_columns(_gate_range, P.size, n, P, q, g, float(rtol), _block(K))
     acc = np.sum([p[: K + 3] for p in parts], axis=0)
     first = min(int(p[K + 3]) for p in parts)
-    scans = [(acc[:K], bool(acc[K] == 0)), (acc[K + 1 : K + 2], bool(acc[K + 2] == 0))]
+    scans = [_scan(acc[:K], acc[K]), _scan(acc[K + 1 : K + 2], acc[K + 2])]
     return g, scans, (first if first < n else None)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_FAST)
 def _infeasible_range(D, u, active, lo, hi):
-    """The first (k, x) in row-major order with x ∈ [lo, hi), active[k], D_k(x) > 0 = u(x)."""
+    """The first (k, x) in row-major order with x ∈ [lo, hi), active[k], D_k(x) > 0 = u(x).
+
+    Each row is first counted in a vectorized loop; only a row with a hit is
+    searched again for its first one. (K, hi) when there is none.
+    """
+    uu = u[lo:hi]
     for k in range(D.shape[0]):
         if active[k]:
             row = D[k, lo:hi]
-            uu = u[lo:hi]
+            hits = 0
             for i in range(hi - lo):
-                if row[i] > 0.0 and uu[i] == 0.0:
-                    return k, lo + i
+                hits += row[i] > 0.0 and uu[i] == 0.0
+            if hits:
+                for i in range(hi - lo):
+                    if row[i] > 0.0 and uu[i] == 0.0:
+                        return k, lo + i
     return D.shape[0], hi
 
 
@@ -618,38 +658,39 @@ def first_infeasible(D: np.ndarray, u: np.ndarray, active: np.ndarray):
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_FAST)
 def _fill_range(t, lo, hi, s, a0, a1):
     """Σ_{x∈[a0,a1)} clip(t(x)·s, ℓ(x), u(x)), the slopes right/left of s, and the
-    nearest breakpoints ℓ/t, u/t strictly left and right of s (s = 1/ν, may be +inf)."""
+    nearest breakpoints ℓ/t, u/t strictly left and right of s (s = 1/ν, may be +inf).
+
+    Written with selects only (the points with t(x) = 0 contribute ℓ(x) and no
+    breakpoint), so that LLVM vectorizes it. The breakpoints are ≥ 0, and
+    non-negative floats are ordered as their bit patterns: their minimum and
+    maximum are taken on the integers, which vectorizes without a NaN rule.
+    """
     st = 0.0
     su = 0.0
     sd = 0.0
-    right = np.inf
-    left = 0.0
-    for i in range(a0, a1):
-        ti = t[i]
-        li = lo[i]
-        if ti <= 0.0:
-            st += li
-            continue
-        hv = hi[i]
+    right = _INF_BITS
+    left = 0
+    tt, ll, hh = t[a0:a1], lo[a0:a1], hi[a0:a1]
+    for i in range(a1 - a0):
+        ti = tt[i]
+        li = ll[i]
+        hv = hh[i]
+        on = ti > 0.0
         a = li / ti
         b = hv / ti
-        st += min(max(max(ti * s, _SUB), li), hv)
-        if a <= s < b:
-            su += ti
-        if a < s <= b:
-            sd += ti
-        if a > s:
-            right = min(right, a)
-        elif a < s:
-            left = max(left, a)
-        if b > s:
-            right = min(right, b)
-        elif b < s:
-            left = max(left, b)
-    return st, su, sd, left, right
+        st += _min(_max(_max(ti * s, _SUB), li), hv) if on else li
+        su += ti if on & (a <= s) & (s < b) else 0.0
+        sd += ti if on & (a < s) & (s <= b) else 0.0
+        ra = _bits(a) if on & (a > s) else _INF_BITS
+        rb = _bits(b) if on & (b > s) else _INF_BITS
+        right = min(right, min(ra, rb))
+        la = _bits(a) if on & (a < s) else 0
+        lb = _bits(b) if on & (b < s) else 0
+        left = max(left, max(la, lb))
+    return st, su, sd, _float(left), _float(right)
 
 
 @numba.njit(**_FAST)
@@ -658,8 +699,8 @@ def _fill_model_range(t, lo, hi, s, out, a0, a1):
     tt, ll, hh, oo = t[a0:a1], lo[a0:a1], hi[a0:a1], out[a0:a1]
     for i in range(a1 - a0):
         ti = tt[i]
-        v = max(ti * s, _SUB) if ti > 0.0 else 0.0
-        oo[i] = min(max(v, ll[i]), hh[i])
+        v = _max(ti * s, _SUB) if ti > 0.0 else 0.0
+        oo[i] = _min(_max(v, ll[i]), hh[i])
     return out
 
 
@@ -685,34 +726,49 @@ def fill_pass(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float):
     return tot, up, dn, max(p[3] for p in parts), min(p[4] for p in parts)
 
 
-@numba.njit(**_JIT)
-def _gram_range(D, t, q, lo, hi, clipped, a0, a1):
+@numba.njit(**_FAST)
+def _gram_range(D, t, q, lo, hi, clipped, block, a0, a1):
     """Sums over the free columns F of [a0, a1): A_jk = Σ_F D_j D_k / t, a_k = Σ_F D_k, T = Σ_F t.
 
     F = {x : t(x) > 0} and, when ``clipped``, also ℓ(x) < q(x) < u(x) (the
-    points a water-filled q leaves unclipped).
+    points a water-filled q leaves unclipped). Per block of columns, the rows
+    W_j = D_j / t on F (0 elsewhere) are formed once, then each A_jk (k ≥ j) is
+    a dot product of W_j with D_k read from cache: vectorized along x.
+    D_j / t, not D_j · (1/t): 1/t overflows for a subnormal t.
     """
     K = D.shape[0]
     A = np.zeros((K, K))
     a = np.zeros(K)
     T = 0.0
-    col = np.empty(K)
-    for i in range(a0, a1):
-        ti = t[i]
-        if ti <= 0.0 or (clipped and not (lo[i] < q[i] < hi[i])):
-            continue
-        T += ti
-        for k in range(K):
-            col[k] = D[k, i]
+    W = np.empty((K, block))
+    free_block = np.empty(block, np.bool_)
+    for b0 in range(a0, a1, block):
+        b1 = min(a1, b0 + block)
+        m = b1 - b0
+        tb, qb, lb, hb = t[b0:b1], q[b0:b1], lo[b0:b1], hi[b0:b1]
+        free = free_block[:m]
+        for i in range(m):
+            ti = tb[i]
+            f = (ti > 0.0) & ((not clipped) | ((lb[i] < qb[i]) & (qb[i] < hb[i])))
+            free[i] = f
+            T += ti if f else 0.0
         for j in range(K):
-            dj = col[j]
-            if dj == 0.0:
-                continue
-            a[j] += dj
-            # dj / ti, not dj · (1/ti): 1/ti overflows for a subnormal ti.
-            w = dj / ti
+            row = D[j, b0:b1]
+            wj = W[j, :m]
+            s = 0.0
+            for i in range(m):
+                d = row[i]
+                wj[i] = d / tb[i] if free[i] else 0.0
+                s += d if free[i] else 0.0
+            a[j] += s
+        for j in range(K):
+            wj = W[j, :m]
             for k in range(j, K):
-                A[j, k] += w * col[k]
+                row = D[k, b0:b1]
+                s = 0.0
+                for i in range(m):
+                    s += wj[i] * row[i]
+                A[j, k] += s
     return A, a, T
 
 
@@ -726,7 +782,8 @@ def gram(D: np.ndarray, t: np.ndarray, q=None, lo=None, hi=None):
     clipped = q is not None
     D, t = _in(D), _in(t)
     q, lo, hi = (_in(q), _in(lo), _in(hi)) if clipped else (t, t, t)
-    parts = over_columns(_gram_range, D.size * D.shape[0], D.shape[1], D, t, q, lo, hi, clipped)
+    K = D.shape[0]
+    parts = over_columns(_gram_range, D.size * K, D.shape[1], D, t, q, lo, hi, clipped, _block(K))
     A = sum(p[0] for p in parts)
     A = np.triu(A) + np.triu(A, 1).T
     return A, sum(p[1] for p in parts), float(sum(p[2] for p in parts))

@@ -160,8 +160,11 @@ def _prepare(*specs: tuple) -> list[np.ndarray] | None:
 def _entries(a: np.ndarray, name: str, clean: bool) -> None:
     """Raise for NaN/inf or negative entries of ``a``, naming the first, unless ``clean``.
 
-    ``clean`` comes from a compiled pass that counted such entries; only when
-    it found one are the values looked at again, to build the message.
+    ``clean`` comes from a compiled pass (finite row sums, no sign bit set);
+    only when it is false are the values looked at again, to build the
+    message. That pass also flags −0.0 and finite rows whose sum overflows;
+    for those nothing is raised here (the sum check that follows reports an
+    overflow).
     """
     if clean:
         return
@@ -170,11 +173,10 @@ def _entries(a: np.ndarray, name: str, clean: bool) -> None:
         raise ValueError(
             f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})"
         )
-    bad = np.argwhere(a < 0)[0]
-    raise ValueError(
-        f"{name}: entries must be non-negative, found {a[tuple(bad)]:.3g} "
-        f"at index {tuple(int(i) for i in bad)}"
-    )
+    negative = np.argwhere(a < 0)
+    if negative.size:
+        bad = tuple(int(i) for i in negative[0])
+        raise ValueError(f"{name}: entries must be non-negative, found {a[bad]:.3g} at index {bad}")
 
 
 def _scan(a: np.ndarray) -> tuple[np.ndarray, bool]:
