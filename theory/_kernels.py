@@ -377,7 +377,8 @@ def _mixture_range(lam, D, out, check, block, lo, hi):
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
         part = out[b0:b1]
-        part[:] = 0.0
+        for i in range(b1 - b0):
+            part[i] = 0.0
         for k in range(K):
             w = lam[k]
             row = D[k, b0:b1]
@@ -437,7 +438,8 @@ def _jsd_range(lam, D, check, block, lo, hi):
         b1 = min(hi, b0 + block)
         m = b1 - b0
         part = mb[:m]
-        part[:] = 0.0
+        for i in range(m):
+            part[i] = 0.0
         for k in range(K):
             w = lam[k]
             row = D[k, b0:b1]
@@ -516,8 +518,10 @@ def _envelope_range(P, lo_out, hi_out, block, lo, hi):
         b1 = min(hi, b0 + block)
         mn = lo_out[b0:b1]
         mx = hi_out[b0:b1]
-        mn[:] = P[0, b0:b1]
-        mx[:] = P[0, b0:b1]
+        first = P[0, b0:b1]
+        for i in range(b1 - b0):
+            mn[i] = first[i]
+            mx[i] = first[i]
         for k in range(K):
             row = P[k, b0:b1]
             s = 0.0
@@ -563,10 +567,12 @@ def _gate_range(P, q, g, rtol, block, lo, hi):
     for b0 in range(lo, hi, block):
         b1 = min(hi, b0 + block)
         m = b1 - b0
-        mn[:m] = P[0, b0:b1]
-        mx[:m] = P[0, b0:b1]
-        amn[:m] = 0
-        amx[:m] = 0
+        first = P[0, b0:b1]
+        for i in range(m):
+            mn[i] = first[i]
+            mx[i] = first[i]
+            amn[i] = 0
+            amx[i] = 0
         for k in range(K):
             row = P[k, b0:b1]
             s = 0.0
@@ -581,7 +587,9 @@ def _gate_range(P, q, g, rtol, block, lo, hi):
                     mx[i] = v
                     amx[i] = k
             acc[k] += s
-            g[k, b0:b1] = 0.0
+            gk = g[k, b0:b1]
+            for i in range(m):
+                gk[i] = 0.0
         qb = q[b0:b1]
         for i in range(m):
             v = qb[i]
@@ -647,7 +655,8 @@ def first_infeasible(D: np.ndarray, u: np.ndarray, active: np.ndarray):
     D, u = _in(D), _in(u)
     if u.shape != D.shape[1:] or np.shape(active) != D.shape[:1]:
         raise ValueError(f"first_infeasible: shapes {D.shape}, {u.shape}, {np.shape(active)}")
-    act = np.ascontiguousarray(active, dtype=np.bool_)
+    act = np.array(active, dtype=np.bool_)
+    act.flags.writeable = False
     parts = over_columns(_infeasible_range, D.size, D.shape[1], D, u, act)
     k, x = min(parts)
     return (int(k), int(x)) if k < D.shape[0] else None
