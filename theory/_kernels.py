@@ -41,6 +41,7 @@ ulps of numbers below ln 2).
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -81,6 +82,7 @@ _TINY = float(np.finfo(np.float64).tiny)
 _HUGE = float(np.finfo(np.float64).max)
 _TWO54 = 2.0**54
 _INF_BITS = int(np.array(np.inf).view(np.int64))
+_F64 = np.dtype(np.float64)
 # The smallest positive float64 (a subnormal). A product of positive numbers
 # that underflows is rounded up to it instead of to 0, so that supports are
 # exact: supp D_λ = ∪_{λ_k > 0} supp D_k, and a water-filled model is positive
@@ -111,8 +113,10 @@ def over_columns(kernel, size: int, n: int, *args) -> list:
     thread; otherwise one contiguous range per numba thread on a pool.
     """
     global _POOL
+    if size < SERIAL_BELOW:
+        return [kernel(*args, 0, n)]
     threads = numba.get_num_threads()
-    if size < SERIAL_BELOW or threads == 1 or n < 2 * threads:
+    if threads == 1 or n < 2 * threads:
         return [kernel(*args, 0, n)]
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="modgate")
@@ -122,15 +126,35 @@ def over_columns(kernel, size: int, n: int, *args) -> list:
 
 
 def _in(a) -> np.ndarray:
-    """``a`` as a read-only C-contiguous float64 view (a copy only if it is not one already)."""
+    """``a`` as a read-only C-contiguous float64 view (a copy only if it is not one already).
+
+    The per-call cost matters for small inputs, so the common cases are tested first.
+    """
+    if type(a) is np.ndarray and a.dtype is _F64:
+        flags = a.flags
+        if flags.c_contiguous:
+            if not flags.writeable:
+                return a
+            a = a.view()
+            a.setflags(write=False)
+            return a
     a = np.ascontiguousarray(a, dtype=np.float64).view()
-    a.flags.writeable = False
+    a.setflags(write=False)
     return a
 
 
-def _block(K: int) -> int:
-    """Columns per block for K rows: K blocks of rows must fit in L2 cache together."""
-    return max(256, min(_BLOCK, _BLOCK_ENTRIES // max(K, 1)))
+def _block(K: int, n: int) -> int:
+    """Columns per block for K rows of n: K blocks of rows must fit in L2 cache together
+    (and no block is longer than the input)."""
+    return max(1, min(n, max(256, min(_BLOCK, _BLOCK_ENTRIES // max(K, 1)))))
+
+
+def _total(parts: list) -> np.ndarray:
+    """The sum of the partial results of :func:`over_columns` (usually just one)."""
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
 
 
 # ---------------------------------------------------------------------------
@@ -241,7 +265,7 @@ def _scan_range(a, lo, hi):
 def scan_rows(a: np.ndarray) -> tuple[np.ndarray, bool]:
     """Row sums of a (K, n) array and whether it is clean (see :func:`_scan`), in one pass."""
     a = _in(a)
-    acc = np.sum(over_columns(_scan_range, a.size, a.shape[1], a), axis=0)
+    acc = _total(over_columns(_scan_range, a.size, a.shape[1], a))
     return _scan(acc[:-1], acc[-1])
 
 
@@ -252,7 +276,7 @@ def _scan(sums: np.ndarray, negative: float) -> tuple[np.ndarray, bool]:
     clean input has only finite entries ≥ 0 (a finite input whose sum
     overflows is not clean either: its checks look at the values again).
     """
-    return sums, bool(negative == 0 and np.all(np.isfinite(sums)))
+    return sums, bool(negative == 0 and all(map(math.isfinite, sums.tolist())))
 
 
 # ---------------------------------------------------------------------------
@@ -340,8 +364,7 @@ def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
     D = _in(D)
     K = D.shape[0]
     q = D[0] if q is None else _in(q)
-    parts = over_columns(_rows_range, D.size, D.shape[1], mode, D, q, _block(K))
-    acc = np.sum(parts, axis=0)
+    acc = _total(over_columns(_rows_range, D.size, D.shape[1], mode, D, q, _block(*D.shape)))
     values = acc[:K] if mode == _KL else -acc[:K]
     scans = [_scan(acc[K : 2 * K], acc[2 * K])]
     if mode != _ENTROPY:
@@ -404,8 +427,7 @@ def checked_mixture(lam: np.ndarray, D: np.ndarray):
     D = _in(D)
     K, n = D.shape
     out = np.empty(n)
-    parts = over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, _block(K))
-    acc = np.sum(parts, axis=0)
+    acc = _total(over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, _block(K, n)))
     return out, _scan(acc[:K], acc[K])
 
 
@@ -413,7 +435,7 @@ def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
     """D_λ = Σ_k λ_k D_k (rows with λ_k = 0 are not read); inputs not checked."""
     D = _in(D)
     out = np.empty(D.shape[1])
-    over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, _block(D.shape[0]))
+    over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, _block(*D.shape))
     return out
 
 
@@ -482,15 +504,14 @@ def checked_jsd(lam: np.ndarray, D: np.ndarray):
     """Σ_k λ_k KL(D_k‖D_λ) (= JSD_λ(D)) and the scan ``(row sums of D, clean)``, one pass."""
     D = _in(D)
     K = D.shape[0]
-    parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, True, _block(K))
-    acc = np.sum(parts, axis=0)
+    acc = _total(over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, True, _block(*D.shape)))
     return float(acc[0]), _scan(acc[1 : K + 1], acc[K + 1])
 
 
 def jsd(lam: np.ndarray, D: np.ndarray) -> float:
     """Σ_k λ_k KL(D_k‖D_λ) in joint-mass-weighted form (rows with λ_k = 0 not read)."""
     D = _in(D)
-    parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, False, _block(D.shape[0]))
+    parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, False, _block(*D.shape))
     return float(sum(p[0] for p in parts))
 
 
@@ -537,11 +558,16 @@ def _envelope_range(P, lo_out, hi_out, block, lo, hi):
 
 
 def envelope(P: np.ndarray):
-    """(ℓ, u) = (min_k p_k, max_k p_k) and the scan ``(row sums of P, clean)``, one pass."""
+    """(ℓ, u) = (min_k p_k, max_k p_k) and the scan ``(row sums of P, clean)``, one pass.
+
+    ℓ and u come back read-only: the solvers pass them to a kernel at every step.
+    """
     P = _in(P)
     K, n = P.shape
     lo, hi = np.empty(n), np.empty(n)
-    acc = np.sum(over_columns(_envelope_range, P.size, n, P, lo, hi, _block(K)), axis=0)
+    acc = _total(over_columns(_envelope_range, P.size, n, P, lo, hi, _block(K, n)))
+    lo.setflags(write=False)
+    hi.setflags(write=False)
     return lo, hi, _scan(acc[:K], acc[K])
 
 
@@ -622,8 +648,8 @@ def gate(q: np.ndarray, P: np.ndarray, rtol: float):
     P, q = _in(P), _in(q)
     K, n = P.shape
     g = np.empty((K, n))
-    parts = over_columns(_gate_range, P.size, n, P, q, g, float(rtol), _block(K))
-    acc = np.sum([p[: K + 3] for p in parts], axis=0)
+    parts = over_columns(_gate_range, P.size, n, P, q, g, float(rtol), _block(K, n))
+    acc = _total([p[: K + 3] for p in parts])
     first = min(int(p[K + 3]) for p in parts)
     scans = [_scan(acc[:K], acc[K]), _scan(acc[K + 1 : K + 2], acc[K + 2])]
     return g, scans, (first if first < n else None)
@@ -792,7 +818,9 @@ def gram(D: np.ndarray, t: np.ndarray, q=None, lo=None, hi=None):
     D, t = _in(D), _in(t)
     q, lo, hi = (_in(q), _in(lo), _in(hi)) if clipped else (t, t, t)
     K = D.shape[0]
-    parts = over_columns(_gram_range, D.size * K, D.shape[1], D, t, q, lo, hi, clipped, _block(K))
+    parts = over_columns(
+        _gram_range, D.size * K, D.shape[1], D, t, q, lo, hi, clipped, _block(*D.shape)
+    )
     A = sum(p[0] for p in parts)
     A = np.triu(A) + np.triu(A, 1).T
     return A, sum(p[1] for p in parts), float(sum(p[2] for p in parts))
