@@ -197,3 +197,13 @@ def test_heavy_tails_and_subnormals_agree_with_scipy_serial_and_split(monkeypatc
         assert close(dv.jsd(lam, D), ref.jsd(lam, D), rel=1e-10)
         m = dv.mixture(lam, D)
         assert np.array_equal(m > 0, (D > 0).any(axis=0))
+
+
+def test_T1_kl_stays_finite_when_the_ratio_overflows_or_underflows():
+    # p/q = 0.5/5e-324 overflows and 5e-324/0.5 is subnormal: the logs are taken apart.
+    for p, q in (([0.5, 0.5], [5e-324, 1.0]), ([5e-324, 1.0], [0.5, 0.5])):
+        want = sum(a * (math.log(a) - math.log(b)) for a, b in zip(p, q, strict=True) if a > 0)
+        assert math.isfinite(dv.kl(p, q))
+        assert close(dv.kl(p, q), want, rel=1e-14)
+        assert close(float(dv.kl_rows([p, p], q)[0]), want, rel=1e-14)
+    assert dv.kl([0.5, 0.5], [1.0, 0.0]) == math.inf

@@ -291,7 +291,8 @@ def _rows_range(mode, D, q, block, lo, hi):
     Returns [v_k …, s_k …, neg(D), Σq, neg(q)], with s_k the row sums of D,
     neg(·) = 1 if an entry has its sign bit set (else 0), and v_k over
     d = D_k(x) > 0: Σ d log d (``mode`` 0), Σ d log q (1) or Σ d log(d/q) (2).
-    For modes 1 and 2 the parts of log q are computed once per block of columns.
+    For modes 1 and 2 the parts of log q are computed once per block of columns
+    and shared by the K rows (except for KL with one row, see below).
     """
     K = D.shape[0]
     out = np.zeros(2 * K + 3)
@@ -307,6 +308,38 @@ def _rows_range(mode, D, q, block, lo, hi):
         fq = fq_block[:m]
         qb = q[b0:b1]
         sq = 0.0
+        if mode == _KL and K == 1:
+            # One row: caching log q does not pay; log(d/q) from the ratio, one
+            # log per column, and both logs only where the ratio leaves the
+            # normal range (q = 0, or under/overflow).
+            row = D[0, b0:b1]
+            s = 0.0
+            v = 0.0
+            odd = 0
+            for i in range(m):
+                d = row[i]
+                c = qb[i]
+                s += d
+                sq += c
+                sgn |= _sign(d)
+                sgnq |= _sign(c)
+                r = d / c
+                use = d > 0.0
+                odd += use and not (r >= _TINY and r <= _HUGE)
+                e, f = _log_parts(r)
+                v += d * (e * _LN2 + f) if use else 0.0
+            if odd:
+                v = 0.0
+                for i in range(m):
+                    d = row[i]
+                    if d > 0.0:
+                        e, f = _log_parts(d)
+                        eq, fq_ = _log_parts(qb[i])
+                        v += d * ((e - eq) * _LN2 + (f - fq_))
+            out[0] += v
+            out[1] += s
+            out[2 * K + 1] += sq
+            continue
         if mode == _CROSS:
             for i in range(m):
                 v = qb[i]
