@@ -1,1 +1,1 @@
-"""Benchmarks B1–B4 of EXPERIMENTS.md: side-by-side timing ratios, printed and saved as JSON."""
+"""Benchmarks B1–B5: side-by-side timing ratios (and memory, cold start), printed and saved as JSON."""
