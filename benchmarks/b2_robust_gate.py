@@ -7,11 +7,17 @@ fresh subprocess, so that its peak resident memory (``ru_maxrss`` of
 ``resource.getrusage``, which includes the K×n inputs D and P) is its own.
 Times are medians over repeats after one warm-up solve on a small instance
 (numba compilation is excluded).
+
+Memory: beyond its inputs, a solve should hold one array of the size of D at
+most, the K×n gate it returns (``extra_gb`` = peak − RSS after building the
+inputs). ``gate_for`` alone is measured the same way at n = 10^7 (experts P and
+a model q in their envelope as inputs).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -22,6 +28,7 @@ import numpy as np
 from benchmarks._common import save, table
 
 K = 8
+GATE_FOR_N = 10_000_000
 # n → (repeats of the dual solver, repeats of cvxpy; 0 = not run)
 SIZES = {
     1_000: (7, 5),
@@ -43,6 +50,15 @@ def _instance(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     for k in range(K):  # row by row: a temporary of one row, not of the whole matrix
         P[k] += 0.6 * D[k]
     return D, P
+
+
+def _gate_for_inputs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Experts P (as in :func:`_instance`) and a model q in their envelope (a mixture of them)."""
+    rng = np.random.default_rng(seed)
+    P = rng.random((K, n))
+    P /= P.sum(axis=1, keepdims=True)
+    w = rng.dirichlet(np.ones(K))
+    return P, w @ P
 
 
 def _rss_gb() -> float:
@@ -78,6 +94,9 @@ def measure(n: int, repeats: int, cvxpy_repeats: int) -> dict:
         "converged": res.converged,
         "peak_rss_gb": _rss_gb(),
         "inputs_rss_gb": inputs_gb,
+        "extra_gb": _rss_gb() - inputs_gb,
+        "gate_gb": 8.0 * K * n / 1e9,
+        "load": os.getloadavg()[0],
     }
     if cvxpy_repeats:
         times = []
@@ -96,28 +115,62 @@ def measure(n: int, repeats: int, cvxpy_repeats: int) -> dict:
     return row
 
 
+def measure_gate_for(n: int, repeats: int) -> dict:
+    """Time and peak memory of ``gate_for`` alone; run in a fresh process (see ``main``)."""
+    from theory.gates import gate_for
+
+    gate_for(*reversed(_gate_for_inputs(1000, seed=1)))
+    P, q = _gate_for_inputs(n)
+    inputs_gb = _rss_gb()
+    times = []
+    for _ in range(repeats):
+        g = None
+        t0 = time.perf_counter()
+        g = gate_for(q, P)
+        times.append(time.perf_counter() - t0)
+    err = float(np.max(np.abs(np.einsum("kn,kn->n", g, P) - q)))
+    return {
+        "K": K,
+        "n": n,
+        "gate_for_s": float(np.median(times)),
+        "repeats": repeats,
+        "max_abs_model_error": err,
+        "peak_rss_gb": _rss_gb(),
+        "inputs_rss_gb": inputs_gb,
+        "extra_gb": _rss_gb() - inputs_gb,
+        "gate_gb": 8.0 * K * n / 1e9,
+        "load": os.getloadavg()[0],
+    }
+
+
+def _subprocess(*args) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.b2_robust_gate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run(sizes=SIZES) -> list[dict]:
     rows = []
     for n, (repeats, cvx) in sizes.items():
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.b2_robust_gate", str(n), str(repeats), str(cvx)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append(_subprocess(n, repeats, cvx))
         print(table(rows[-1:], list(rows[-1])[:7]), flush=True)
     return rows
 
 
 def main() -> None:
     rows = run()
+    gate = _subprocess("gate_for", GATE_FOR_N, 5)
     cols = ["n", "dual_s", "dual_gap", "dual_iterations", "cvxpy_s", "abs_diff", "speedup",
-            "peak_rss_gb"]  # fmt: skip
+            "peak_rss_gb", "extra_gb", "load"]  # fmt: skip
     print(table(rows, cols))
+    print(table([gate], ["n", "gate_for_s", "peak_rss_gb", "extra_gb", "gate_gb", "load"]))
     print(
         "targets: |dual − cvxpy| ≤ 1e-7, gap ≤ 1e-9, speedup ≥ 100 at n = 1e5, "
-        "n = 1e7 in < 60 s and < 4 GB peak RSS"
+        "n = 1e7 in < 60 s and < 4 GB peak RSS, peak ≤ inputs + 1 GB (extra_gb ≤ 1)"
     )
     print(
         "saved",
@@ -125,6 +178,7 @@ def main() -> None:
             "B2",
             {
                 "rows": rows,
+                "gate_for": gate,
                 "memory": "peak resident set size (resource.getrusage ru_maxrss) of a fresh "
                 "subprocess per n, including the inputs D and P (inputs_rss_gb: after building them)",
                 "repeats": "medians over dual_repeats / cvxpy_repeats solves after a warm-up on "
@@ -135,7 +189,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4:
+    if len(sys.argv) == 4 and sys.argv[1] == "gate_for":
+        print(json.dumps(measure_gate_for(int(sys.argv[2]), int(sys.argv[3]))))
+    elif len(sys.argv) == 4:
         print(json.dumps(measure(*(int(a) for a in sys.argv[1:]))))
     else:
         main()

@@ -1,14 +1,15 @@
 """Compile (or load from numba's cache) every kernel the experiments use, up front.
 
-The divergences, the dual solver's passes, Blahut–Arimoto, the input scan of
-``theory.validation`` and the distillation/sampling loops of ``sims.distill`` are
-numba kernels compiled with ``cache=True``: the first call in a fresh
-environment compiles them (tens of seconds in all), later processes load them
-from the on-disk cache in well under a second. Numba compiles one version per
-argument type, and for arrays the type includes the memory layout and whether
-the array is read-only (``sims.wordfreq`` returns read-only domains, the
-distillation trie read-only index arrays), so the calls below use the same
-layouts as the experiments.
+The divergences, the dual solver's passes, Blahut–Arimoto, the input checks of
+``theory`` and the distillation/sampling loops of ``sims.distill`` are numba
+kernels compiled with ``cache=True``: the first call in a fresh environment
+compiles them, later processes load them from the on-disk cache in well under
+a second. Numba compiles one version per argument type, and for arrays the type
+includes the memory layout and whether the array is read-only. The kernels of
+``theory`` always receive read-only C-contiguous float64 views (so one call of
+each public function compiles everything it needs); those of ``sims.distill``
+see the types the experiments pass (read-only domains from ``sims.wordfreq``,
+read-only index arrays of the trie), which the calls below reproduce.
 
 ``modgate reproduce`` calls :func:`warm_up` before its progress bar starts, so
 that the compilation time is not charged to the first experiment (a misleading
@@ -42,17 +43,6 @@ from theory.divergences import (
 from theory.minimax import dual_function, fixed_mixture, robust_gate
 
 __all__ = ["warm_up"]
-
-
-# Inputs of at least this many entries are validated by one compiled scan
-# (theory.validation), smaller ones by numpy: the warm-up needs one of each.
-_SCAN_SIZE = 1 << 16
-
-
-def _read_only(a: np.ndarray) -> np.ndarray:
-    b = a.copy()
-    b.setflags(write=False)
-    return b
 
 
 def _instance(K: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,20 +91,14 @@ def warm_up() -> None:
     """Call the public functions of ``theory`` and ``sims`` once on tiny inputs.
 
     Every numba kernel they reach is compiled, or loaded from numba's on-disk
-    cache, for the array types the experiments pass: float64 (K, n) arrays in C
-    order, writable and read-only, below and above the size from which inputs
-    are scanned by a compiled pass. The results are discarded; the call takes a
-    fraction of a second once the cache is filled.
+    cache, for the array types the experiments pass. The results are
+    discarded; the call takes a fraction of a second once the cache is filled.
 
     Examples
     --------
     >>> warm_up()
     """
     D, P = _instance(3, 8, seed=0)
-    for d in (D, _read_only(D)):
-        _divergences(d, P)
-        _solvers(d, P)
-    big, _ = _instance(2, _SCAN_SIZE // 2, seed=1)
-    for d in (big, _read_only(big)):
-        kl_rows(d, big[1])
+    _divergences(D, P)
+    _solvers(D, P)
     _distillation()

@@ -74,3 +74,31 @@ def gram(D, t, q=None, lo=None, hi=None):
         free &= (lo < q) & (q < hi)
     Df, tf = D[:, free], t[free]
     return (Df / tf) @ Df.T, Df.sum(axis=1), float(tf.sum())
+
+
+def envelope(P):
+    """(ℓ, u) = column minima and maxima of P."""
+    return P.min(axis=0), P.max(axis=0)
+
+
+def gate(q, P, rtol):
+    """The T2 gate of q (θ to the first argmax, 1 − θ to the first argmin) and the
+    first column outside [ℓ − rtol·u, u + rtol·u] (None if there is none)."""
+    lo, hi = envelope(P)
+    slack = rtol * hi
+    ok = (q >= lo - slack) & (q <= hi + slack)
+    width = hi - lo
+    with np.errstate(over="ignore"):
+        theta = np.divide(q - lo, width, out=np.zeros_like(q), where=width > 0)
+    theta = np.clip(theta, 0.0, 1.0)
+    cols = np.arange(q.shape[0])
+    g = np.zeros_like(P)
+    g[P.argmin(axis=0), cols] += 1.0 - theta
+    g[P.argmax(axis=0), cols] += theta
+    return g, (None if ok.all() else int(np.argmin(ok)))
+
+
+def first_infeasible(D, u, active):
+    """First (k, x) in row-major order with active[k] and D[k, x] > 0 = u[x], or None."""
+    bad = (D > 0) & (u == 0)[None, :] & np.asarray(active, bool)[:, None]
+    return tuple(int(v) for v in np.argwhere(bad)[0]) if bad.any() else None

@@ -171,3 +171,39 @@ def test_large_inputs_split_over_threads_agree_with_scipy():
     np.testing.assert_allclose(dv.kl_rows(D, q), ref.kl_rows(D, q), rtol=1e-12)
     lam = np.array([0.2, 0.5, 0.3])
     assert close(dv.jsd(lam, D), ref.jsd(lam, D), rel=1e-10)
+
+
+def test_heavy_tails_and_subnormals_agree_with_scipy_serial_and_split(monkeypatch):
+    # Dirichlet(0.02) rows put most entries near 1e-100..1e-300; some are subnormal or 0.
+    rng = np.random.default_rng(11)
+    n = _kernels.SERIAL_BELOW // 2 + 7
+    D = rng.dirichlet(np.full(n, 0.02), size=3)
+    D[0, :50] = 5e-324
+    D[0] /= D[0].sum()
+    q = rng.dirichlet(np.full(n, 0.05))
+    q[q < 1e-300] = 0.0
+    q[np.argmax(D[1])] += 1e-3  # q > 0 where D_1 has its mass; D_0, D_2 may hit zeros of q
+    q /= q.sum()
+    lam = np.array([0.2, 0.5, 0.3])
+    assert np.any((D > 0) & (D < 2.3e-308))
+    for threshold in (1 << 62, 0):  # one range on this thread, then split over threads
+        monkeypatch.setattr(_kernels, "SERIAL_BELOW", threshold)
+        with np.errstate(divide="ignore"):
+            want_kl, want_ce = ref.kl_rows(D, q), ref.cross_entropy_rows(D, q)
+        for got, want in ((dv.kl_rows(D, q), want_kl), (dv.cross_entropy_rows(D, q), want_ce)):
+            assert all(close(a, b, rel=1e-11) for a, b in zip(got, want, strict=True))
+        H = dv.entropy_rows(D)
+        assert all(close(H[k], ref.entropy(D[k]), rel=1e-11) for k in range(3))
+        assert close(dv.jsd(lam, D), ref.jsd(lam, D), rel=1e-10)
+        m = dv.mixture(lam, D)
+        assert np.array_equal(m > 0, (D > 0).any(axis=0))
+
+
+def test_T1_kl_stays_finite_when_the_ratio_overflows_or_underflows():
+    # p/q = 0.5/5e-324 overflows and 5e-324/0.5 is subnormal: the logs are taken apart.
+    for p, q in (([0.5, 0.5], [5e-324, 1.0]), ([5e-324, 1.0], [0.5, 0.5])):
+        want = sum(a * (math.log(a) - math.log(b)) for a, b in zip(p, q, strict=True) if a > 0)
+        assert math.isfinite(dv.kl(p, q))
+        assert close(dv.kl(p, q), want, rel=1e-14)
+        assert close(float(dv.kl_rows([p, p], q)[0]), want, rel=1e-14)
+    assert dv.kl([0.5, 0.5], [1.0, 0.0]) == math.inf

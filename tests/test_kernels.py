@@ -3,7 +3,8 @@
 Each kernel is run twice on the same input: in one range on the calling thread,
 and split over column ranges on threads (by lowering the serial threshold to 0);
 both must agree with the reference, so the threading policy can never change a
-value.
+value. The kernels that validate while they compute must report the row sums
+and the bad entries (NaN, ±inf, negative) of exactly the input that has them.
 """
 
 from contextlib import contextmanager
@@ -20,15 +21,19 @@ from theory import _kernels
 def _close(a, b, rel=1e-11, abs_=1e-13):
     a, b = np.asarray(a, float), np.asarray(b, float)
     both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
-    ok = both_inf | (np.abs(a - b) <= abs_ + rel * np.maximum(np.abs(a), np.abs(b)))
+    with np.errstate(invalid="ignore"):
+        ok = both_inf | (np.abs(a - b) <= abs_ + rel * np.maximum(np.abs(a), np.abs(b)))
     return bool(np.all(ok))
 
 
 @st.composite
 def instances(draw):
-    """Small stacks with zeros, tiny and subnormal entries, a target and weights."""
+    """Stacks with zeros, tiny and subnormal entries, a target and weights.
+
+    Most are small; some span several column blocks of the blocked kernels.
+    """
     K = draw(st.integers(1, 4))
-    n = draw(st.integers(1, 40))
+    n = draw(st.one_of(st.integers(1, 40), st.integers(2000, 5000)))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     D = rng.dirichlet(np.full(n, 0.5), size=K)
@@ -81,6 +86,7 @@ def test_divergence_kernels_match_reference(split, inst):
         # Exact support: supp D_λ = ∪_{λ_k > 0} supp D_k, even where λ_k D_k(x) underflows.
         assert np.array_equal(m > 0, ((lam[:, None] > 0) & (D > 0)).any(axis=0))
         assert _close(_kernels.jsd_sum(lam, D, m), ref.jsd(lam, D), abs_=1e-12)
+        assert _close(_kernels.jsd(lam, D), ref.jsd(lam, D), abs_=1e-12)
 
 
 @SPLIT
@@ -148,3 +154,126 @@ def test_split_covers_every_column_exactly_once(monkeypatch):
     for lo, hi in parts:
         covered[lo:hi] += 1
     assert np.all(covered == 1)
+
+
+MODES = {0: "entropy", 1: "cross_entropy", 2: "kl"}
+
+
+def _reference_rows(mode, D, q):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {0: ref.entropy_rows, 1: ref.cross_entropy_rows, 2: ref.kl_rows}[mode](
+            *((D,) if mode == 0 else (D, q))
+        )
+
+
+@SPLIT
+@pytest.mark.parametrize("mode", list(MODES), ids=list(MODES.values()))
+@given(inst=instances())
+def test_checked_rows_compute_and_scan_in_one_pass(split, mode, inst):
+    with policy(split):
+        D, q, lam = inst
+        values, scans = _kernels.checked_rows(mode, D, None if mode == 0 else q)
+        assert _close(values, _reference_rows(mode, D, q), abs_=1e-12)
+        np.testing.assert_allclose(scans[0][0], D.sum(axis=1), rtol=1e-13)
+        assert scans[0][1]
+        if mode:
+            np.testing.assert_allclose(scans[1][0], [q.sum()], rtol=1e-13)
+            assert scans[1][1]
+
+
+@SPLIT
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -1e-300, -0.5])
+@pytest.mark.parametrize("where", ["D", "q"])
+def test_checked_kernels_flag_the_input_with_a_bad_entry(split, bad, where):
+    rng = np.random.default_rng(3)
+    D = rng.dirichlet(np.ones(3001), size=3)
+    q = rng.dirichlet(np.ones(3001))
+    lam = np.array([0.2, 0.0, 0.8])
+    if where == "D":
+        D[1, 2999] = bad  # a row with λ_k = 0: the checked kernels still read it
+    else:
+        q[1500] = bad
+    with policy(split), np.errstate(all="ignore"):
+        for mode in MODES:
+            _, scans = _kernels.checked_rows(mode, D, None if mode == 0 else q)
+            assert scans[0][1] == (where != "D")
+            if mode:
+                assert scans[1][1] == (where != "q")
+        if where == "D":
+            assert not _kernels.checked_mixture(lam, D)[1][1]
+            assert not _kernels.checked_jsd(lam, D)[1][1]
+            assert not _kernels.envelope(D)[2][1]
+        g, scans, _ = _kernels.gate(q, D, 1e-12)
+        assert [scans[0][1], scans[1][1]] == [where != "D", where != "q"]
+
+
+@SPLIT
+@given(inst=instances())
+def test_checked_mixture_and_jsd_match_reference(split, inst):
+    with policy(split):
+        D, q, lam = inst
+        m, (sums, clean) = _kernels.checked_mixture(lam, D)
+        np.testing.assert_array_equal(m, _kernels.mixture(lam, D))
+        np.testing.assert_allclose(m, ref.mixture(lam, D), rtol=1e-14, atol=1e-321)
+        np.testing.assert_allclose(sums, D.sum(axis=1), rtol=1e-13)
+        value, (sums_j, clean_j) = _kernels.checked_jsd(lam, D)
+        assert _close(value, ref.jsd(lam, D), abs_=1e-12)
+        np.testing.assert_allclose(sums_j, D.sum(axis=1), rtol=1e-13)
+        assert clean and clean_j
+
+
+@SPLIT
+@given(inst=instances(), ties=st.booleans())
+def test_envelope_and_gate_match_reference(split, inst, ties):
+    with policy(split):
+        D, q, lam = inst
+        P = D.copy()
+        if ties and P.shape[0] > 1:
+            P[1, ::2] = P[0, ::2]  # equal experts: u = ℓ, and ties for argmin/argmax
+        lo, hi, (sums, clean) = _kernels.envelope(P)
+        rlo, rhi = ref.envelope(P)
+        assert np.array_equal(lo, rlo) and np.array_equal(hi, rhi)
+        np.testing.assert_allclose(sums, P.sum(axis=1), rtol=1e-13)
+        for target in (lam @ P, q):  # inside the envelope, and (usually) outside
+            g, scans, outside = _kernels.gate(target, P, 1e-12)
+            rg, routside = ref.gate(target, P, 1e-12)
+            assert np.array_equal(g, rg)
+            assert outside == routside
+
+
+@SPLIT
+@given(inst=instances(), data=st.data())
+def test_first_infeasible_matches_reference(split, inst, data):
+    with policy(split):
+        D, q, lam = inst
+        u = q  # q has zeros in the "zeros" family
+        active = np.array(data.draw(st.lists(st.booleans(), min_size=len(D), max_size=len(D))))
+        assert _kernels.first_infeasible(D, u, active) == ref.first_infeasible(D, u, active)
+
+
+def test_log_parts_is_accurate_on_every_finite_non_negative_float():
+    r = np.concatenate(
+        [
+            [
+                5e-324,
+                1e-320,
+                2.2250738585072014e-308,
+                1e-300,
+                0.5,
+                1.0,
+                2.0,
+                1.7976931348623157e308,
+            ],
+            np.nextafter(1.0, [0.0, 2.0]),
+            np.sqrt([0.5, 2.0]),
+            np.geomspace(1e-320, 1e300, 2000),
+            1.0 + np.linspace(-1e-6, 1e-6, 101),
+        ]
+    )
+    for x in r:
+        e, f = _kernels._log_parts(x)
+        got = e * np.log(2.0) + f
+        assert abs(got - np.log(x)) <= 4e-16 * max(1.0, abs(np.log(x))), x
+        assert float(e).is_integer() and abs(f) <= 0.35
+    e, f = _kernels._log_parts(0.0)
+    assert e == -np.inf

@@ -1,27 +1,47 @@
-r"""Every compiled kernel of the package, and the one policy that runs them in parallel.
+r"""Every compiled kernel of theory, and the one policy that runs them in parallel.
 
-The kernels work on validated, C-contiguous float64 arrays and never check
-their inputs: the public functions (:mod:`theory.divergences`, the solvers)
-validate first. Each kernel ``*_range`` computes its result on a column range
-``[lo, hi)`` of X; :func:`over_columns` runs it on the calling thread for small
+Each kernel ``*_range`` computes its result on a column range ``[lo, hi)`` of
+its (K, n) input; :func:`over_columns` runs it on the calling thread for small
 inputs and on one contiguous column range per core otherwise (the kernels
-release the GIL), and the caller combines the partial results (sums, minima,
-maxima). That is the only threading policy: there is no ``prange`` here, so no
-numba thread team is ever started for a small input.
+release the GIL), and the caller combines the partial results (sums, minima).
+That is the only threading policy: there is no ``prange`` here, so no numba
+thread team is ever started for a small input.
+
+Validation in the same pass. A public function must not read a large input
+twice, once to check it and once to compute with it. So the kernels that read
+distributions (the divergences, the mixture, the envelope of the experts)
+also return, for every input row, its sum and the OR of the sign bits of its
+entries; :mod:`theory.validation` turns those into the package's error
+messages (searching for the offending index only when there is one).
+
+The validity test. An input is clean when its row sums are finite (a NaN or
+an infinite entry makes its row sum NaN or infinite) and no entry has its sign
+bit set: an integer OR per entry, much cheaper than comparisons.
+
+One compiled version per kernel. Numba compiles a kernel once per argument
+type, and for arrays the type includes the layout and whether the array is
+writable. The wrappers below hand every input to the kernels as a read-only,
+C-contiguous float64 view (outputs are always fresh writable arrays), so each
+kernel has exactly one version to compile, whatever the caller passes.
 
 Conventions (scipy.special's ``xlogy``/``rel_entr``): natural logarithms,
 :math:`0\log 0 = 0`, :math:`d\log(d/0) = +\infty` for d > 0. Each kernel has a
 plain-numpy reference in ``tests/reference.py``, used only by the tests.
 
-Speed: libm's ``log`` is an opaque call, so loops calling it run one element at
-a time. :func:`_log` reads the exponent off the bits and evaluates a short odd
-series, which LLVM vectorizes; it is used on normal positive floats only, and
-every loop falls back to ``np.log`` for the rare subnormal, zero or infinite
-argument.
+Speed. libm's ``log`` is an opaque call, so a loop calling it runs one element
+at a time. :func:`_log_parts` reads the exponent off the bits and evaluates a
+short odd series, which LLVM vectorizes, for every finite r ≥ 0 (subnormals
+are rescaled, 0 gives −∞), so no loop needs a slow path. The divergences take
+log(d/q) as (e_d − e_q)·ln 2 + (f_d − f_q) from the parts of d and of q: the
+logs of q (or of the mixture) are computed once per column block and reused
+by the K rows, one division per entry instead of two, and the difference is as
+accurate as the log of the rounded ratio (both parts are exact or within a few
+ulps of numbers below ln 2).
 """
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -39,6 +59,13 @@ __all__ = [
     "cross_entropy_rows",
     "mixture",
     "jsd_sum",
+    "jsd",
+    "checked_rows",
+    "checked_mixture",
+    "checked_jsd",
+    "envelope",
+    "gate",
+    "first_infeasible",
     "fill_pass",
     "fill_model",
     "gram",
@@ -53,19 +80,27 @@ _FAST = dict(_JIT, fastmath={"reassoc", "contract"})
 _LN2 = float(np.log(2.0))
 _TINY = float(np.finfo(np.float64).tiny)
 _HUGE = float(np.finfo(np.float64).max)
+_TWO54 = 2.0**54
+_INF_BITS = int(np.array(np.inf).view(np.int64))
+_F64 = np.dtype(np.float64)
 # The smallest positive float64 (a subnormal). A product of positive numbers
 # that underflows is rounded up to it instead of to 0, so that supports are
 # exact: supp D_λ = ∪_{λ_k > 0} supp D_k, and a water-filled model is positive
 # wherever its target is, even for probabilities near 1e-323.
 _SUB = float(np.nextafter(0.0, 1.0))
 
-# Columns per block of the cross-entropy kernel: the block's logs stay in L1
-# cache while the K rows read them.
+# Columns per block of the blocked kernels: the logs of a block of q (or of the
+# mixture) stay in L1 cache while the K rows read them, and the K rows of a
+# block stay in L2 cache for the second look of the JSD kernel.
 _BLOCK = 2048
+_BLOCK_ENTRIES = 1 << 15
 
 #: Inputs with fewer entries than this (K·n) run on the calling thread: below
 #: it, handing work to other threads costs more than the arithmetic.
 SERIAL_BELOW = 1 << 16
+
+# What the divergence kernel sums per row.
+_ENTROPY, _CROSS, _KL = 0, 1, 2
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -78,14 +113,48 @@ def over_columns(kernel, size: int, n: int, *args) -> list:
     thread; otherwise one contiguous range per numba thread on a pool.
     """
     global _POOL
+    if size < SERIAL_BELOW:
+        return [kernel(*args, 0, n)]
     threads = numba.get_num_threads()
-    if size < SERIAL_BELOW or threads == 1 or n < 2 * threads:
+    if threads == 1 or n < 2 * threads:
         return [kernel(*args, 0, n)]
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="modgate")
     step = -(-n // threads)
     bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
     return list(_POOL.map(lambda b: kernel(*args, *b), bounds))
+
+
+def _in(a) -> np.ndarray:
+    """``a`` as a read-only C-contiguous float64 view (a copy only if it is not one already).
+
+    The per-call cost matters for small inputs, so the common cases are tested first.
+    """
+    if type(a) is np.ndarray and a.dtype is _F64:
+        flags = a.flags
+        if flags.c_contiguous:
+            if not flags.writeable:
+                return a
+            a = a.view()
+            a.setflags(write=False)
+            return a
+    a = np.ascontiguousarray(a, dtype=np.float64).view()
+    a.setflags(write=False)
+    return a
+
+
+def _block(K: int, n: int) -> int:
+    """Columns per block for K rows of n: K blocks of rows must fit in L2 cache together
+    (and no block is longer than the input)."""
+    return max(1, min(n, max(256, min(_BLOCK, _BLOCK_ENTRIES // max(K, 1)))))
+
+
+def _total(parts: list) -> np.ndarray:
+    """The sum of the partial results of :func:`over_columns` (usually just one)."""
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
 
 
 # ---------------------------------------------------------------------------
@@ -114,91 +183,60 @@ def _float(typingctx, x):
 
 
 @numba.njit(inline="always", **_FAST)
-def _log(r):
-    """Natural log of a normal positive float64, in a form LLVM can vectorize.
+def _log_parts(r):
+    """(e, f) with log r = e·ln 2 + f for a finite r ≥ 0, in a form LLVM can vectorize.
 
-    r = m·2^e with m ∈ [√½, √2) read off the bits, and log m = 2 atanh(s),
-    s = (m − 1)/(m + 1), |s| ≤ 0.172, summed to s^21 (truncation < 1e-17
-    relative): accurate to a few ulps, including near r = 1 where s is computed
-    without cancellation.
+    r = m·2^e with m ∈ [√½, √2) read off the bits (a subnormal r is first
+    scaled by 2^54), and f = log m = 2 atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172:
+    f = 2s·P(s²) with P the degree-7 near-minimax fit of atanh(s)/s on
+    s² ∈ [0, 0.0295] (relative error 3e-18, below the rounding of the last
+    operations), so f is within 2 ulps, also near m = 1 where s is computed
+    without cancellation. e is an integer-valued float, −∞ for r = 0.
     """
-    bits = _bits(r)
+    sub = r < _TINY
+    x = r * _TWO54 if sub else r
+    bits = _bits(x)
     frac = bits & 0x000FFFFFFFFFFFFF
     big = frac > 0x6A09E667F3BCD  # mantissa ≥ √2: use m/2 and e + 1
-    ex = (bits >> 52) - 1023 + np.int64(big)
+    ex = (bits >> 52) - 1023 + np.int64(big) - (54 if sub else 0)
     m = _float(frac | (0x3FE0000000000000 if big else 0x3FF0000000000000))
     s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    p = 1.0 / 21.0
-    p = p * s2 + 1.0 / 19.0
-    p = p * s2 + 1.0 / 17.0
-    p = p * s2 + 1.0 / 15.0
-    p = p * s2 + 1.0 / 13.0
-    p = p * s2 + 1.0 / 11.0
-    p = p * s2 + 1.0 / 9.0
-    p = p * s2 + 1.0 / 7.0
-    p = p * s2 + 1.0 / 5.0
-    p = p * s2 + 1.0 / 3.0
-    p = p * s2 + 1.0
-    return ex * _LN2 + 2.0 * s * p
-
-
-@numba.njit(inline="always", **_JIT)
-def _log_ratio(a, b):
-    """log(a/b) for a > 0, b ≥ 0, also when a/b under- or overflows (then log a − log b)."""
-    r = a / b
-    if r >= _TINY and r <= _HUGE:
-        return np.log(r)
-    return np.log(a) - np.log(b)
+    z = s * s
+    p = 0.07404855180327638
+    p = p * z + 0.07656264074182095
+    p = p * z + 0.09091815840114664
+    p = p * z + 0.11111098528363024
+    p = p * z + 0.1428571438032084
+    p = p * z + 0.1999999999965117
+    p = p * z + 0.33333333333333826
+    t = 2.0 * s
+    e = float(ex) if r > 0.0 else -np.inf
+    return e, t + t * z * p
 
 
 @numba.njit(inline="always", **_FAST)
-def _weighted_log_ratio_sum(c, w, a, b):
-    """Σ over i with c·w_i > 0 of c·w_i·log(a_i / b_i).
+def _max(a, b):
+    """max(a, b) as one select: numba's builtin also orders NaN, which costs more and can
+    stop vectorization. The kernels never see NaN where they use it."""
+    return a if a >= b else b
 
-    The vectorized pass counts the ratios that are not normal finite floats
-    (b = 0, or under/overflow); if there are any, the sum is taken again with
-    :func:`_log_ratio`, which gives the exact conventions (+inf where a > 0 = b)
-    and stays finite when only the ratio overflows. Callers pass slices, so the
-    loop index starts at 0: LLVM then knows it is non-negative, which is what
-    lets it vectorize the loop.
+
+@numba.njit(inline="always", **_FAST)
+def _min(a, b):
+    """min(a, b) as one select (see :func:`_max`)."""
+    return a if a <= b else b
+
+
+@numba.njit(inline="always", **_FAST)
+def _sign(v):
+    """The bit pattern of v: OR-ed over an input, its top bit says whether any entry is negative.
+
+    Together with finite row sums (NaN and ±inf make a sum non-finite) that is
+    the whole validity test, at the cost of one integer OR per entry. −0.0 and
+    huge entries whose sum overflows also fail it; the second look at the
+    values (:func:`theory.validation._entries`) sorts those out.
     """
-    s = 0.0
-    nbad = 0
-    for i in range(w.shape[0]):
-        r = a[i] / b[i]
-        wi = c * w[i]
-        use = wi > 0.0
-        nbad += use and not (r >= _TINY and r <= _HUGE)
-        s += wi * _log(r) if use else 0.0
-    if nbad == 0:
-        return s
-    s = 0.0
-    for i in range(w.shape[0]):
-        wi = c * w[i]
-        if wi > 0.0:
-            s += wi * _log_ratio(a[i], b[i])
-    return s
-
-
-@numba.njit(inline="always", **_FAST)
-def _xlogx_sum(w):
-    """Σ_i w_i log w_i over w_i > 0 (0 log 0 = 0)."""
-    s = 0.0
-    nbad = 0
-    for i in range(w.shape[0]):
-        v = w[i]
-        use = v > 0.0
-        nbad += use and not (v >= _TINY and v <= _HUGE)
-        s += v * _log(v) if use else 0.0
-    if nbad == 0:
-        return s
-    s = 0.0
-    for i in range(w.shape[0]):
-        v = w[i]
-        if v > 0.0:
-            s += v * np.log(v)
-    return s
+    return _bits(v)
 
 
 # ---------------------------------------------------------------------------
@@ -207,141 +245,462 @@ def _xlogx_sum(w):
 
 
 @numba.njit(**_FAST)
-def scan_rows(a):
-    """Row sums of a C-contiguous (K, n) array and whether every entry is finite and ≥ 0.
-
-    One pass instead of numpy's three (isfinite, < 0, sum); NaN fails both
-    comparisons, so it is caught without a separate test.
-    """
-    K, n = a.shape
-    sums = np.empty(K)
-    bad = 0
+def _scan_range(a, lo, hi):
+    """[row sums of a[:, lo:hi] …, 1 if an entry has its sign bit set else 0]."""
+    K = a.shape[0]
+    out = np.zeros(K + 1)
+    sgn = 0
     for k in range(K):
-        row = a[k]
+        row = a[k, lo:hi]
         s = 0.0
-        for i in range(n):
+        for i in range(row.shape[0]):
             v = row[i]
             s += v
-            bad += not (v >= 0.0 and v <= _HUGE)
-        sums[k] = s
-    return sums, bad == 0
-
-
-# ---------------------------------------------------------------------------
-# Divergences (T1)
-# ---------------------------------------------------------------------------
-
-
-@numba.njit(**_FAST)
-def _kl_rows_range(D, q, lo, hi):
-    """KL(D_k‖q) restricted to columns [lo, hi): Σ over D > 0 of D log(D/q)."""
-    out = np.empty(D.shape[0])
-    q = q[lo:hi]
-    for k in range(D.shape[0]):
-        row = D[k, lo:hi]
-        out[k] = _weighted_log_ratio_sum(1.0, row, row, q)
+            sgn |= _sign(v)
+        out[k] = s
+    out[K] = sgn < 0
     return out
 
 
-@numba.njit(**_FAST)
-def _entropy_rows_range(D, lo, hi):
-    """H(D_k) = −Σ over D > 0 of D log D, restricted to columns [lo, hi)."""
-    out = np.empty(D.shape[0])
-    for k in range(D.shape[0]):
-        out[k] = -_xlogx_sum(D[k, lo:hi])
-    return out
+def scan_rows(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Row sums of a (K, n) array and whether it is clean (see :func:`_scan`), in one pass."""
+    a = _in(a)
+    acc = _total(over_columns(_scan_range, a.size, a.shape[1], a))
+    return _scan(acc[:-1], acc[-1])
+
+
+def _scan(sums: np.ndarray, negative: float) -> tuple[np.ndarray, bool]:
+    """``(sums, clean)``: clean when no entry had its sign bit set and every sum is finite.
+
+    An input with a NaN or an infinite entry has a non-finite row sum, so a
+    clean input has only finite entries ≥ 0 (a finite input whose sum
+    overflows is not clean either: its checks look at the values again).
+    """
+    return sums, bool(negative == 0 and all(map(math.isfinite, sums.tolist())))
+
+
+# ---------------------------------------------------------------------------
+# Divergences (T1), each with the validation of its inputs in the same pass
+# ---------------------------------------------------------------------------
 
 
 @numba.njit(**_FAST)
-def _cross_entropy_rows_range(D, q, lo, hi):
-    """CE(D_k, q) = −Σ over D > 0 of D log q on columns [lo, hi), one log per column.
+def _rows_range(mode, D, q, block, lo, hi):
+    """Per-row sums over the columns [lo, hi) of D (and q), in one read of each.
 
-    The logs of a block of q are computed once (vectorized) and reused by the
-    K rows; +inf where D_k(x) > 0 = q(x).
+    Returns [v_k …, s_k …, neg(D), Σq, neg(q)], with s_k the row sums of D,
+    neg(·) = 1 if an entry has its sign bit set (else 0), and v_k over
+    d = D_k(x) > 0: Σ d log d (``mode`` 0), Σ d log q (1) or Σ d log(d/q) (2).
+    For modes 1 and 2 the parts of log q are computed once per block of columns
+    and shared by the K rows (except for KL with one row, see below). For the
+    entropy q is not read.
     """
     K = D.shape[0]
-    out = np.zeros(K)
-    lq = np.empty(_BLOCK)
-    for b0 in range(lo, hi, _BLOCK):
-        b1 = min(hi, b0 + _BLOCK)
+    out = np.zeros(2 * K + 3)
+    # The parts (e, f) of log q on a block; they stay 0 for the entropy, which is
+    # then the KL loop against q = 1: one loop (and one inlined log) less to compile.
+    eq_block = np.zeros(block)
+    fq_block = np.zeros(block)
+    sgn = 0
+    sgnq = 0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
         m = b1 - b0
+        eq = eq_block[:m]
+        fq = fq_block[:m]
         qb = q[b0:b1]
-        nbad = 0
-        for i in range(m):
-            v = qb[i]
-            nbad += not (v >= _TINY and v <= _HUGE)
-            lq[i] = _log(v)
-        if nbad:
+        if mode == _KL and K == 1:
+            # One row: caching log q does not pay; log(d/q) from the ratio, one
+            # log per column. A block where the ratio leaves the normal range
+            # (q = 0, or under/overflow) is done again below, with both logs.
+            row = D[0, b0:b1]
+            s = 0.0
+            sq = 0.0
+            v = 0.0
+            odd = 0
             for i in range(m):
-                lq[i] = np.log(qb[i])
-        lb = lq[:m]
+                d = row[i]
+                c = qb[i]
+                s += d
+                sq += c
+                sgn |= _sign(d)
+                sgnq |= _sign(c)
+                r = d / c
+                use = d > 0.0
+                odd += use and not (r >= _TINY and r <= _HUGE)
+                e, f = _log_parts(r)
+                v += d * (e * _LN2 + f) if use else 0.0
+            if not odd:
+                out[0] += v
+                out[1] += s
+                out[2 * K + 1] += sq
+                continue
+        sq = 0.0
+        if mode != _ENTROPY:
+            for i in range(m):
+                c = qb[i]
+                sq += c
+                sgnq |= _sign(c)
+                e, f = _log_parts(c)
+                eq[i] = e
+                fq[i] = f
+        out[2 * K + 1] += sq
         for k in range(K):
             row = D[k, b0:b1]
             s = 0.0
-            for i in range(m):
-                d = row[i]
-                s += d * lb[i] if d > 0.0 else 0.0
-            out[k] -= s
+            v = 0.0
+            if mode == _CROSS:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    sgn |= _sign(d)
+                    v += d * (eq[i] * _LN2 + fq[i]) if d > 0.0 else 0.0
+            else:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    sgn |= _sign(d)
+                    e, f = _log_parts(d)
+                    v += d * ((e - eq[i]) * _LN2 + (f - fq[i])) if d > 0.0 else 0.0
+            out[k] += v
+            out[K + k] += s
+    out[2 * K] = sgn < 0
+    out[2 * K + 2] = sgnq < 0
     return out
 
 
-@numba.njit(**_FAST)
-def _mixture_range(lam, D, out, lo, hi):
-    """out[lo:hi] = Σ_k λ_k D_k[lo:hi], with exact support (underflow rounds up to _SUB)."""
-    part = out[lo:hi]
-    part[:] = 0.0
-    for k in range(D.shape[0]):
-        w = lam[k]
-        if w > 0.0:
-            row = D[k, lo:hi]
-            for i in range(hi - lo):
-                d = row[i]
-                part[i] += max(w * d, _SUB) if d > 0.0 else 0.0
-    return out
+def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
+    """Row divergences of ``mode`` with the scans of D (and q): ``(values, scans)``.
 
-
-@numba.njit(**_FAST)
-def _jsd_range(lam, D, m, lo, hi):
-    """Σ over (k, x ∈ [lo, hi)) with λ_k D_k(x) > 0 of λ_k D_k(x) log(D_k(x) / m(x)).
-
-    Weighting each term by the joint mass λ_k D_k(x) (not λ_k times a row
-    divergence) keeps 0 log 0 = 0 when that joint mass underflows: then
-    m(x) ≥ λ_k D_k(x) > 0 whenever a term is evaluated.
+    ``values`` are H(D_k), CE(D_k, q) or KL(D_k‖q) (modes 0, 1, 2; no clamping
+    of rounding below 0); ``scans`` is ``[(row sums of D, clean), (sum of q, clean)]``
+    (only D for the entropy), ``clean`` as in :func:`_scan`.
     """
-    total = 0.0
-    m = m[lo:hi]
-    for k in range(D.shape[0]):
-        if lam[k] > 0.0:
-            row = D[k, lo:hi]
-            total += _weighted_log_ratio_sum(lam[k], row, row, m)
-    return total
+    D = _in(D)
+    K = D.shape[0]
+    q = D[0] if q is None else _in(q)
+    acc = _total(over_columns(_rows_range, D.size, D.shape[1], mode, D, q, _block(*D.shape)))
+    values = acc[:K] if mode == _KL else -acc[:K]
+    scans = [_scan(acc[K : 2 * K], acc[2 * K])]
+    if mode != _ENTROPY:
+        scans.append(_scan(acc[2 * K + 1 : 2 * K + 2], acc[2 * K + 2]))
+    return values, scans
 
 
 def kl_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(D_k‖q) per row (no clamping of rounding below 0)."""
-    return np.sum(over_columns(_kl_rows_range, D.size, D.shape[1], D, q), axis=0)
+    """KL(D_k‖q) per row (no clamping of rounding below 0); inputs not checked."""
+    return checked_rows(_KL, D, q)[0]
 
 
 def entropy_rows(D: np.ndarray) -> np.ndarray:
-    """H(D_k) per row."""
-    return np.sum(over_columns(_entropy_rows_range, D.size, D.shape[1], D), axis=0)
+    """H(D_k) per row; inputs not checked."""
+    return checked_rows(_ENTROPY, D, None)[0]
 
 
 def cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """CE(D_k, q) per row; +inf where D_k puts mass on a zero of q."""
-    return np.sum(over_columns(_cross_entropy_rows_range, D.size, D.shape[1], D, q), axis=0)
+    """CE(D_k, q) per row; +inf where D_k puts mass on a zero of q; inputs not checked."""
+    return checked_rows(_CROSS, D, q)[0]
+
+
+@numba.njit(**_FAST)
+def _mixture_range(lam, D, out, check, block, lo, hi):
+    """out[lo:hi] = Σ_k λ_k D_k[lo:hi] with exact support (underflow rounds up to _SUB).
+
+    Returns [row sums of D …, neg(D)] when ``check`` (rows with λ_k = 0 are then
+    read too); without it rows with λ_k = 0 are skipped and the sums are 0.
+    """
+    K = D.shape[0]
+    acc = np.zeros(K + 1)
+    sgn = 0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        part = out[b0:b1]
+        for i in range(b1 - b0):
+            part[i] = 0.0
+        for k in range(K):
+            w = lam[k]
+            row = D[k, b0:b1]
+            s = 0.0
+            if w > 0.0:
+                for i in range(b1 - b0):
+                    d = row[i]
+                    s += d
+                    sgn |= _sign(d)
+                    part[i] += _max(w * d, _SUB) if d > 0.0 else 0.0
+            elif check:
+                for i in range(b1 - b0):
+                    d = row[i]
+                    s += d
+                    sgn |= _sign(d)
+            acc[k] += s
+    acc[K] = sgn < 0
+    return acc
+
+
+def checked_mixture(lam: np.ndarray, D: np.ndarray):
+    """D_λ = Σ_k λ_k D_k and the scan ``(row sums of D, clean)`` of D, in one pass."""
+    D = _in(D)
+    K, n = D.shape
+    out = np.empty(n)
+    acc = _total(over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, _block(K, n)))
+    return out, _scan(acc[:K], acc[K])
 
 
 def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """D_λ = Σ_k λ_k D_k."""
+    """D_λ = Σ_k λ_k D_k (rows with λ_k = 0 are not read); inputs not checked."""
+    D = _in(D)
     out = np.empty(D.shape[1])
-    over_columns(_mixture_range, D.size, D.shape[1], lam, D, out)
+    over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, _block(*D.shape))
     return out
 
 
+@numba.njit(**_FAST)
+def _jsd_range(lam, D, check, block, lo, hi):
+    """[Σ_k λ_k KL(D_k‖D_λ) on columns [lo, hi), row sums of D …, neg(D)] in one read of D.
+
+    Per block of columns: the mixture D_λ of the block, then the terms
+    λ_k D_k log(D_k / D_λ), the K rows of the block read again from cache.
+    Weighting each term by the joint mass λ_k D_k(x) (not λ_k times a row
+    divergence) keeps 0 log 0 = 0 when that joint mass underflows: then
+    D_λ(x) ≥ λ_k D_k(x) > 0 whenever a term is evaluated.
+    """
+    K = D.shape[0]
+    acc = np.zeros(K + 2)
+    mb = np.empty(block)
+    em = np.empty(block)
+    fm = np.empty(block)
+    sgn = 0
+    total = 0.0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        m = b1 - b0
+        part = mb[:m]
+        for i in range(m):
+            part[i] = 0.0
+        for k in range(K):
+            w = lam[k]
+            row = D[k, b0:b1]
+            s = 0.0
+            if w > 0.0:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    sgn |= _sign(d)
+                    part[i] += _max(w * d, _SUB) if d > 0.0 else 0.0
+            elif check:
+                for i in range(m):
+                    d = row[i]
+                    s += d
+                    sgn |= _sign(d)
+            acc[1 + k] += s
+        le = em[:m]
+        lf = fm[:m]
+        for i in range(m):
+            e, f = _log_parts(part[i])
+            le[i] = e
+            lf[i] = f
+        for k in range(K):
+            c = lam[k]
+            if c > 0.0:
+                row = D[k, b0:b1]
+                s = 0.0
+                for i in range(m):
+                    d = row[i]
+                    w = c * d
+                    e, f = _log_parts(d)
+                    s += w * ((e - le[i]) * _LN2 + (f - lf[i])) if w > 0.0 else 0.0
+                total += s
+    acc[0] = total
+    acc[K + 1] = sgn < 0
+    return acc
+
+
+def checked_jsd(lam: np.ndarray, D: np.ndarray):
+    """Σ_k λ_k KL(D_k‖D_λ) (= JSD_λ(D)) and the scan ``(row sums of D, clean)``, one pass."""
+    D = _in(D)
+    K = D.shape[0]
+    acc = _total(over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, True, _block(*D.shape)))
+    return float(acc[0]), _scan(acc[1 : K + 1], acc[K + 1])
+
+
+def jsd(lam: np.ndarray, D: np.ndarray) -> float:
+    """Σ_k λ_k KL(D_k‖D_λ) in joint-mass-weighted form (rows with λ_k = 0 not read)."""
+    D = _in(D)
+    parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, False, _block(*D.shape))
+    return float(sum(p[0] for p in parts))
+
+
 def jsd_sum(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
-    """Σ_k λ_k KL(D_k‖m) in joint-mass-weighted form (= JSD_λ(D) for m = D_λ)."""
-    return float(sum(over_columns(_jsd_range, D.size, D.shape[1], lam, D, m)))
+    """Σ_k λ_k KL(D_k‖m) in joint-mass-weighted form (= JSD_λ(D) for m = D_λ).
+
+    ``m`` must be the mixture :func:`mixture` returns: the kernel recomputes it
+    block by block (the same sums in the same order) instead of reading it.
+    """
+    return jsd(lam, D)
+
+
+# ---------------------------------------------------------------------------
+# The envelope of the experts and the gate of a model (T2)
+# ---------------------------------------------------------------------------
+
+
+@numba.njit(**_FAST)
+def _envelope_range(P, lo_out, hi_out, block, lo, hi):
+    """lo_out/hi_out[lo:hi] = column minima/maxima of P; returns [row sums …, neg(P)]."""
+    K = P.shape[0]
+    acc = np.zeros(K + 1)
+    sgn = 0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        mn = lo_out[b0:b1]
+        mx = hi_out[b0:b1]
+        first = P[0, b0:b1]
+        for i in range(b1 - b0):
+            mn[i] = first[i]
+            mx[i] = first[i]
+        for k in range(K):
+            row = P[k, b0:b1]
+            s = 0.0
+            for i in range(b1 - b0):
+                v = row[i]
+                s += v
+                sgn |= _sign(v)
+                mn[i] = _min(mn[i], v)
+                mx[i] = _max(mx[i], v)
+            acc[k] += s
+    acc[K] = sgn < 0
+    return acc
+
+
+def envelope(P: np.ndarray):
+    """(ℓ, u) = (min_k p_k, max_k p_k) and the scan ``(row sums of P, clean)``, one pass.
+
+    ℓ and u come back read-only: the solvers pass them to a kernel at every step.
+    """
+    P = _in(P)
+    K, n = P.shape
+    lo, hi = np.empty(n), np.empty(n)
+    acc = _total(over_columns(_envelope_range, P.size, n, P, lo, hi, _block(K, n)))
+    lo.setflags(write=False)
+    hi.setflags(write=False)
+    return lo, hi, _scan(acc[:K], acc[K])
+
+
+@numba.njit(**dict(_JIT, fastmath={"reassoc"}))
+def _gate_range(P, q, g, rtol, block, lo, hi):
+    """The gate of q (see :func:`gate`) on columns [lo, hi), with the scans of P and q.
+
+    Returns [row sums of P …, neg(P), Σq, neg(q), first column outside the
+    envelope (n if none)]. Compiled without contraction into fused
+    multiply-adds: the envelope test must round exactly as the numpy
+    expression of ``theory.gates.in_envelope``.
+    """
+    K, n = P.shape
+    acc = np.zeros(K + 4)
+    acc[K + 3] = n
+    mn = np.empty(block)
+    mx = np.empty(block)
+    amn = np.empty(block, np.int64)
+    amx = np.empty(block, np.int64)
+    sgn = 0
+    sgnq = 0
+    sq = 0.0
+    for b0 in range(lo, hi, block):
+        b1 = min(hi, b0 + block)
+        m = b1 - b0
+        first = P[0, b0:b1]
+        for i in range(m):
+            mn[i] = first[i]
+            mx[i] = first[i]
+            amn[i] = 0
+            amx[i] = 0
+        for k in range(K):
+            row = P[k, b0:b1]
+            s = 0.0
+            for i in range(m):
+                v = row[i]
+                s += v
+                sgn |= _sign(v)
+                if v < mn[i]:
+                    mn[i] = v
+                    amn[i] = k
+                if v > mx[i]:
+                    mx[i] = v
+                    amx[i] = k
+            acc[k] += s
+            gk = g[k, b0:b1]
+            for i in range(m):
+                gk[i] = 0.0
+        qb = q[b0:b1]
+        for i in range(m):
+            v = qb[i]
+            sq += v
+            sgnq |= _sign(v)
+            a, b = mn[i], mx[i]
+            slack = rtol * b
+            if not (v >= a - slack and v <= b + slack) and acc[K + 3] == n:
+                acc[K + 3] = b0 + i
+            width = b - a
+            theta = (v - a) / width if width > 0.0 else 0.0
+            theta = min(max(theta, 0.0), 1.0)
+            g[amn[i], b0 + i] += 1.0 - theta
+            g[amx[i], b0 + i] += theta
+    acc[K] = sgn < 0
+    acc[K + 1] = sq
+    acc[K + 2] = sgnq < 0
+    return acc
+
+
+def gate(q: np.ndarray, P: np.ndarray, rtol: float):
+    """The gate of T2 for q and its checks, in one pass over P and q.
+
+    At each x, weight θ = (q − ℓ)/(u − ℓ) clipped to [0, 1] (0 where u = ℓ)
+    goes to the first argmax expert and 1 − θ to the first argmin expert.
+    Returns ``(g, scans, outside)``: ``scans`` = [(row sums of P, clean),
+    (sum of q, clean)], ``outside`` the first x with q(x) outside
+    [ℓ − rtol·u, u + rtol·u], or None.
+    """
+    P, q = _in(P), _in(q)
+    K, n = P.shape
+    g = np.empty((K, n))
+    parts = over_columns(_gate_range, P.size, n, P, q, g, float(rtol), _block(K, n))
+    acc = _total([p[: K + 3] for p in parts])
+    first = min(int(p[K + 3]) for p in parts)
+    scans = [_scan(acc[:K], acc[K]), _scan(acc[K + 1 : K + 2], acc[K + 2])]
+    return g, scans, (first if first < n else None)
+
+
+@numba.njit(**_FAST)
+def _infeasible_range(D, u, active, lo, hi):
+    """The first (k, x) in row-major order with x ∈ [lo, hi), active[k], D_k(x) > 0 = u(x).
+
+    Each row is first counted in a vectorized loop; only a row with a hit is
+    searched again for its first one. (K, hi) when there is none.
+    """
+    uu = u[lo:hi]
+    for k in range(D.shape[0]):
+        if active[k]:
+            row = D[k, lo:hi]
+            hits = 0
+            for i in range(hi - lo):
+                hits += row[i] > 0.0 and uu[i] == 0.0
+            if hits:
+                for i in range(hi - lo):
+                    if row[i] > 0.0 and uu[i] == 0.0:
+                        return k, lo + i
+    return D.shape[0], hi
+
+
+def first_infeasible(D: np.ndarray, u: np.ndarray, active: np.ndarray):
+    """The first (k, x) in row-major order with ``active[k]`` and D_k(x) > 0 = u(x), or None."""
+    D, u = _in(D), _in(u)
+    if u.shape != D.shape[1:] or np.shape(active) != D.shape[:1]:
+        raise ValueError(f"first_infeasible: shapes {D.shape}, {u.shape}, {np.shape(active)}")
+    act = np.array(active, dtype=np.bool_)
+    act.flags.writeable = False
+    parts = over_columns(_infeasible_range, D.size, D.shape[1], D, u, act)
+    k, x = min(parts)
+    return (int(k), int(x)) if k < D.shape[0] else None
 
 
 # ---------------------------------------------------------------------------
@@ -349,38 +708,39 @@ def jsd_sum(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_FAST)
 def _fill_range(t, lo, hi, s, a0, a1):
     """Σ_{x∈[a0,a1)} clip(t(x)·s, ℓ(x), u(x)), the slopes right/left of s, and the
-    nearest breakpoints ℓ/t, u/t strictly left and right of s (s = 1/ν, may be +inf)."""
+    nearest breakpoints ℓ/t, u/t strictly left and right of s (s = 1/ν, may be +inf).
+
+    Written with selects only (the points with t(x) = 0 contribute ℓ(x) and no
+    breakpoint), so that LLVM vectorizes it. The breakpoints are ≥ 0, and
+    non-negative floats are ordered as their bit patterns: their minimum and
+    maximum are taken on the integers, which vectorizes without a NaN rule.
+    """
     st = 0.0
     su = 0.0
     sd = 0.0
-    right = np.inf
-    left = 0.0
-    for i in range(a0, a1):
-        ti = t[i]
-        li = lo[i]
-        if ti <= 0.0:
-            st += li
-            continue
-        hv = hi[i]
+    right = _INF_BITS
+    left = 0
+    tt, ll, hh = t[a0:a1], lo[a0:a1], hi[a0:a1]
+    for i in range(a1 - a0):
+        ti = tt[i]
+        li = ll[i]
+        hv = hh[i]
+        on = ti > 0.0
         a = li / ti
         b = hv / ti
-        st += min(max(max(ti * s, _SUB), li), hv)
-        if a <= s < b:
-            su += ti
-        if a < s <= b:
-            sd += ti
-        if a > s:
-            right = min(right, a)
-        elif a < s:
-            left = max(left, a)
-        if b > s:
-            right = min(right, b)
-        elif b < s:
-            left = max(left, b)
-    return st, su, sd, left, right
+        st += _min(_max(_max(ti * s, _SUB), li), hv) if on else li
+        su += ti if on & (a <= s) & (s < b) else 0.0
+        sd += ti if on & (a < s) & (s <= b) else 0.0
+        ra = _bits(a) if on & (a > s) else _INF_BITS
+        rb = _bits(b) if on & (b > s) else _INF_BITS
+        right = min(right, min(ra, rb))
+        la = _bits(a) if on & (a < s) else 0
+        lb = _bits(b) if on & (b < s) else 0
+        left = max(left, max(la, lb))
+    return st, su, sd, _float(left), _float(right)
 
 
 @numba.njit(**_FAST)
@@ -389,15 +749,15 @@ def _fill_model_range(t, lo, hi, s, out, a0, a1):
     tt, ll, hh, oo = t[a0:a1], lo[a0:a1], hi[a0:a1], out[a0:a1]
     for i in range(a1 - a0):
         ti = tt[i]
-        v = max(ti * s, _SUB) if ti > 0.0 else 0.0
-        oo[i] = min(max(v, ll[i]), hh[i])
+        v = _max(ti * s, _SUB) if ti > 0.0 else 0.0
+        oo[i] = _min(_max(v, ll[i]), hh[i])
     return out
 
 
 def fill_model(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float) -> np.ndarray:
     """The water-filled model clip(t·s, ℓ, u) (T3), positive on supp t ∩ {u > 0}."""
     out = np.empty(t.shape[0])
-    over_columns(_fill_model_range, t.size, t.shape[0], t, lo, hi, float(s), out)
+    over_columns(_fill_model_range, t.size, t.shape[0], _in(t), _in(lo), _in(hi), float(s), out)
     return out
 
 
@@ -408,41 +768,57 @@ def fill_pass(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float):
     nearest breakpoint right of s): on [left, right] Φ is affine on each side of
     s, so a Newton step that stays there lands on the exact root.
     """
-    parts = over_columns(_fill_range, 3 * t.size, t.shape[0], t, lo, hi, float(s))
+    args = (_in(t), _in(lo), _in(hi), float(s))
+    parts = over_columns(_fill_range, 3 * t.size, t.shape[0], *args)
     tot = sum(p[0] for p in parts)
     up = sum(p[1] for p in parts)
     dn = sum(p[2] for p in parts)
     return tot, up, dn, max(p[3] for p in parts), min(p[4] for p in parts)
 
 
-@numba.njit(**_JIT)
-def _gram_range(D, t, q, lo, hi, clipped, a0, a1):
+@numba.njit(**_FAST)
+def _gram_range(D, t, q, lo, hi, clipped, block, a0, a1):
     """Sums over the free columns F of [a0, a1): A_jk = Σ_F D_j D_k / t, a_k = Σ_F D_k, T = Σ_F t.
 
     F = {x : t(x) > 0} and, when ``clipped``, also ℓ(x) < q(x) < u(x) (the
-    points a water-filled q leaves unclipped).
+    points a water-filled q leaves unclipped). Per block of columns, the rows
+    W_j = D_j / t on F (0 elsewhere) are formed once, then each A_jk (k ≥ j) is
+    a dot product of W_j with D_k read from cache: vectorized along x.
+    D_j / t, not D_j · (1/t): 1/t overflows for a subnormal t.
     """
     K = D.shape[0]
     A = np.zeros((K, K))
     a = np.zeros(K)
     T = 0.0
-    col = np.empty(K)
-    for i in range(a0, a1):
-        ti = t[i]
-        if ti <= 0.0 or (clipped and not (lo[i] < q[i] < hi[i])):
-            continue
-        T += ti
-        for k in range(K):
-            col[k] = D[k, i]
+    W = np.empty((K, block))
+    free_block = np.empty(block, np.bool_)
+    for b0 in range(a0, a1, block):
+        b1 = min(a1, b0 + block)
+        m = b1 - b0
+        tb, qb, lb, hb = t[b0:b1], q[b0:b1], lo[b0:b1], hi[b0:b1]
+        free = free_block[:m]
+        for i in range(m):
+            ti = tb[i]
+            f = (ti > 0.0) & ((not clipped) | ((lb[i] < qb[i]) & (qb[i] < hb[i])))
+            free[i] = f
+            T += ti if f else 0.0
         for j in range(K):
-            dj = col[j]
-            if dj == 0.0:
-                continue
-            a[j] += dj
-            # dj / ti, not dj · (1/ti): 1/ti overflows for a subnormal ti.
-            w = dj / ti
+            row = D[j, b0:b1]
+            wj = W[j, :m]
+            s = 0.0
+            for i in range(m):
+                d = row[i]
+                wj[i] = d / tb[i] if free[i] else 0.0
+                s += d if free[i] else 0.0
+            a[j] += s
+        for j in range(K):
+            wj = W[j, :m]
             for k in range(j, K):
-                A[j, k] += w * col[k]
+                row = D[k, b0:b1]
+                s = 0.0
+                for i in range(m):
+                    s += wj[i] * row[i]
+                A[j, k] += s
     return A, a, T
 
 
@@ -454,9 +830,12 @@ def gram(D: np.ndarray, t: np.ndarray, q=None, lo=None, hi=None):
     q (the Hessian of the dual function on its clipping pattern, T5).
     """
     clipped = q is not None
-    if not clipped:
-        q = lo = hi = t
-    parts = over_columns(_gram_range, D.size * D.shape[0], D.shape[1], D, t, q, lo, hi, clipped)
+    D, t = _in(D), _in(t)
+    q, lo, hi = (_in(q), _in(lo), _in(hi)) if clipped else (t, t, t)
+    K = D.shape[0]
+    parts = over_columns(
+        _gram_range, D.size * K, D.shape[1], D, t, q, lo, hi, clipped, _block(*D.shape)
+    )
     A = sum(p[0] for p in parts)
     A = np.triu(A) + np.triu(A, 1).T
     return A, sum(p[1] for p in parts), float(sum(p[2] for p in parts))

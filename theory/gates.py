@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory import _kernels
 from theory.validation import (
     ENVELOPE_RTOL,
     SUM_TOL,
+    _distribution,
+    _prepare,
+    _stack,
     as_real_array,
     check_distribution,
     check_stack,
@@ -80,28 +84,49 @@ def gate_for(q, P) -> np.ndarray:
     At each x, weight :math:`\theta = (q(x) - \ell(x)) / (u(x) - \ell(x))` (θ = 0 when
     u = ℓ) goes to an argmax expert and 1 − θ to an argmin expert.
 
-    Raises ``ValueError`` if ``q`` is not a distribution or leaves the envelope
-    :math:`\ell \le q \le u` at some x.
+    One compiled pass over P and q checks both, finds ℓ, u and their first
+    argmin/argmax per x and writes the gate: the gate itself is the only
+    array of the size of P that is allocated.
+
+    Parameters
+    ----------
+    q : array_like, shape (n,)
+        A distribution on X inside the envelope of the experts.
+    P : array_like, shape (K, n)
+        The experts, one distribution per row.
+
+    Returns
+    -------
+    ndarray, shape (K, n)
+        The gate g, each column on the simplex Δ_K, with Σ_k g_k p_k = q.
+
+    Raises
+    ------
+    ValueError
+        If ``q`` is not a distribution or leaves the envelope
+        :math:`\ell \le q \le u` at some x (``P`` is checked first).
+
+    Examples
+    --------
+    >>> gate_for([0.5, 0.5], [[1.0, 0.0], [0.0, 1.0]])
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
     """
-    P = check_stack(P, "P")
-    q = check_distribution(q, "q")
-    if q.shape[0] != P.shape[1]:
-        raise ValueError(f"q: expected length |X| = {P.shape[1]}, got {q.shape[0]}")
-    lo, hi = P.min(axis=0), P.max(axis=0)
-    ok = in_envelope(q, lo, hi)
-    if not ok.all():
-        x = int(np.argmin(ok))
+    arrays = _prepare((P, "P", 2), (q, "q", 1))
+    if arrays is None or arrays[1].shape[0] != arrays[0].shape[1]:
+        P = check_stack(P, "P")
+        q = check_distribution(q, "q")
+        if q.shape[0] != P.shape[1]:
+            raise ValueError(f"q: expected length |X| = {P.shape[1]}, got {q.shape[0]}")
+        arrays = [P, q]
+    P, q = arrays
+    g, scans, x = _kernels.gate(q, P, ENVELOPE_RTOL)
+    _stack(P, "P", scans[0])
+    _distribution(q, "q", scans[1])
+    if x is not None:
+        lo, hi = P[:, x].min(), P[:, x].max()
         raise ValueError(
             f"q: not representable by a gate (outside the envelope of P, T2): at index {x}, "
-            f"q = {q[x]:.6g} is not within [min_k p_k, max_k p_k] = [{lo[x]:.6g}, {hi[x]:.6g}]"
+            f"q = {q[x]:.6g} is not within [min_k p_k, max_k p_k] = [{lo:.6g}, {hi:.6g}]"
         )
-    width = hi - lo
-    theta = np.divide(q - lo, width, out=np.zeros_like(q), where=width > 0)
-    theta = np.clip(theta, 0.0, 1.0)
-    n = q.shape[0]
-    cols = np.arange(n)
-    g = np.zeros_like(P)
-    # Ordered so that, when argmax == argmin (u = l), the column still sums to 1.
-    g[P.argmin(axis=0), cols] += 1.0 - theta
-    g[P.argmax(axis=0), cols] += theta
     return g

@@ -38,17 +38,20 @@ from theory.objectives import get as get_objective
 from theory.objectives import payoff
 from theory.results import Bounded, Certified, Layout
 from theory.validation import (
+    _infeasible,
+    _stack,
     check_choice,
     check_distribution,
-    check_feasible,
     check_flag,
     check_int,
     check_labels,
     check_mixtures,
-    check_pair,
     check_positive,
     check_stack,
     check_weights,
+)
+from theory.validation import (
+    _prepare as _prepare_arrays,
 )
 
 __all__ = [
@@ -96,11 +99,10 @@ def water_fill(t, P) -> tuple[np.ndarray, float]:
     {t = 0} in proportion to u − ℓ. When several ν solve the equation (a flat
     piece) the one closest to 1 is reported, so perfect experts give ν = 1.
     """
-    P = check_stack(P, "P")
+    P, lo, hi = _experts_and_envelope(P)
     t = check_distribution(t, "t")
     if t.shape[0] != P.shape[1]:
         raise ValueError(f"t: expected length |X| = {P.shape[1]}, got {t.shape[0]}")
-    lo, hi = P.min(axis=0), P.max(axis=0)
     if np.any((t > 0) & (hi == 0)):
         i = int(np.argmax((t > 0) & (hi == 0)))
         raise ValueError(f"t: puts mass at index {i} where every expert in P has probability 0")
@@ -128,10 +130,10 @@ class _GateDual:
     zeroed so that they cannot poison the subproblems.
     """
 
-    def __init__(self, D, P, c, active=None):
+    def __init__(self, D, c, lo, hi, active=None):
         self.D, self.c = D, c
         self.K = D.shape[0]
-        self.lo, self.hi = P.min(axis=0), P.max(axis=0)
+        self.lo, self.hi = lo, hi
         self.active = np.ones(self.K, bool) if active is None else np.asarray(active, bool)
         self.s = 1.0
         self.interior: np.ndarray | None = None
@@ -269,12 +271,30 @@ class FixedResult(Bounded):
         return True
 
 
+def _experts_and_envelope(P, K: int | None = None, n: int | None = None):
+    """``check_stack(P, "P", K=K, n=n)`` and the envelope (ℓ, u) of P, reading P once."""
+    arrays = _prepare_arrays((P, "P", 2))
+    if arrays is None:
+        P = check_stack(P, "P", K=K, n=n)
+    else:
+        P = arrays[0]
+    lo, hi, scan = _kernels.envelope(P)
+    return _stack(P, "P", scan, K=K, n=n), lo, hi
+
+
+def _pair_and_envelope(D, P):
+    """:func:`~theory.validation.check_pair` and the envelope (ℓ, u) of P, reading P once."""
+    D = check_stack(D, "D")
+    P, lo, hi = _experts_and_envelope(P, *D.shape)
+    return D, P, lo, hi
+
+
 def _prepare(D, P, lam, objective):
-    D, P = check_pair(D, P)
+    D, P, lo, hi = _pair_and_envelope(D, P)
     lam = check_weights(lam, D.shape[0])
     obj = get_objective(objective)
-    check_feasible(D, P, active=lam > 0)
-    return D, P, lam, obj.offsets(D, P)
+    _infeasible(D, hi, active=lam > 0)
+    return D, P, lam, obj.offsets(D, P), lo, hi
 
 
 def fixed_mixture(D, P, lam, objective="divergence", *, labels=None) -> FixedResult:
@@ -288,10 +308,9 @@ def fixed_mixture(D, P, lam, objective="divergence", *, labels=None) -> FixedRes
     values do. For the divergence objective the value is JSD_λ(D) + KL(D_λ‖q*).
     ``labels`` names the domains in the printed result (default D_1 … D_K).
     """
-    D, P, lam, c = _prepare(D, P, lam, objective)
+    D, P, lam, c, lo, hi = _prepare(D, P, lam, objective)
     labels = check_labels(labels, D.shape[0])
-    oracle = _GateDual(D, P, c)
-    fill = water_fill_arrays(_kernels.mixture(lam, D), oracle.lo, oracle.hi)
+    fill = water_fill_arrays(_kernels.mixture(lam, D), lo, hi)
     losses = _kernels.cross_entropy_rows(D, fill.q) - c
     return FixedResult(
         fill.q, gate_for(fill.q, P), fill.nu, payoff(lam, losses), losses, lam, labels
@@ -308,8 +327,7 @@ def dual_function(D, P, lam, objective="divergence") -> tuple[float, np.ndarray]
     coordinate of s is +inf when λ_k = 0 and q*_λ vanishes somewhere on supp D_k
     (then d rises infinitely steeply in that direction).
     """
-    D, P, lam, c = _prepare(D, P, lam, objective)
-    lo, hi = P.min(axis=0), P.max(axis=0)
+    D, P, lam, c, lo, hi = _prepare(D, P, lam, objective)
     q = water_fill_arrays(_kernels.mixture(lam, D), lo, hi).q
     losses = _kernels.cross_entropy_rows(D, q) - c
     return payoff(lam, losses), losses
@@ -389,7 +407,7 @@ def robust_gate(
     that some λ ∈ Λ weights puts mass where every expert is 0). ``labels`` names
     the domains in the printed result (default D_1 … D_K).
     """
-    D, P = check_pair(D, P)
+    D, P, lo, hi = _pair_and_envelope(D, P)
     K = D.shape[0]
     labels = check_labels(labels, K)
     mixtures = check_mixtures(mixtures, K)
@@ -398,10 +416,11 @@ def robust_gate(
     max_iter = check_int(max_iter, "max_iter")
     progress = check_flag(progress, "progress")
     active = mixtures.support()
-    check_feasible(D, P, active=active)
+    _infeasible(D, hi, active)
     obj = get_objective(objective)
     c = obj.offsets(D, P)
-    oracle = _GateDual(D, P, c, active=active)
+    oracle = _GateDual(D, c, lo, hi, active=active)
+    del lo, hi
 
     if method == "dual":
         run = NewtonAscent(oracle, mixtures, tol, max_iter, progress, "robust gate").run()
@@ -413,6 +432,7 @@ def robust_gate(
         per_domain = _kernels.cross_entropy_rows(D, model) - c
         value, iters, converged = upper, run.iterations, run.converged
         history = tuple(run.history)
+        del run
     else:
         ans = solve_conic(D, P, c, active=active, mixtures=mixtures)
         lam = ans.lam if ans.lam is not None else mixtures.center()
@@ -433,6 +453,8 @@ def robust_gate(
             and lower - slack <= value <= upper + slack
         )
         iters, history = ans.iterations, ((lower, upper),)
+    # The solver's O(n) state (envelope, cached models) goes before the K×n gate is made.
+    del oracle
     return RobustResult(
         model=model,
         gate=gate_for(model, P),

@@ -8,8 +8,13 @@ what was received. Nothing here coerces silently: complex numbers, strings,
 booleans, 0-d input where a vector is expected and a bare ``str`` where a list
 of strings is expected are errors.
 
-Large arrays are scanned in one compiled pass first; only when that pass finds
-a problem is the detailed message (with the offending index) built.
+Arrays are scanned by one compiled pass (row sums, and a count of entries
+that are not finite and non-negative); only when that pass finds a problem is
+the detailed message (with the offending index) built. The functions of
+:mod:`theory.divergences` and :func:`theory.gates.gate_for` get that scan from
+the kernel that computes their result, so they read each input once: the
+private helpers ``_prepare``, ``_stack`` and ``_distribution`` below split
+each check into what needs no pass over the values and the verdict on a scan.
 
 Examples
 --------
@@ -134,10 +139,11 @@ def as_real_array(x, name: str, ndim: int | tuple[int, ...] | None = None) -> np
     return out
 
 
-def _as_float_array(x, name: str, ndim: int) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` as a C-contiguous float64 array of ``ndim`` dimensions, and its row sums.
+def _array(x, name: str, ndim: int) -> np.ndarray:
+    """``x`` as a C-contiguous float64 array of ``ndim`` dimensions, not empty.
 
-    Raises if it is empty, of the wrong dimension, or has NaN/inf or negative entries.
+    Everything that can be checked without reading the values: the kind of the
+    entries, the dimension and the size.
     """
     a = as_real_array(x, name)
     if a.ndim != ndim:
@@ -146,20 +152,47 @@ def _as_float_array(x, name: str, ndim: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{name}: expected {kind}, got {what}")
     if a.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {a.shape}")
-    rows = a.reshape(-1, a.shape[-1])
-    sums, clean = _kernels.scan_rows(rows)
+    return a
+
+
+def _prepare(*specs: tuple) -> list[np.ndarray] | None:
+    """The arrays of ``(x, name, ndim)`` specs for a fused pass, or None if one is malformed.
+
+    A fused pass reads all its inputs at once, so it can only start when every
+    one of them has the right kind and dimension; otherwise the caller runs the
+    checks one input after the other, which raise in the documented order.
+    """
+    try:
+        return [_array(x, name, ndim) for x, name, ndim in specs]
+    except ValueError:
+        return None
+
+
+def _entries(a: np.ndarray, name: str, clean: bool) -> None:
+    """Raise for NaN/inf or negative entries of ``a``, naming the first, unless ``clean``.
+
+    ``clean`` comes from a compiled pass (finite row sums, no sign bit set);
+    only when it is false are the values looked at again, to build the
+    message. That pass also flags −0.0 and finite rows whose sum overflows;
+    for those nothing is raised here (the sum check that follows reports an
+    overflow).
+    """
     if clean:
-        return a, sums
+        return
     if not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(
             f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})"
         )
-    bad = np.argwhere(a < 0)[0]
-    raise ValueError(
-        f"{name}: entries must be non-negative, found {a[tuple(bad)]:.3g} "
-        f"at index {tuple(int(i) for i in bad)}"
-    )
+    negative = np.argwhere(a < 0)
+    if negative.size:
+        bad = tuple(int(i) for i in negative[0])
+        raise ValueError(f"{name}: entries must be non-negative, found {a[bad]:.3g} at index {bad}")
+
+
+def _scan(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Row sums of ``a`` (as rows of its last axis) and whether its entries are finite and ≥ 0."""
+    return _kernels.scan_rows(a.reshape(-1, a.shape[-1]))
 
 
 def _check_total(total: float, name: str, what: str) -> None:
@@ -167,14 +200,10 @@ def _check_total(total: float, name: str, what: str) -> None:
         raise ValueError(f"{name}: {what} overflows (the entries are too large to be weights)")
 
 
-def check_distribution(p, name: str = "p", *, normalize: bool = False) -> np.ndarray:
-    """Return ``p`` as a C-contiguous float64 vector on the simplex.
-
-    Raises ``ValueError`` if ``p`` is not 1-D, is empty, has NaN/inf or negative
-    entries, or does not sum to 1 within :data:`SUM_TOL` (unless
-    ``normalize=True``, in which case a positive total is divided out).
-    """
-    a, sums = _as_float_array(p, name, 1)
+def _distribution(a: np.ndarray, name: str, scan: tuple, *, normalize: bool = False) -> np.ndarray:
+    """The verdict of :func:`check_distribution` on ``a`` from its ``scan`` (sums, clean)."""
+    sums, clean = scan
+    _entries(a, name, clean)
     total = float(sums[0])
     _check_total(total, name, "the sum of the entries")
     if normalize:
@@ -186,14 +215,18 @@ def check_distribution(p, name: str = "p", *, normalize: bool = False) -> np.nda
     return a
 
 
-def check_stack(
-    D, name: str = "D", *, normalize: bool = False, K: int | None = None, n: int | None = None
+def _stack(
+    a: np.ndarray,
+    name: str,
+    scan: tuple,
+    *,
+    normalize: bool = False,
+    K: int | None = None,
+    n: int | None = None,
 ) -> np.ndarray:
-    """Return ``D`` as a C-contiguous float64 (K, n) matrix with rows on the simplex.
-
-    ``K`` and ``n``, when given, are the required number of rows and columns.
-    """
-    a, totals = _as_float_array(D, name, 2)
+    """The verdict of :func:`check_stack` on ``a`` from its ``scan`` (row sums, clean)."""
+    totals, clean = scan
+    _entries(a, name, clean)
     if K is not None and a.shape[0] != K:
         raise ValueError(f"{name}: expected {K} rows (one per domain/expert), got {a.shape[0]}")
     if n is not None and a.shape[1] != n:
@@ -212,6 +245,28 @@ def check_stack(
             f"{float(totals[k])!r}"
         )
     return a
+
+
+def check_distribution(p, name: str = "p", *, normalize: bool = False) -> np.ndarray:
+    """Return ``p`` as a C-contiguous float64 vector on the simplex.
+
+    Raises ``ValueError`` if ``p`` is not 1-D, is empty, has NaN/inf or negative
+    entries, or does not sum to 1 within :data:`SUM_TOL` (unless
+    ``normalize=True``, in which case a positive total is divided out).
+    """
+    a = _array(p, name, 1)
+    return _distribution(a, name, _scan(a), normalize=normalize)
+
+
+def check_stack(
+    D, name: str = "D", *, normalize: bool = False, K: int | None = None, n: int | None = None
+) -> np.ndarray:
+    """Return ``D`` as a C-contiguous float64 (K, n) matrix with rows on the simplex.
+
+    ``K`` and ``n``, when given, are the required number of rows and columns.
+    """
+    a = _array(D, name, 2)
+    return _stack(a, name, _scan(a), normalize=normalize, K=K, n=n)
 
 
 def check_weights(lam, K: int, name: str = "lam") -> np.ndarray:
@@ -396,12 +451,15 @@ def check_feasible(D: np.ndarray, P: np.ndarray, active=None) -> None:
     ``active`` is an optional boolean mask of the domains that can receive
     positive weight; by default every domain is checked.
     """
-    u = P.max(axis=0)
-    bad = (D > 0) & (u == 0)[None, :]
-    if active is not None:
-        bad &= np.asarray(active, dtype=bool)[:, None]
-    if bad.any():
-        k, i = (int(v) for v in np.argwhere(bad)[0])
+    _infeasible(D, _kernels.envelope(P)[1], active)
+
+
+def _infeasible(D: np.ndarray, u: np.ndarray, active=None) -> None:
+    """:func:`check_feasible` for validated ``D`` and the upper envelope ``u`` of the experts."""
+    act = np.broadcast_to(True if active is None else np.asarray(active, dtype=bool), D.shape[:1])
+    first = _kernels.first_infeasible(D, u, act)
+    if first is not None:
+        k, i = first
         raise InfeasibleError(
             f"D: infinite objective, domain D_{k + 1} (row {k}) puts mass {D[k, i]:.3g} at index {i} "
             "where every expert in P has probability 0"

@@ -15,7 +15,6 @@ import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-
 #: ``{ans}`KEY = NUMBER``` in a Markdown source.
 PATTERN = re.compile(r"\{ans\}`\s*([A-Za-z0-9_.\-]+)\s*=\s*([^`]+?)\s*`")
 
