@@ -106,6 +106,8 @@ def cmd_verify(args) -> int:
             f"{'pass' if r.passed else 'FAIL'}",
             flush=True,
         )
+        if failed and args.fail_fast:
+            break
     print(f"\n{'all checks passed' if not failed else f'{failed} check(s) FAILED'}")
     return EXIT_FAILED if failed else 0
 
@@ -216,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=20, help="random instances per row (≥ 1)")
     p.add_argument("--only", help="comma-separated row IDs, e.g. T1,T3")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed row")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(

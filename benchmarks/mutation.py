@@ -1,0 +1,586 @@
+r"""Mutation testing of ``theory/`` and ``sims/`` against ``modgate verify`` and the tests.
+
+A *mutant* is a copy of the package with one realistic single-point bug: a
+comparison whose boundary moves (``<`` ↔ ``<=``), an arithmetic operator
+swapped (``+`` ↔ ``-``, ``*`` ↔ ``/``), an integer or float constant off by one,
+a sign dropped, ``and`` ↔ ``or``, ``max`` ↔ ``min`` (and their numpy cousins),
+an in-place update reversed or removed. The mutants are enumerated from the
+syntax tree of every module of ``theory/`` and ``sims/`` (docstrings, error
+messages, annotations and ``raise`` statements are left alone), sorted, and a
+random sample of them is drawn with a fixed seed, so a run is reproducible.
+
+Each sampled mutant is applied, alone, to a private copy of the working tree
+and judged by two *killing commands*, each with a timeout:
+
+* ``python -m paper_repro verify --fail-fast`` — killed when a row fails (exit ≠ 0);
+* ``python -m pytest -x -q`` — killed when a test fails; the test files that
+  name the mutated module run first, so most kills take seconds.
+
+A mutant that no command kills *survives*. A survivor is either *equivalent*
+(no input can tell it from the original: the classification, with its reason,
+lives in ``benchmarks/mutation.toml``) or a gap of the checks. The score of a
+command is
+
+.. math:: \text{score} = \frac{\#\text{killed}}{\#\text{sampled} - \#\text{equivalent}}.
+
+Run ``python -m benchmarks.mutation`` (about a minute or two per mutant on
+two cores, so an hour or more for the default sample; not part of CI). Results
+are appended to ``benchmarks/results/mutation.jsonl`` as they come, so an
+interrupted run resumes where it stopped (``--fresh`` starts over); the summary
+``benchmarks/results/mutation.json`` and the readable ``mutation.md`` are
+rewritten after every mutant. ``--list`` prints the sample without running it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["Mutant", "enumerate_mutants", "sample", "apply", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Path(__file__).resolve().parent / "mutation.toml"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+_CMP_SWAP = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+}
+_BIN_SWAP = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Pow: ast.Mult,
+}
+_AUG_SYMBOL = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
+_NAME_SWAP = {
+    "max": "min",
+    "min": "max",
+    "maximum": "minimum",
+    "minimum": "maximum",
+    "argmax": "argmin",
+    "argmin": "argmax",
+    "any": "all",
+    "all": "any",
+    "fmax": "fmin",
+    "fmin": "fmax",
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One single-point change: replace ``before`` by ``after`` at a source span of ``path``.
+
+    ``id`` = ``path:line:col:op`` (plus ``#i`` when one node has several variants)
+    names the mutant in the outputs; ``key`` (path, enclosing function, operator,
+    change, and its rank among identical changes there) does not move when other
+    code is edited, so the sample and the recorded results survive edits elsewhere.
+    """
+
+    id: str
+    key: str
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    op: str
+    before: str
+    after: str
+
+
+def _protected(tree: ast.Module) -> set[int]:
+    """ids of the nodes no mutant may touch: docstrings, f-strings, raise statements,
+    annotations, ``__all__`` and everything below them."""
+    out: set[int] = set()
+
+    def mark(node):
+        for sub in ast.walk(node):
+            out.add(id(sub))
+
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            mark(body[0])
+        if isinstance(node, ast.JoinedStr | ast.Raise):
+            mark(node)
+        if isinstance(node, ast.AnnAssign) and node.annotation is not None:
+            mark(node.annotation)
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            mark(node.annotation)
+        if isinstance(node, ast.FunctionDef) and node.returns is not None:
+            mark(node.returns)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            mark(node)
+    return out
+
+
+def _owners(tree: ast.Module) -> dict[int, str]:
+    """id(node) → qualified name of the function or class that contains it."""
+    out: dict[int, str] = {}
+
+    def visit(node, name):
+        for child in ast.iter_child_nodes(node):
+            inner = name
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                inner = f"{name}.{child.name}" if name else child.name
+            out[id(child)] = inner or "<module>"
+            visit(child, inner)
+
+    visit(tree, "")
+    return out
+
+
+def _segment(lines: list[str], node) -> str:
+    return ast.get_source_segment("".join(lines), node) or ""
+
+
+def _variants(node) -> list[tuple[str, str]]:
+    """(operator name, replacement source) for every mutation of ``node``."""
+    out = []
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        new = _CMP_SWAP.get(type(node.ops[0]))
+        if new is not None:
+            out.append(("cmp", ast.Compare(node.left, [new()], node.comparators)))
+    elif isinstance(node, ast.BinOp):
+        new = _BIN_SWAP.get(type(node.op))
+        if new is not None:
+            out.append(("binop", ast.BinOp(node.left, new(), node.right)))
+    elif isinstance(node, ast.BoolOp):
+        new = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        out.append(("boolop", ast.BoolOp(new, node.values)))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
+        out.append(("unary", node.operand))
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        out.append(("const", ast.Constant(node.value + 1)))
+    elif isinstance(node, ast.Name) and node.id in ("max", "min", "any", "all"):
+        out.append(("name", ast.Name(_NAME_SWAP[node.id])))
+    elif isinstance(node, ast.Attribute) and node.attr in _NAME_SWAP:
+        if isinstance(node.value, ast.Name) and node.value.id in ("np", "math"):
+            out.append(("name", ast.Attribute(node.value, _NAME_SWAP[node.attr])))
+    return [(op, "(" + ast.unparse(new) + ")") for op, new in out]
+
+
+def _statement_variants(node, src: str) -> list[tuple[str, str]]:
+    """In-place updates reversed (``+=`` ↔ ``-=``, ``*=`` ↔ ``/=``) or removed."""
+    if not isinstance(node, ast.AugAssign):
+        return []
+    out = [("stmt-del", "pass")]
+    swap = {ast.Add: "-=", ast.Sub: "+=", ast.Mult: "/=", ast.Div: "*="}.get(type(node.op))
+    sym = _AUG_SYMBOL.get(type(node.op))
+    if swap is not None and sym in src:
+        out.append(("augassign", src.replace(sym, swap, 1)))
+    return out
+
+
+def enumerate_mutants(paths: list[str], root: Path = ROOT) -> list[Mutant]:
+    """Every mutant of the modules ``paths`` (relative to ``root``), in a fixed order."""
+    mutants = []
+    for rel in sorted(paths):
+        text = (root / rel).read_text()
+        lines = text.splitlines(keepends=True)
+        tree = ast.parse(text)
+        skip = _protected(tree)
+        owner = _owners(tree)
+        seen: dict[str, int] = {}
+        for node in ast.walk(tree):
+            if id(node) in skip or not hasattr(node, "lineno"):
+                continue
+            src = _segment(lines, node)
+            if not src:
+                continue
+            variants = _variants(node)
+            if isinstance(node, ast.stmt):
+                variants += _statement_variants(node, src)
+            for i, (op, after) in enumerate(variants):
+                suffix = f"#{i}" if len(variants) > 1 else ""
+                base = f"{rel}|{owner.get(id(node), '<module>')}|{op}|{src}|{after}"
+                seen[base] = seen.get(base, -1) + 1
+                mutants.append(
+                    Mutant(
+                        id=f"{rel}:{node.lineno}:{node.col_offset}:{op}{suffix}",
+                        key=f"{base}|{seen[base]}",
+                        path=rel,
+                        line=node.lineno,
+                        col=node.col_offset,
+                        end_line=node.end_lineno,
+                        end_col=node.end_col_offset,
+                        op=op,
+                        before=src,
+                        after=after,
+                    )
+                )
+    mutants.sort(key=lambda m: (m.path, m.line, m.col, m.id))
+    return mutants
+
+
+def sample(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
+    """The ``size`` mutants whose keys hash lowest under ``seed`` (SHA-256), in file order.
+
+    A uniform random sample without replacement that is reproducible from the
+    seed and stable under edits: changing one module only adds or removes that
+    module's own mutants from the draw.
+    """
+
+    def rank(m: Mutant) -> str:
+        return hashlib.sha256(f"{seed}|{m.key}".encode()).hexdigest()
+
+    picked = sorted(mutants, key=rank)[:size]
+    return sorted(picked, key=lambda m: (m.path, m.line, m.col, m.id))
+
+
+def apply(text: str, m: Mutant) -> str:
+    """``text`` with the span of ``m`` replaced by its mutation (checked to still parse)."""
+    lines = text.splitlines(keepends=True)
+    start = sum(len(line.encode()) for line in lines[: m.line - 1])
+    end = sum(len(line.encode()) for line in lines[: m.end_line - 1])
+    raw = text.encode()
+    begin, stop = start + m.col, end + m.end_col
+    if raw[begin:stop].decode() != m.before:
+        raise ValueError(f"mutant {m.id}: the source changed since the mutants were enumerated")
+    out = (raw[:begin] + m.after.encode() + raw[stop:]).decode()
+    ast.parse(out)
+    return out
+
+
+def _module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def _ordered_tests(tree: Path, path: str) -> list[str]:
+    """The test files, those that import or name the mutated module first."""
+    module = _module_name(path)
+    short = module.split(".")[-1].lstrip("_")
+    files = sorted((tree / "tests").glob("test_*.py"))
+
+    def rank(f: Path) -> int:
+        text = f.read_text()
+        if short in f.stem:
+            return 0
+        if module in text or f"import {module.split('.')[-1]}" in text:
+            return 1
+        return 2
+
+    return [str(f.relative_to(tree)) for f in sorted(files, key=lambda f: (rank(f), f.name))]
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(cwd), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("CI", None)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        tail = (exc.stdout or b"")[-600:]
+        tail = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
+        return {"status": "timeout", "rc": None, "seconds": timeout, "tail": tail}
+    out = proc.stdout + proc.stderr
+    return {
+        "status": "survived" if proc.returncode == 0 else "killed",
+        "rc": proc.returncode,
+        "seconds": round(time.monotonic() - t0, 1),
+        "tail": out[-600:],
+    }
+
+
+def _failed_rows(tail: str) -> list[str]:
+    return [line.split()[0] for line in tail.splitlines() if line.rstrip().endswith("FAIL")]
+
+
+def _first_failure(tail: str) -> str:
+    for line in tail.splitlines():
+        if line.startswith(("FAILED", "ERROR")):
+            return line[:200]
+    return ""
+
+
+def _killing_commands(tree: Path, m: Mutant, cfg: dict) -> dict[str, list[str]]:
+    py = sys.executable
+    return {
+        "verify": [py, "-m", "paper_repro", "verify", "--fail-fast"],
+        "tests": [py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        + _ordered_tests(tree, m.path),
+    }
+
+
+def _copy_tree(dest: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for rel in files:
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def _classified(cfg: dict) -> dict[str, str]:
+    return {e["id"]: e["reason"] for e in cfg.get("equivalent", [])}
+
+
+def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
+    equivalent = _classified(cfg)
+    gaps = {e["id"]: e for e in cfg.get("closed", [])}
+    out = {**meta, "sampled": len(records)}
+    eq_ids = {r["id"] for r in records if r["id"] in equivalent}
+    out["equivalent"] = sorted(eq_ids)
+    for cmd in ("verify", "tests"):
+        killed = [r for r in records if r[cmd]["status"] in ("killed", "timeout")]
+        alive = [r["id"] for r in records if r[cmd]["status"] == "survived"]
+        denom = len(records) - len(eq_ids)
+        out[cmd] = {
+            "killed": len(killed),
+            "survived": alive,
+            "non_equivalent": denom,
+            "score": len(killed) / denom if denom else 1.0,
+            "survived_not_equivalent": [i for i in alive if i not in eq_ids],
+        }
+    out["classification"] = {
+        i: (
+            {"kind": "equivalent", "reason": equivalent[i]}
+            if i in equivalent
+            else {"kind": "gap", **({k: v for k, v in gaps[i].items() if k != "id"})}
+            if i in gaps
+            else {"kind": "unclassified"}
+        )
+        for i in sorted({*out["verify"]["survived"], *out["tests"]["survived"]})
+    }
+    return out
+
+
+def _report(summary: dict, records: list[dict]) -> str:
+    lines = [
+        "# Mutation testing of theory/ and sims/",
+        "",
+        f"Sample: {summary['sampled']} of {summary['population']} mutants, seed "
+        f"{summary['seed']} (`python -m benchmarks.mutation --size {summary['size']} "
+        f"--seed {summary['seed']}`), tree at commit {summary['commit']}.",
+        f"Equivalent mutants in the sample: {len(summary['equivalent'])}.",
+        "",
+        "| killing command | killed | non-equivalent | score | target |",
+        "|---|---|---|---|---|",
+    ]
+    for cmd, target in (("verify", 0.95), ("tests", 0.97)):
+        s = summary[cmd]
+        lines.append(
+            f"| `{cmd}` | {s['killed']} | {s['non_equivalent']} | {s['score']:.1%} | "
+            f"≥ {target:.0%} |"
+        )
+    lines += ["", "## Survivors", ""]
+    by_id = {r["id"]: r for r in records}
+    if not summary["classification"]:
+        lines.append("None.")
+    for i, c in summary["classification"].items():
+        r = by_id[i]
+        who = [cmd for cmd in ("verify", "tests") if r[cmd]["status"] == "survived"]
+        lines.append(f"### `{i}` (survived {' and '.join(who)})")
+        lines.append("")
+        lines.append(f"`{r['before']}` → `{r['after']}`")
+        lines.append("")
+        if c["kind"] == "equivalent":
+            lines.append(f"Equivalent: {c['reason']}")
+        elif c["kind"] == "gap":
+            lines.append(f"Gap, closed: {c.get('how', '')}")
+        else:
+            lines.append("Not yet classified.")
+        lines.append("")
+    lines += [
+        "## Every sampled mutant",
+        "",
+        "| mutant | change | verify | tests |",
+        "|---|---|---|---|",
+    ]
+    for r in records:
+        change = f"`{r['before'][:40]}` → `{r['after'][:40]}`".replace("|", "\\|")
+        cells = []
+        for cmd in ("verify", "tests"):
+            v = r[cmd]
+            detail = ",".join(_failed_rows(v["tail"])) if cmd == "verify" else ""
+            cells.append(f"{v['status']} {detail}".strip() + f" ({v['seconds']} s)")
+        lines.append(f"| `{r['id']}` | {change} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(records: list[dict], cfg: dict, meta: dict, out_dir: Path) -> dict:
+    summary = _summary(records, cfg, meta)
+    (out_dir / "mutation.json").write_text(
+        json.dumps({"summary": summary, "mutants": records}, indent=1, ensure_ascii=False)
+    )
+    (out_dir / "mutation.md").write_text(_report(summary, records))
+    return summary
+
+
+def _commit() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "theory", "sims", "paper_repro", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
+def _judge(tree: Path, m: Mutant, cfg: dict) -> dict:
+    """Apply ``m`` to ``tree``, run both killing commands, restore the file."""
+    run_cfg = cfg["run"]
+    target = tree / m.path
+    original = target.read_text()
+    stat = target.stat()
+    try:
+        target.write_text(apply(original, m))
+        rec = {**asdict(m)}
+        for cmd, argv_ in _killing_commands(tree, m, cfg).items():
+            rec[cmd] = _run(argv_, tree, run_cfg[f"{cmd}_timeout"])
+    finally:
+        target.write_text(original)
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    rec["verify"]["failed_rows"] = _failed_rows(rec["verify"]["tail"])
+    rec["tests"]["first_failure"] = _first_failure(rec["tests"]["tail"])
+    return rec
+
+
+def main(argv=None) -> int:
+    cfg = tomllib.loads(CONFIG.read_text())
+    run_cfg = cfg["run"]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mutation", description=__doc__)
+    parser.add_argument("--size", type=int, default=run_cfg["size"], help="mutants sampled")
+    parser.add_argument("--seed", type=int, default=run_cfg["seed"])
+    parser.add_argument("--jobs", type=int, default=1, help="mutants judged at once")
+    parser.add_argument("--list", action="store_true", help="print the sample and stop")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument(
+        "--rerun", choices=("survivors",), help="judge again the mutants that survived before"
+    )
+    parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
+    args = parser.parse_args(argv)
+
+    paths = sorted(
+        str(p.relative_to(ROOT))
+        for d in run_cfg["paths"]
+        for p in (ROOT / d).glob("*.py")
+        if p.name not in run_cfg.get("exclude", [])
+    )
+    population = enumerate_mutants(paths)
+    chosen = sample(population, args.size, args.seed)
+    if args.list:
+        for m in chosen:
+            print(f"{m.id}\t{m.before[:60]!r} -> {m.after[:60]!r}")
+        print(f"{len(chosen)} of {len(population)} mutants (seed {args.seed})")
+        return 0
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = out_dir / "mutation.jsonl"
+    if args.fresh and log.exists():
+        log.unlink()
+    done: dict[str, dict] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            rec = json.loads(line)
+            done[rec["key"]] = rec
+    if args.rerun == "survivors":
+        done = {
+            k: r
+            for k, r in done.items()
+            if r["verify"]["status"] != "survived" and r["tests"]["status"] != "survived"
+        }
+    meta = {
+        "population": len(population),
+        "size": args.size,
+        "seed": args.seed,
+        "commit": _commit(),
+        "timeouts": {"verify": run_cfg["verify_timeout"], "tests": run_cfg["tests_timeout"]},
+    }
+
+    def current() -> list[dict]:
+        # ids and lines of the current tree, results from whichever run judged the key
+        return [{**done[c.key], **asdict(c)} for c in chosen if c.key in done]
+
+    todo = [m for m in chosen if m.key not in done]
+    with tempfile.TemporaryDirectory(prefix="modgate-mutants-") as tmp:
+        first = Path(tmp) / "tree0"
+        first.mkdir()
+        _copy_tree(first)
+        for cmd, argv_ in _killing_commands(first, chosen[0], cfg).items():
+            base = _run(argv_, first, 3 * run_cfg[f"{cmd}_timeout"])
+            print(f"baseline {cmd}: {base['status']} in {base['seconds']} s", flush=True)
+            if base["status"] != "survived":
+                print(base["tail"], file=sys.stderr)
+                raise SystemExit(f"the unmutated tree fails `{cmd}`: fix it first")
+        trees = [first]
+        for j in range(1, max(1, args.jobs)):
+            # a copy of the warmed tree keeps the compiled-kernel cache
+            trees.append(Path(shutil.copytree(first, Path(tmp) / f"tree{j}")))
+        free = list(trees)
+        lock = threading.Lock()
+
+        def work(m: Mutant) -> None:
+            with lock:
+                tree = free.pop()
+            try:
+                rec = _judge(tree, m, cfg)
+            finally:
+                with lock:
+                    free.append(tree)
+            with lock:
+                done[m.key] = rec
+                with log.open("a") as fh:
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                print(
+                    f"[{len(current())}/{len(chosen)}] {m.id}: verify {rec['verify']['status']}, "
+                    f"tests {rec['tests']['status']}",
+                    flush=True,
+                )
+                _write(current(), cfg, meta, out_dir)
+
+        with ThreadPoolExecutor(max_workers=len(trees)) as pool:
+            list(pool.map(work, todo))
+    summary = _write(current(), cfg, meta, out_dir)
+    for cmd in ("verify", "tests"):
+        s = summary[cmd]
+        print(f"{cmd}: {s['killed']}/{s['non_equivalent']} killed ({s['score']:.1%})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
