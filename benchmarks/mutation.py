@@ -162,10 +162,6 @@ def _owners(tree: ast.Module) -> dict[int, str]:
     return out
 
 
-def _segment(lines: list[str], node) -> str:
-    return ast.get_source_segment("".join(lines), node) or ""
-
-
 def _variants(node) -> list[tuple[str, str]]:
     """(operator name, replacement source) for every mutation of ``node``."""
     out = []
@@ -204,12 +200,28 @@ def _statement_variants(node, src: str) -> list[tuple[str, str]]:
     return out
 
 
-def enumerate_mutants(paths: list[str], root: Path = ROOT) -> list[Mutant]:
-    """Every mutant of the modules ``paths`` (relative to ``root``), in a fixed order."""
+def _source(root: Path, rel: str, commit: str | None) -> str:
+    if commit is None:
+        return (root / rel).read_text()
+    return subprocess.run(
+        ["git", "show", f"{commit}:{rel}"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def enumerate_mutants(
+    paths: list[str], root: Path = ROOT, commit: str | None = None
+) -> list[Mutant]:
+    """Every mutant of the modules ``paths`` (relative to ``root``; as committed in
+    ``commit`` if given, else as on disk), in a fixed order."""
     mutants = []
     for rel in sorted(paths):
-        text = (root / rel).read_text()
+        text = _source(root, rel, commit)
         lines = text.splitlines(keepends=True)
+        # byte offset of every line start: node offsets are in UTF-8 bytes
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line.encode()))
+        raw = text.encode()
         tree = ast.parse(text)
         skip = _protected(tree)
         owner = _owners(tree)
@@ -217,7 +229,10 @@ def enumerate_mutants(paths: list[str], root: Path = ROOT) -> list[Mutant]:
         for node in ast.walk(tree):
             if id(node) in skip or not hasattr(node, "lineno"):
                 continue
-            src = _segment(lines, node)
+            src = raw[
+                starts[node.lineno - 1] + node.col_offset : starts[node.end_lineno - 1]
+                + node.end_col_offset
+            ].decode()
             if not src:
                 continue
             variants = _variants(node)
@@ -336,19 +351,10 @@ def _killing_commands(tree: Path, m: Mutant, cfg: dict) -> dict[str, list[str]]:
     }
 
 
-def _copy_tree(dest: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for rel in files:
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
+def _copy_tree(dest: Path, commit: str) -> None:
+    """The files of ``commit`` (not the working tree, which may change during a run)."""
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
 
 
 def _classified(cfg: dict) -> dict[str, str]:
@@ -447,17 +453,10 @@ def _write(records: list[dict], cfg: dict, meta: dict, out_dir: Path) -> dict:
     return summary
 
 
-def _commit() -> str:
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+def _commit(rev: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "theory", "sims", "paper_repro", "tests"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return head + ("+dirty" if dirty else "")
 
 
 def _judge(tree: Path, m: Mutant, cfg: dict) -> dict:
@@ -492,15 +491,21 @@ def main(argv=None) -> int:
         "--rerun", choices=("survivors",), help="judge again the mutants that survived before"
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
+    parser.add_argument("--commit", default="HEAD", help="the committed tree to mutate")
     args = parser.parse_args(argv)
 
+    commit = _commit(args.commit)
+    listed = subprocess.run(
+        ["git", "ls-tree", "--name-only", commit, *(f"{d}/" for d in run_cfg["paths"])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     paths = sorted(
-        str(p.relative_to(ROOT))
-        for d in run_cfg["paths"]
-        for p in (ROOT / d).glob("*.py")
-        if p.name not in run_cfg.get("exclude", [])
+        p for p in listed if p.endswith(".py") and Path(p).name not in run_cfg.get("exclude", [])
     )
-    population = enumerate_mutants(paths)
+    population = enumerate_mutants(paths, commit=commit)
     chosen = sample(population, args.size, args.seed)
     if args.list:
         for m in chosen:
@@ -528,7 +533,7 @@ def main(argv=None) -> int:
         "population": len(population),
         "size": args.size,
         "seed": args.seed,
-        "commit": _commit(),
+        "commit": commit,
         "timeouts": {"verify": run_cfg["verify_timeout"], "tests": run_cfg["tests_timeout"]},
     }
 
@@ -540,7 +545,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="modgate-mutants-") as tmp:
         first = Path(tmp) / "tree0"
         first.mkdir()
-        _copy_tree(first)
+        _copy_tree(first, commit)
         for cmd, argv_ in _killing_commands(first, chosen[0], cfg).items():
             base = _run(argv_, first, 3 * run_cfg[f"{cmd}_timeout"])
             print(f"baseline {cmd}: {base['status']} in {base['seconds']} s", flush=True)
