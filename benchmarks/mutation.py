@@ -9,22 +9,31 @@ syntax tree of every module of ``theory/`` and ``sims/`` (docstrings, error
 messages, annotations and ``raise`` statements are left alone), sorted, and a
 random sample of them is drawn with a fixed seed, so a run is reproducible.
 
-Each sampled mutant is applied, alone, to a private copy of the working tree
-and judged by two *killing commands*, each with a timeout:
+Each sampled mutant is applied, alone, to a private copy of a committed tree
+(``git archive``) and judged by two *killing commands*, each with a timeout:
 
 * ``python -m paper_repro verify --fail-fast`` — killed when a row fails (exit ≠ 0);
-* ``python -m pytest -x -q`` — killed when a test fails; the test files that
-  name the mutated module run first, so most kills take seconds.
+* ``python -m pytest -x -q`` — killed when a test fails.
 
-A mutant that no command kills *survives*. A survivor is either *equivalent*
+Both commands first run once on the unmutated tree under coverage.py, with one
+coverage context per verify row and per test function; that run must pass. A
+mutant is then judged by the rows and tests that execute its lines (the whole
+command when the mutated line runs at import time, and file-wide for modules
+compiled by numba, whose function bodies coverage cannot see): a row that never
+executes a line cannot tell a change of it, so the verdict is the one of the
+whole command, in a fraction of its time. A mutant whose lines no row (or no
+test) executes survives that command without running it (``not_executed``).
+
+A mutant that a command does not kill *survives* it. A survivor is either *equivalent*
 (no input can tell it from the original: the classification, with its reason,
 lives in ``benchmarks/mutation.toml``) or a gap of the checks. The score of a
 command is
 
 .. math:: \text{score} = \frac{\#\text{killed}}{\#\text{sampled} - \#\text{equivalent}}.
 
-Run ``python -m benchmarks.mutation`` (about a minute or two per mutant on
-two cores, so an hour or more for the default sample; not part of CI). Results
+Run ``python -m benchmarks.mutation`` (the coverage run takes about as long
+as the test suite twice; then well under a minute per mutant on two cores;
+not part of CI). Results
 are appended to ``benchmarks/results/mutation.jsonl`` as they come, so an
 interrupted run resumes where it stopped (``--fresh`` starts over); the summary
 ``benchmarks/results/mutation.json`` and the readable ``mutation.md`` are
@@ -342,13 +351,121 @@ def _first_failure(tail: str) -> str:
     return ""
 
 
-def _killing_commands(tree: Path, m: Mutant, cfg: dict) -> dict[str, list[str]]:
+_VERIFY_COVERAGE = """
+import json, sys
+import coverage
+cov = coverage.Coverage(data_file=sys.argv[1], source=["theory", "sims"])
+cov.start()
+from paper_repro.checks import registry, run_checks
+failed = []
+for c in registry():
+    cov.switch_context(c.id)
+    failed += [r.id for r in run_checks(only=[c.id], exact=True) if not r.passed]
+cov.stop()
+cov.save()
+print(json.dumps(failed))
+"""
+
+
+def _coverage(tree: Path, timeouts: dict) -> dict:
+    """Which verify rows and which tests execute each line of theory/ and sims/.
+
+    Runs both killing commands once on the unmutated tree under coverage.py (one
+    context per verify row, one per test function) and checks that both pass.
+    Returns {"verify": {path: {line: [rows]}}, "tests": {path: {line: [tests]}}};
+    the context "" (module import) and contexts that are not test functions
+    (hypothesis' runner) are kept as "*" (anything may depend on that line).
+    """
     py = sys.executable
-    return {
-        "verify": [py, "-m", "paper_repro", "verify", "--fail-fast"],
-        "tests": [py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
-        + _ordered_tests(tree, m.path),
+    rc = tree / ".coveragerc-mutation"
+    rc.write_text(
+        "[run]\ndynamic_context = test_function\nsource = theory,sims\n"
+        f"data_file = {tree / '.cov-tests'}\n"
+    )
+    jobs = {
+        "verify": [py, "-c", _VERIFY_COVERAGE, str(tree / ".cov-verify")],
+        "tests": [py, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q"],
     }
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    procs = {
+        k: subprocess.Popen(
+            cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for k, cmd in jobs.items()
+    }
+    out = {}
+    for k, proc in procs.items():
+        text = proc.communicate(timeout=4 * timeouts[k])[0].decode(errors="replace")
+        ok = proc.returncode == 0 and (k != "verify" or text.strip().endswith("[]"))
+        if not ok:
+            print(text[-3000:], file=sys.stderr)
+            raise SystemExit(f"the unmutated tree fails `{k}`: fix it first")
+        import coverage
+
+        data = coverage.CoverageData(str(tree / f".cov-{k}"))
+        data.read()
+        table = {}
+        for f in data.measured_files():
+            rel = str(Path(f).resolve().relative_to(tree.resolve()))
+            lines = {}
+            for line, contexts in data.contexts_by_lineno(f).items():
+                keep = set()
+                for c in contexts:
+                    if k == "tests" and not c.startswith("tests."):
+                        keep.add("*")
+                    elif k == "verify" and not c:
+                        keep.add("*")
+                    else:
+                        keep.add(c)
+                lines[line] = sorted(keep)
+            table[rel] = lines
+        out[k] = table
+    return out
+
+
+def _numba_files(tree: Path, paths: list[str]) -> set[str]:
+    """Modules with compiled (numba) functions: coverage cannot see inside those."""
+    return {p for p in paths if "numba" in (tree / p).read_text()}
+
+
+def _covering(cov: dict, m: Mutant, whole_file: bool) -> list[str] | None:
+    """The contexts that execute the mutated lines; None when every context may (``*``)."""
+    lines = cov.get(m.path, {})
+    if whole_file:
+        wanted = [c for cs in lines.values() for c in cs]
+    else:
+        wanted = [c for line in range(m.line, m.end_line + 1) for c in lines.get(line, [])]
+    if "*" in wanted:
+        return None
+    return sorted(set(wanted))
+
+
+def _test_node(context: str) -> str:
+    """tests.test_x.Class.test_y → tests/test_x.py::Class::test_y."""
+    parts = context.split(".")
+    return f"{parts[0]}/{parts[1]}.py::" + "::".join(parts[2:])
+
+
+def _killing_commands(tree: Path, m: Mutant, cov: dict, numba: set[str]) -> dict:
+    """The two commands for ``m``, restricted to the rows and tests that execute its
+    lines (every row or the whole suite when import-time code is mutated); None
+    when nothing executes them (the mutant cannot be killed)."""
+    py = sys.executable
+    rows = _covering(cov["verify"], m, m.path in numba)
+    verify = [py, "-m", "paper_repro", "verify", "--fail-fast"]
+    if rows is not None:
+        verify = verify + ["--only", ",".join(rows)] if rows else None
+    tests = _covering(cov["tests"], m, m.path in numba)
+    base = [py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    if tests is None:
+        pytest = base + _ordered_tests(tree, m.path)
+    elif tests:
+        order = {f: i for i, f in enumerate(_ordered_tests(tree, m.path))}
+        nodes = sorted(map(_test_node, tests), key=lambda t: (order.get(t.split("::")[0], 0), t))
+        pytest = base + nodes
+    else:
+        pytest = None
+    return {"verify": verify, "tests": pytest}
 
 
 def _copy_tree(dest: Path, commit: str) -> None:
@@ -459,7 +576,7 @@ def _commit(rev: str) -> str:
     ).stdout.strip()
 
 
-def _judge(tree: Path, m: Mutant, cfg: dict) -> dict:
+def _judge(tree: Path, m: Mutant, cfg: dict, cov: dict, numba: set[str]) -> dict:
     """Apply ``m`` to ``tree``, run both killing commands, restore the file."""
     run_cfg = cfg["run"]
     target = tree / m.path
@@ -468,8 +585,13 @@ def _judge(tree: Path, m: Mutant, cfg: dict) -> dict:
     try:
         target.write_text(apply(original, m))
         rec = {**asdict(m)}
-        for cmd, argv_ in _killing_commands(tree, m, cfg).items():
-            rec[cmd] = _run(argv_, tree, run_cfg[f"{cmd}_timeout"])
+        for cmd, argv_ in _killing_commands(tree, m, cov, numba).items():
+            if argv_ is None:
+                rec[cmd] = {"status": "survived", "rc": 0, "seconds": 0.0, "tail": ""}
+                rec[cmd]["not_executed"] = True
+            else:
+                rec[cmd] = _run(argv_, tree, run_cfg[f"{cmd}_timeout"])
+                rec[cmd]["command"] = " ".join(argv_[1:])
     finally:
         target.write_text(original)
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -546,12 +668,19 @@ def main(argv=None) -> int:
         first = Path(tmp) / "tree0"
         first.mkdir()
         _copy_tree(first, commit)
-        for cmd, argv_ in _killing_commands(first, chosen[0], cfg).items():
-            base = _run(argv_, first, 3 * run_cfg[f"{cmd}_timeout"])
-            print(f"baseline {cmd}: {base['status']} in {base['seconds']} s", flush=True)
-            if base["status"] != "survived":
-                print(base["tail"], file=sys.stderr)
-                raise SystemExit(f"the unmutated tree fails `{cmd}`: fix it first")
+        cached = out_dir / f"mutation-coverage-{commit}.json"
+        if cached.exists():
+            cov = json.loads(cached.read_text())
+        else:
+            t0 = time.monotonic()
+            cov = _coverage(
+                first, {"verify": run_cfg["verify_timeout"], "tests": run_cfg["tests_timeout"]}
+            )
+            cached.write_text(json.dumps(cov))
+            print(f"baseline under coverage: both pass ({time.monotonic() - t0:.0f} s)", flush=True)
+        for k in cov:
+            cov[k] = {f: {int(line): c for line, c in v.items()} for f, v in cov[k].items()}
+        numba = _numba_files(first, paths)
         trees = [first]
         for j in range(1, max(1, args.jobs)):
             # a copy of the warmed tree keeps the compiled-kernel cache
@@ -563,7 +692,7 @@ def main(argv=None) -> int:
             with lock:
                 tree = free.pop()
             try:
-                rec = _judge(tree, m, cfg)
+                rec = _judge(tree, m, cfg, cov, numba)
             finally:
                 with lock:
                     free.append(tree)

@@ -60,10 +60,10 @@ class _Check:
     statement: str
     tolerance: float
     func: Callable[[np.random.Generator, int], Outcome]
-    measure: str
-    method: str
-    instances: str
-    derivation: Callable[[], object] | None
+    measure: str = "error"
+    method: str = ""
+    instances: str = ""
+    derivation: Callable[[], object] | None = None
 
 
 _REGISTRY: dict[str, _Check] = {}
@@ -177,7 +177,9 @@ def explain(id: str) -> str:
     return "\n\n".join(parts)
 
 
-def run_checks(seed: int = 0, trials: int = 20, only=None, progress: bool = False):
+def run_checks(
+    seed: int = 0, trials: int = 20, only=None, progress: bool = False, *, exact: bool = False
+):
     """Run the registered checks and yield one :class:`CheckResult` per row.
 
     Parameters
@@ -187,9 +189,12 @@ def run_checks(seed: int = 0, trials: int = 20, only=None, progress: bool = Fals
     trials : int, ≥ 1
         Random instances per row.
     only : collection of str, optional
-        Row IDs such as ``{"T1", "T3"}``; ``"T1"`` also selects ``T1b``, ``T1c``, ….
+        Row IDs such as ``{"T1", "T3"}``; ``"T1"`` also selects ``T1b``, ``T1c``, …
+        unless ``exact``.
     progress : bool
         Show a progress bar.
+    exact : bool
+        Select exactly the rows named by ``only`` (no lettered sub-rows).
 
     Returns
     -------
@@ -203,7 +208,11 @@ def run_checks(seed: int = 0, trials: int = 20, only=None, progress: bool = Fals
         unknown row (the message lists the valid rows).
     """
     trials = check_int(trials, "trials", minimum=1)
-    return _run(_selected(only), seed, trials, progress)
+    rows = _selected(only)
+    if exact and only is not None:
+        wanted = {str(o).strip() for o in only}
+        rows = [c for c in rows if c.id in wanted]
+    return _run(rows, seed, trials, progress)
 
 
 def _run(rows: list[_Check], seed: int, trials: int, progress: bool):
