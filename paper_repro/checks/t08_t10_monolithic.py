@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from paper_repro.checks import Outcome, check
+from sims.adversarial import FAMILIES, pair
 from sims.domains import (
     dirichlet_domains,
     markov_domains,
@@ -35,8 +36,10 @@ from theory.monolithic import (
 
 OBJECTIVES = tuple(objectives.names())
 _EXPERTS = (
-    "Dirichlet domains (separation in [0, 4]) with noisy experts, perfect experts (P = D), "
-    "useless experts (all equal) and K = 1, cycling; K ≤ 5, n < 40"
+    "the adversarial families of sims.adversarial in turn (zeros, disjoint supports, a "
+    "dominated domain, duplicated domains, perfect experts, useless experts, tiny "
+    "probabilities, K = 1, n = 1), the random family as Dirichlet domains (separation in "
+    "[0, 4]) with noisy experts; K ≤ 5, n < 40"
 )
 
 
@@ -55,16 +58,15 @@ def _moment_gap(D: np.ndarray, lam: np.ndarray, h: np.ndarray, shape, r: int) ->
 
 
 def _experts(rng, t: int):
-    """(D, P) pairs: noisy experts, perfect experts, identical experts, K = 1."""
-    K = 1 if t % 7 == 6 else int(rng.integers(2, 6))
+    """(D, P) pairs: the adversarial families of sims.adversarial in turn, the "random"
+    family as Dirichlet domains with noisy experts."""
+    family = FAMILIES[t % len(FAMILIES)]
+    K = int(rng.integers(1, 6))
     n = int(rng.integers(K + 1, 40))
-    D = dirichlet_domains(K, n, float(rng.uniform(0.0, 4.0)), seed=int(rng.integers(2**31)))
-    kind = t % 4
-    if kind == 1:
-        return D, D.copy()
-    if kind == 2:
-        return D, np.repeat(rng.dirichlet(np.ones(n))[None, :], K, axis=0)
-    return D, noisy_experts(D, float(rng.uniform(0.05, 1.0)), seed=int(rng.integers(2**31)))
+    if family == "random":
+        D = dirichlet_domains(K, n, float(rng.uniform(0.0, 4.0)), seed=int(rng.integers(2**31)))
+        return D, noisy_experts(D, float(rng.uniform(0.05, 1.0)), seed=int(rng.integers(2**31)))
+    return pair(rng, family, K, n)
 
 
 def _mixture_set(rng, K: int):
@@ -292,12 +294,20 @@ def t10_heuristics(rng, trials):
 
 def _conv_projection(t: np.ndarray, P: np.ndarray, start: np.ndarray, steps: int = 200):
     r"""A point of conv(P) no farther from t than Σ start_k p_k: EM on the weights,
-    :math:`w_k \leftarrow w_k \sum_x t(x) p_k(x) / \sum_j w_j p_j(x)` (monotone in KL(t‖Σ w p))."""
+    :math:`w_k \leftarrow \sum_x t(x)\, w_k p_k(x) / \sum_j w_j p_j(x)` (monotone in
+    KL(t‖Σ w p)). The posteriors w_k p_k(x)/Σ_j w_j p_j(x) are formed in log space, so
+    probabilities down to 5e-324 neither overflow nor vanish."""
     w = start.copy()
     on = t > 0
+    with np.errstate(divide="ignore"):
+        logP = np.log(P[:, on])
     for _ in range(steps):
-        q = w @ P
-        w = w * (P[:, on] @ (t[on] / q[on]))
+        with np.errstate(divide="ignore"):
+            a = np.log(w)[:, None] + logP
+        top = a.max(axis=0)
+        post = np.exp(a - top)
+        post /= post.sum(axis=0)
+        w = post @ t[on]
         w /= w.sum()
     return w @ P
 
