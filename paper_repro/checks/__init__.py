@@ -22,6 +22,7 @@ import importlib
 import math
 import pkgutil
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,10 +163,13 @@ def explain(id: str) -> str:
         raise ValueError(f"--explain: unknown verify row {id!r}; valid rows: {', '.join(rows)}")
     c = rows[key]
     parts = [
-        f"{c.id}: {c.statement}",
-        f"Passes when the worst {c.measure} over all instances is ≤ {c.tolerance:g}.",
-        f"What is checked: {c.method}",
-        f"Instances: {c.instances}",
+        textwrap.fill(text, 88)
+        for text in (
+            f"{c.id}: {c.statement}",
+            f"Passes when the worst {c.measure} over all instances is ≤ {c.tolerance:g}.",
+            f"What is checked: {c.method}",
+            f"Instances: {c.instances}",
+        )
     ]
     if c.derivation is not None:
         try:

@@ -250,7 +250,7 @@ def s9d_router_law(rng, trials):
     4.0,
     method=f"z-score of the number of proposals needed for {SAMPLES} acceptances "
     f"(mean {SAMPLES}·K, variance {SAMPLES}·K(K − 1)); the worst |z| over instances "
-    "(for K = 1 any deviation from SAMPLES proposals is the error).",
+    f"(for K = 1 any deviation from {SAMPLES} proposals is the error).",
     measure="z-score",
     instances=_INSTANCES + "; gates: robust gates and gate_for of random mixtures",
 )
