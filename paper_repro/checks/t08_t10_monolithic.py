@@ -238,10 +238,9 @@ def t10_envelope(rng, trials):
         mix = _mixture_set(rng, D.shape[0])
         objective = OBJECTIVES[t % len(OBJECTIVES)]
         robust = robust_gate(D, P, mixtures=mix, objective=objective)
-        points = [
-            *P,
-            *(water_fill(rng.dirichlet(np.full(D.shape[1], 0.5)), P)[0] for _ in range(8)),
-        ]
+        covered = P.max(axis=0) > 0  # targets only where some expert has mass
+        targets = rng.dirichlet(np.full(D.shape[1], 0.5), size=8) * covered
+        points = [*P, *(water_fill(t / t.sum(), P)[0] for t in targets)]
         for h in points:
             shortfall = robust.lower - worst_case(h, D, P, mix, objective).value
             worst = max(worst, shortfall / max(1.0, abs(robust.lower)))
