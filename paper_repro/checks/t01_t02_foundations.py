@@ -1,5 +1,5 @@
-"""Verify rows T1 (JSD facts, compensation identity, the conventions 0·log 0 = 0 and
-KL = +∞) and T2 (representation lemma)."""
+"""Verify rows T1 (JSD facts, compensation identity), C1 (the conventions of THEORY §1:
+0·log 0 = 0 and KL = +∞) and T2 (representation lemma)."""
 
 from __future__ import annotations
 
@@ -112,8 +112,8 @@ def t1_entropy_form(rng, trials):
 
 
 @check(
-    "T1d",
-    "conventions: 0·log 0 = 0, KL(p‖q) = +∞ iff p(x) > 0 = q(x) for some x, "
+    "C1",
+    "conventions (§1): 0·log 0 = 0, KL(p‖q) = +∞ iff p(x) > 0 = q(x) for some x, "
     "CE(p, q) = KL(p‖q) + H(p)",
     1e-12,
     method="kl, kl_rows, cross_entropy and entropy against a plain-Python sum over the "
