@@ -34,8 +34,10 @@ command is
 Run ``python -m benchmarks.mutation`` (the coverage run takes about as long
 as the test suite twice; then well under a minute per mutant on two cores;
 not part of CI). Results
-are appended to ``benchmarks/results/mutation.jsonl`` as they come, so an
-interrupted run resumes where it stopped (``--fresh`` starts over); the summary
+are appended to a log in ``--work`` (the system's temporary folder by default,
+with the coverage maps) as they come, so an interrupted run resumes where it
+stopped (``--fresh`` starts over, ``--rerun survivors`` judges the survivors
+again on the current commit); the summary
 ``benchmarks/results/mutation.json`` and the readable ``mutation.md`` are
 rewritten after every mutant. ``--list`` prints the sample without running it.
 """
@@ -63,6 +65,8 @@ __all__ = ["Mutant", "enumerate_mutants", "sample", "apply", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).resolve().parent / "mutation.toml"
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The raw log and the coverage maps (machine-local, reused by later runs).
+WORK = Path(tempfile.gettempdir()) / "modgate-mutation"
 
 _CMP_SWAP = {
     ast.Lt: ast.LtE,
@@ -614,6 +618,7 @@ def main(argv=None) -> int:
         "--rerun", choices=("survivors",), help="judge again the mutants that survived before"
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
+    parser.add_argument("--work", default=str(WORK), help="folder of the raw log and coverage maps")
     parser.add_argument("--commit", default="HEAD", help="the committed tree to mutate")
     args = parser.parse_args(argv)
 
@@ -638,7 +643,9 @@ def main(argv=None) -> int:
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = out_dir / "mutation.jsonl"
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "mutation.jsonl"
     if args.fresh and log.exists():
         log.unlink()
     done: dict[str, dict] = {}
@@ -685,7 +692,7 @@ def main(argv=None) -> int:
         }
         cov, missing = {}, []
         for k, key in keys.items():
-            path = out_dir / f"mutation-coverage-{k}-{key}.json"
+            path = work / f"mutation-coverage-{k}-{key}.json"
             if path.exists():
                 cov[k] = json.loads(path.read_text())
             else:
@@ -696,7 +703,7 @@ def main(argv=None) -> int:
             fresh = _coverage(first, timeouts, missing)
             for k in missing:
                 cov[k] = fresh[k]
-                (out_dir / f"mutation-coverage-{k}-{keys[k]}.json").write_text(json.dumps(fresh[k]))
+                (work / f"mutation-coverage-{k}-{keys[k]}.json").write_text(json.dumps(fresh[k]))
             print(
                 f"baseline under coverage ({', '.join(missing)}): passes "
                 f"({time.monotonic() - t0:.0f} s)",
