@@ -487,6 +487,7 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
     equivalent = _classified(cfg)
     gaps = {e["id"]: e for e in cfg.get("closed", [])}
     out = {**meta, "sampled": len(records)}
+    out["judged_at"] = sorted({r.get("commit", meta["commit"]) for r in records})
     eq_ids = {r["id"] for r in records if r["id"] in equivalent}
     out["equivalent"] = sorted(eq_ids)
     for cmd in ("verify", "tests"):
@@ -519,7 +520,13 @@ def _report(summary: dict, records: list[dict]) -> str:
         "",
         f"Sample: {summary['sampled']} of {summary['population']} mutants, seed "
         f"{summary['seed']} (`python -m benchmarks.mutation --size {summary['size']} "
-        f"--seed {summary['seed']}`), tree at commit {summary['commit']}.",
+        f"--seed {summary['seed']}`), tree at commit {summary['commit']}"
+        + (
+            f" (mutants judged at commits {', '.join(summary['judged_at'])}: a rerun judges "
+            "the earlier survivors again on the current commit)."
+            if len(summary["judged_at"]) > 1
+            else "."
+        ),
         f"Equivalent mutants in the sample: {len(summary['equivalent'])}.",
         "",
         "| killing command | killed | non-equivalent | score | target |",
@@ -727,6 +734,7 @@ def main(argv=None) -> int:
             finally:
                 with lock:
                     free.append(tree)
+            rec["commit"] = commit
             with lock:
                 done[m.key] = rec
                 with log.open("a") as fh:
