@@ -433,13 +433,17 @@ def _numba_files(tree: Path, paths: list[str]) -> set[str]:
     return {p for p in paths if "numba" in (tree / p).read_text()}
 
 
-def _covering(cov: dict, m: Mutant, whole_file: bool) -> list[str] | None:
-    """The contexts that execute the mutated lines; None when every context may (``*``)."""
+def _covering(cov: dict, m: Mutant, compiled: bool) -> list[str] | None:
+    """The contexts that execute the mutated lines; None when every context may (``*``).
+
+    Lines inside numba-compiled functions are never seen by coverage: in a module
+    with such functions (``compiled``), a mutated line without a record counts as
+    executed by every context that runs any line of that module after import.
+    """
     lines = cov.get(m.path, {})
-    if whole_file:
-        wanted = [c for cs in lines.values() for c in cs]
-    else:
-        wanted = [c for line in range(m.line, m.end_line + 1) for c in lines.get(line, [])]
+    wanted = [c for line in range(m.line, m.end_line + 1) for c in lines.get(line, [])]
+    if not wanted and compiled:
+        wanted = [c for cs in lines.values() for c in cs if c != "*"]
     if "*" in wanted:
         return None
     return sorted(set(wanted))
