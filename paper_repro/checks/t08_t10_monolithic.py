@@ -272,7 +272,9 @@ def t10_heuristics(rng, trials):
             np.full(K, 1.0 / K),
             rng.integers(1, 100, K) / rng.integers(1, 100, K).sum(),
             *np.eye(K),
-            dro.alpha,
+            # group DRO's model may combine several training mixtures (alpha None):
+            # it is then judged as a comparator below, not as a weighting
+            *([] if dro.alpha is None else [dro.alpha]),
             rm.alpha,
             *rng.dirichlet(np.ones(K), 4),
         ]
