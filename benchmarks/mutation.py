@@ -505,6 +505,7 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
             "score": len(killed) / denom if denom else 1.0,
             "survived_not_equivalent": [i for i in alive if i not in eq_ids],
         }
+    out["closed"] = cfg.get("closed", [])
     out["classification"] = {
         i: (
             {"kind": "equivalent", "reason": equivalent[i]}
@@ -524,13 +525,9 @@ def _report(summary: dict, records: list[dict]) -> str:
         "",
         f"Sample: {summary['sampled']} of {summary['population']} mutants, seed "
         f"{summary['seed']} (`python -m benchmarks.mutation --size {summary['size']} "
-        f"--seed {summary['seed']}`), tree at commit {summary['commit']}"
-        + (
-            f" (mutants judged at commits {', '.join(summary['judged_at'])}: a rerun judges "
-            "the earlier survivors again on the current commit)."
-            if len(summary["judged_at"]) > 1
-            else "."
-        ),
+        f"--seed {summary['seed']}`) of the tree at commit {summary['commit']}; mutants "
+        f"judged at commit(s) {', '.join(summary['judged_at'])} (a rerun judges earlier "
+        "survivors again on a later commit; theory/ and sims/ are the same at all of them).",
         f"Equivalent mutants in the sample: {len(summary['equivalent'])}.",
         "",
         "| killing command | killed | non-equivalent | score | target |",
@@ -553,12 +550,34 @@ def _report(summary: dict, records: list[dict]) -> str:
         lines.append("")
         lines.append(f"`{r['before']}` → `{r['after']}`")
         lines.append("")
+        unreached = [cmd for cmd in who if r[cmd].get("not_executed")]
+        if unreached:
+            lines.append(f"No {' and no '.join(unreached)} run executes these lines.")
+            lines.append("")
         if c["kind"] == "equivalent":
             lines.append(f"Equivalent: {c['reason']}")
         elif c["kind"] == "gap":
             lines.append(f"Gap, closed: {c.get('how', '')}")
         else:
             lines.append("Not yet classified.")
+        lines.append("")
+    closed = summary.get("closed", [])
+    if closed:
+        lines += [
+            "## Gaps found and closed during the audit",
+            "",
+            "Survivors of an earlier commit that were not equivalent; the checks were "
+            "strengthened and the mutant judged again (its verdict above is the new one).",
+            "",
+        ]
+        for e in closed:
+            r = by_id.get(e["id"])
+            now = (
+                ", ".join(f"{cmd} {r[cmd]['status']}" for cmd in ("verify", "tests"))
+                if r
+                else "not in the sample"
+            )
+            lines.append(f"- `{e['id']}`: {e['how']} (now: {now})")
         lines.append("")
     lines += [
         "## Every sampled mutant",
@@ -572,7 +591,8 @@ def _report(summary: dict, records: list[dict]) -> str:
         for cmd in ("verify", "tests"):
             v = r[cmd]
             detail = ",".join(_failed_rows(v["tail"])) if cmd == "verify" else ""
-            cells.append(f"{v['status']} {detail}".strip() + f" ({v['seconds']} s)")
+            note = " (not executed)" if v.get("not_executed") else f" ({v['seconds']} s)"
+            cells.append(f"{v['status']} {detail}".strip() + note)
         lines.append(f"| `{r['id']}` | {change} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
 
@@ -624,6 +644,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=run_cfg["seed"])
     parser.add_argument("--jobs", type=int, default=1, help="mutants judged at once")
     parser.add_argument("--list", action="store_true", help="print the sample and stop")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="rewrite the summary and report from the log; run nothing",
+    )
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument(
         "--rerun", choices=("survivors",), help="judge again the mutants that survived before"
@@ -682,6 +707,12 @@ def main(argv=None) -> int:
         # ids and lines of the current tree, results from whichever run judged the key
         return [{**done[c.key], **asdict(c)} for c in chosen if c.key in done]
 
+    if args.report:
+        summary = _write(current(), cfg, meta, out_dir)
+        for cmd in ("verify", "tests"):
+            s = summary[cmd]
+            print(f"{cmd}: {s['killed']}/{s['non_equivalent']} killed ({s['score']:.1%})")
+        return 0
     todo = [m for m in chosen if m.key not in done]
     with tempfile.TemporaryDirectory(prefix="modgate-mutants-") as tmp:
         first = Path(tmp) / "tree0"
