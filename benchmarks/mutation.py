@@ -68,6 +68,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: The raw log and the coverage maps (machine-local, reused by later runs).
 WORK = Path(tempfile.gettempdir()) / "modgate-mutation"
 
+#: Slow test files, run after the others: most mutants are killed before them.
+LAST_TESTS = (
+    "test_verify_mutations.py",
+    "test_verify_cli.py",
+    "test_reproduce.py",
+    "test_reproduce_faults.py",
+    "test_reproduce_warmup.py",
+)
+
 _CMP_SWAP = {
     ast.Lt: ast.LtE,
     ast.LtE: ast.Lt,
@@ -320,7 +329,11 @@ def _ordered_tests(tree: Path, path: str) -> list[str]:
             return 1
         return 2
 
-    return [str(f.relative_to(tree)) for f in sorted(files, key=lambda f: (rank(f), f.name))]
+    last = set(LAST_TESTS)
+    return [
+        str(f.relative_to(tree))
+        for f in sorted(files, key=lambda f: (f.name in last, rank(f), f.name))
+    ]
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float) -> dict:
