@@ -144,3 +144,16 @@ def test_E7_passes_and_reports_both_bounds_unscaled():
     ok, measured = e7_generalization.check(e7_generalization.run(_small_e7()))
     assert ok, measured
     assert "data-dependent" in measured and "analytical" in measured
+
+
+def test_router_lower_bound_above_the_optimum_fails_S9b(monkeypatch):
+    from sims import distill
+
+    plant(
+        monkeypatch,
+        distill,
+        "distill_router",
+        "lower=max(0.0, kl - bound)",
+        "lower=max(0.0, kl + bound)",
+    )
+    assert not row_passes("S9b")
