@@ -508,10 +508,12 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
     eq_ids = {r["id"] for r in records if r["id"] in equivalent}
     out["equivalent"] = sorted(eq_ids)
     for cmd in ("verify", "tests"):
-        killed = [r for r in records if r[cmd]["status"] in ("killed", "timeout")]
-        alive = [r["id"] for r in records if r[cmd]["status"] == "survived"]
-        denom = len(records) - len(eq_ids)
+        judged = [r for r in records if r[cmd]["status"] != "pending"]
+        killed = [r for r in judged if r[cmd]["status"] in ("killed", "timeout")]
+        alive = [r["id"] for r in judged if r[cmd]["status"] == "survived"]
+        denom = len(judged) - len({r["id"] for r in judged} & eq_ids)
         out[cmd] = {
+            "judged": len(judged),
             "killed": len(killed),
             "survived": alive,
             "non_equivalent": denom,
@@ -543,14 +545,14 @@ def _report(summary: dict, records: list[dict]) -> str:
         "survivors again on a later commit; theory/ and sims/ are the same at all of them).",
         f"Equivalent mutants in the sample: {len(summary['equivalent'])}.",
         "",
-        "| killing command | killed | non-equivalent | score | target |",
-        "|---|---|---|---|---|",
+        "| killing command | judged | killed | non-equivalent judged | score | target |",
+        "|---|---|---|---|---|---|",
     ]
     for cmd, target in (("verify", 0.95), ("tests", 0.97)):
         s = summary[cmd]
         lines.append(
-            f"| `{cmd}` | {s['killed']} | {s['non_equivalent']} | {s['score']:.1%} | "
-            f"≥ {target:.0%} |"
+            f"| `{cmd}` | {s['judged']} | {s['killed']} | {s['non_equivalent']} | "
+            f"{s['score']:.1%} | ≥ {target:.0%} |"
         )
     lines += ["", "## Survivors", ""]
     by_id = {r["id"]: r for r in records}
@@ -559,6 +561,8 @@ def _report(summary: dict, records: list[dict]) -> str:
     for i, c in summary["classification"].items():
         r = by_id[i]
         who = [cmd for cmd in ("verify", "tests") if r[cmd]["status"] == "survived"]
+        if not who:
+            continue
         lines.append(f"### `{i}` (survived {' and '.join(who)})")
         lines.append("")
         lines.append(f"`{r['before']}` → `{r['after']}`")
@@ -625,8 +629,11 @@ def _commit(rev: str) -> str:
     ).stdout.strip()
 
 
-def _judge(tree: Path, m: Mutant, cfg: dict, cov: dict, numba: set[str]) -> dict:
-    """Apply ``m`` to ``tree``, run both killing commands, restore the file."""
+def _judge(
+    tree: Path, m: Mutant, cfg: dict, cov: dict, numba: set[str], commands, before: dict
+) -> dict:
+    """Apply ``m`` to ``tree``, run the killing ``commands``, restore the file; the other
+    command's verdict is kept from ``before`` (the mutant's earlier record, if any)."""
     run_cfg = cfg["run"]
     target = tree / m.path
     original = target.read_text()
@@ -635,7 +642,9 @@ def _judge(tree: Path, m: Mutant, cfg: dict, cov: dict, numba: set[str]) -> dict
         target.write_text(apply(original, m))
         rec = {**asdict(m)}
         for cmd, argv_ in _killing_commands(tree, m, cov, numba).items():
-            if argv_ is None:
+            if cmd not in commands:
+                rec[cmd] = before.get(cmd, {"status": "pending", "seconds": 0.0, "tail": ""})
+            elif argv_ is None:
                 rec[cmd] = {"status": "survived", "rc": 0, "seconds": 0.0, "tail": ""}
                 rec[cmd]["not_executed"] = True
             else:
@@ -656,6 +665,12 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=run_cfg["size"], help="mutants sampled")
     parser.add_argument("--seed", type=int, default=run_cfg["seed"])
     parser.add_argument("--jobs", type=int, default=1, help="mutants judged at once")
+    parser.add_argument(
+        "--commands",
+        default="verify,tests",
+        help="killing commands to run (verify, tests, or both); a pass with one keeps the "
+        "other's earlier verdicts",
+    )
     parser.add_argument("--list", action="store_true", help="print the sample and stop")
     parser.add_argument(
         "--report",
@@ -726,7 +741,15 @@ def main(argv=None) -> int:
             s = summary[cmd]
             print(f"{cmd}: {s['killed']}/{s['non_equivalent']} killed ({s['score']:.1%})")
         return 0
-    todo = [m for m in chosen if m.key not in done]
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    if not commands or any(c not in ("verify", "tests") for c in commands):
+        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
+    earlier = dict(done)
+    todo = [
+        m
+        for m in chosen
+        if m.key not in done or any(done[m.key][c]["status"] == "pending" for c in commands)
+    ]
     with tempfile.TemporaryDirectory(prefix="modgate-mutants-") as tmp:
         first = Path(tmp) / "tree0"
         first.mkdir()
@@ -750,8 +773,10 @@ def main(argv=None) -> int:
             path = work / f"mutation-coverage-{k}-{key}.json"
             if path.exists():
                 cov[k] = json.loads(path.read_text())
-            else:
+            elif k in commands:
                 missing.append(k)
+            else:
+                cov[k] = {}  # not run in this pass
         if missing:
             t0 = time.monotonic()
             timeouts = {"verify": run_cfg["verify_timeout"], "tests": run_cfg["tests_timeout"]}
@@ -778,11 +803,13 @@ def main(argv=None) -> int:
             with lock:
                 tree = free.pop()
             try:
-                rec = _judge(tree, m, cfg, cov, numba)
+                rec = _judge(tree, m, cfg, cov, numba, commands, earlier.get(m.key, {}))
             finally:
                 with lock:
                     free.append(tree)
             rec["commit"] = commit
+            for cmd in commands:
+                rec[cmd]["commit"] = commit
             with lock:
                 done[m.key] = rec
                 with log.open("a") as fh:
