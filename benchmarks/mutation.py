@@ -717,6 +717,7 @@ def main(argv=None) -> int:
         for line in log.read_text().splitlines():
             rec = json.loads(line)
             done[rec["key"]] = rec
+    everything = dict(done)
     if args.rerun == "survivors":
         done = {
             k: r
@@ -744,7 +745,7 @@ def main(argv=None) -> int:
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     if not commands or any(c not in ("verify", "tests") for c in commands):
         raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
-    earlier = dict(done)
+    earlier = everything
     todo = [
         m
         for m in chosen
