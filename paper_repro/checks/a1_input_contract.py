@@ -14,6 +14,7 @@ import numpy as np
 
 from paper_repro.checks import Outcome, check
 from paper_repro.checks._instances import DESCRIPTION, instances
+from sims.generalization import generalization_gaps
 from theory.capacity import blahut_arimoto
 from theory.divergences import jsd, kl, kl_rows, mixture
 from theory.minimax import fixed_mixture, robust_gate
@@ -67,7 +68,9 @@ def _rejects(call, name: str) -> bool:
     "corruption of one row (sum off by 1e-7, NaN, ∞, a negative entry with the sum kept, "
     "complex dtype, wrong number of dimensions) must be rejected by check_stack, kl_rows, "
     "jsd, mixture, fixed_mixture, robust_gate and blahut_arimoto with a message that "
-    "starts with the argument's name; the count of contract breaches.",
+    "starts with the argument's name; generalization_gaps must reject training "
+    "proportions m̄ of the wrong length or with a negative entry (naming mbar); the count "
+    "of contract breaches.",
     measure="count",
     instances=DESCRIPTION + "; the corrupted row and point drawn at random",
 )
@@ -103,5 +106,14 @@ def a1_contract(rng, trials):
             if k is not None:
                 calls.append((lambda b=bad, k=k, q=q: kl(b[k], q), "p"))
             breaches += sum(not _rejects(call, name) for call, name in calls)
+        # the learning study validates its own arguments before any work
+        bad_mbar = (np.full(K + 1, 1.0 / (K + 1)), np.r_[2.0, -np.ones(K - 1)])
+        for mbar in bad_mbar if K > 1 else bad_mbar[:1]:
+            breaches += not _rejects(
+                lambda mbar=mbar, D=D, P=P, lam=lam, m=max(K, 4): generalization_gaps(
+                    D, P, lam, [m], mbar=mbar, draws=1
+                ),
+                "mbar",
+            )
         count += 1
     return Outcome(count, float(breaches))
