@@ -108,9 +108,10 @@ def a1_contract(rng, trials):
             breaches += sum(not _rejects(call, name) for call, name in calls)
         # the learning study validates its own arguments before any work
         bad_mbar = (np.full(K + 1, 1.0 / (K + 1)), np.r_[2.0, -np.ones(K - 1)])
+        size = max(K, 4)
         for mbar in bad_mbar if K > 1 else bad_mbar[:1]:
             breaches += not _rejects(
-                lambda mbar=mbar, D=D, P=P, lam=lam, m=max(K, 4): generalization_gaps(
+                lambda mbar=mbar, D=D, P=P, lam=lam, m=size: generalization_gaps(
                     D, P, lam, [m], mbar=mbar, draws=1
                 ),
                 "mbar",
