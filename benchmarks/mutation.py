@@ -521,6 +521,7 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
             "survived_not_equivalent": [i for i in alive if i not in eq_ids],
         }
     out["closed"] = cfg.get("closed", [])
+    out["notes"] = cfg.get("notes", [])
     out["classification"] = {
         i: (
             {"kind": "equivalent", "reason": equivalent[i]}
@@ -554,6 +555,8 @@ def _report(summary: dict, records: list[dict]) -> str:
             f"| `{cmd}` | {s['judged']} | {s['killed']} | {s['non_equivalent']} | "
             f"{s['score']:.1%} | ≥ {target:.0%} |"
         )
+    if summary.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in summary["notes"]]
     lines += ["", "## Survivors", ""]
     by_id = {r["id"]: r for r in records}
     if not summary["classification"]:
