@@ -521,7 +521,7 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
             "survived_not_equivalent": [i for i in alive if i not in eq_ids],
         }
     out["closed"] = cfg.get("closed", [])
-    out["notes"] = cfg.get("notes", [])
+    out["notes"] = cfg.get("notes") or cfg.get("run", {}).get("notes", [])
     out["classification"] = {
         i: (
             {"kind": "equivalent", "reason": equivalent[i]}
