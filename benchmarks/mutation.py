@@ -509,7 +509,10 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
     out["equivalent"] = sorted(eq_ids)
     for cmd in ("verify", "tests"):
         judged = [r for r in records if r[cmd]["status"] != "pending"]
-        killed = [r for r in judged if r[cmd]["status"] in ("killed", "timeout")]
+        # an equivalent mutant is out of the score even when a timeout "killed" it
+        killed = [
+            r for r in judged if r[cmd]["status"] in ("killed", "timeout") and r["id"] not in eq_ids
+        ]
         alive = [r["id"] for r in judged if r[cmd]["status"] == "survived"]
         denom = len(judged) - len({r["id"] for r in judged} & eq_ids)
         out[cmd] = {
