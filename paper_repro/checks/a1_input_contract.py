@@ -15,6 +15,7 @@ import numpy as np
 from paper_repro.checks import Outcome, check
 from paper_repro.checks._instances import DESCRIPTION, instances
 from sims.generalization import generalization_gaps
+from theory.bounds import skewness
 from theory.capacity import blahut_arimoto
 from theory.divergences import jsd, kl, kl_rows, mixture
 from theory.minimax import fixed_mixture, robust_gate
@@ -68,7 +69,8 @@ def _rejects(call, name: str) -> bool:
     "corruption of one row (sum off by 1e-7, NaN, ∞, a negative entry with the sum kept, "
     "complex dtype, wrong number of dimensions) must be rejected by check_stack, kl_rows, "
     "jsd, mixture, fixed_mixture, robust_gate and blahut_arimoto with a message that "
-    "starts with the argument's name; generalization_gaps must reject training "
+    "starts with the argument's name; skewness (T11) must reject sample sizes that are "
+    "infinite, zero or not one per domain (naming m); generalization_gaps must reject training "
     "proportions m̄ of the wrong length or with a negative entry (naming mbar); the count "
     "of contract breaches.",
     measure="count",
@@ -106,6 +108,9 @@ def a1_contract(rng, trials):
             if k is not None:
                 calls.append((lambda b=bad, k=k, q=q: kl(b[k], q), "p"))
             breaches += sum(not _rejects(call, name) for call, name in calls)
+        # the bounds of T11 need positive finite sample sizes, one per domain
+        for m in (np.r_[np.inf, np.ones(K - 1)], np.r_[0.0, np.ones(K - 1)], np.ones(K + 1)):
+            breaches += not _rejects(lambda m=m, lam=lam: skewness(lam, m), "m")
         # the learning study validates its own arguments before any work
         bad_mbar = (np.full(K + 1, 1.0 / (K + 1)), np.r_[2.0, -np.ones(K - 1)])
         size = max(K, 4)

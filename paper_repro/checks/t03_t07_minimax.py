@@ -9,6 +9,7 @@ from paper_repro.checks import Outcome, check
 from paper_repro.checks._instances import DESCRIPTION, instances, weights
 from sims.adversarial import FAMILIES, boundary_mixtures, pair
 from theory import objectives, symbolic
+from theory.best_response import best_response_gate
 from theory.capacity import blahut_arimoto
 from theory.divergences import jsd, kl_rows, mixture
 from theory.gates import mass, model
@@ -73,7 +74,8 @@ def _water_level_reference(t, lo, hi):
     1e-12,
     method="the model of fixed_mixture against (i) an independent bisection on log₂(1/ν) "
     "over the whole float range (absolute error per point; on supp D_λ only in the no-root "
-    "case, where q* = u there), (ii) the KKT conditions: q/t = 1/ν on the free set, "
+    "case, where q* = u there; best_response_gate must return the same model), (ii) the "
+    "KKT conditions: q/t = 1/ν on the free set, "
     "t/ν ≤ ℓ where q = ℓ, t/ν ≥ u where q = u, Σq = 1 (relative error), and (iii) its "
     "gate: columns in Δ_K, p_g = q*, Z = 1.",
     instances=INSTANCES + "; λ with zero coordinates every third instance",
@@ -110,6 +112,8 @@ def t3_water_filling(rng, trials):
         g = res.gate
         err = max(err, abs(mass(g, P) - 1.0), np.abs(model(g, P) - q).max(), -g.min())
         err = max(err, np.abs(g.sum(axis=0) - 1.0).max())
+        # T4's best-response map of the gate is the same water-filled model
+        err = max(err, float(np.abs(best_response_gate(D, P, lam) - q).max()))
         worst = max(worst, err)
     return Outcome(trials, worst)
 
