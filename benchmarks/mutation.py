@@ -503,6 +503,7 @@ def _classified(cfg: dict) -> dict[str, str]:
 def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
     equivalent = _classified(cfg)
     gaps = {e["id"]: e for e in cfg.get("closed", [])}
+    open_gaps = {e["id"]: e["why"] for e in cfg.get("open", [])}
     out = {**meta, "sampled": len(records)}
     out["judged_at"] = sorted({r.get("commit", meta["commit"]) for r in records})
     eq_ids = {r["id"] for r in records if r["id"] in equivalent}
@@ -531,6 +532,8 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
             if i in equivalent
             else {"kind": "gap", **({k: v for k, v in gaps[i].items() if k != "id"})}
             if i in gaps
+            else {"kind": "open gap", "why": open_gaps[i]}
+            if i in open_gaps
             else {"kind": "unclassified"}
         )
         for i in sorted({*out["verify"]["survived"], *out["tests"]["survived"]})
@@ -580,7 +583,9 @@ def _report(summary: dict, records: list[dict]) -> str:
         if c["kind"] == "equivalent":
             lines.append(f"Equivalent: {c['reason']}")
         elif c["kind"] == "gap":
-            lines.append(f"Gap, closed: {c.get('how', '')}")
+            lines.append(f"Gap, closed after this verdict: {c.get('how', '')}")
+        elif c["kind"] == "open gap":
+            lines.append(f"Gap, not closed: {c['why']}")
         else:
             lines.append("Not yet classified.")
         lines.append("")
