@@ -89,9 +89,17 @@ def _split_ids(text: str | None) -> list[str] | None:
     return [s.strip() for s in text.split(",") if s.strip()] if text is not None else None
 
 
-def cmd_verify(args) -> int:
-    from paper_repro.checks import run_checks
+_STATEMENT_WIDTH = 60
 
+
+def cmd_verify(args) -> int:
+    import textwrap
+
+    from paper_repro.checks import explain, run_checks
+
+    if args.explain is not None:
+        print(explain(args.explain))
+        return 0
     if args.workers is not None or args.scheduler is not None:
         from paper_repro.distributed import run_checks_distributed
 
@@ -100,19 +108,33 @@ def cmd_verify(args) -> int:
     rows = run_checks(
         seed=args.seed, trials=args.trials, only=_split_ids(args.only), progress=args.progress
     )
-    header = f"{'ID':<5} {'statement':<64} {'trials':>6} {'worst error':>12} {'tol':>8}  result"
-    print(header)
-    print("-" * len(header))
+    width = _STATEMENT_WIDTH
+    header = (
+        f"{'ID':<5} {'statement':<{width}} {'trials':>6} {'worst':>10} {'tol':>8}  "
+        f"{'measure':<12} result"
+    )
+    if not args.wide:
+        print(header)
+        print("-" * len(header))
     failed = 0
     for r in rows:
         failed += not r.passed
-        stmt = r.statement if len(r.statement) <= 64 else r.statement[:61] + "..."
-        print(
-            f"{r.id:<5} {stmt:<64} {r.trials:>6} {r.worst_error:>12.3e} {r.tolerance:>8.0e}  "
-            f"{'pass' if r.passed else 'FAIL'}",
-            flush=True,
-        )
+        verdict = "pass" if r.passed else "FAIL"
+        numbers = f"{r.trials:>6} {r.worst_error:>10.3e} {r.tolerance:>8.0e}  {r.measure:<12} "
+        if args.wide:
+            # one line per row, the statement last and whole (for grep and wide terminals)
+            print(f"{r.id:<5} {numbers}{verdict}  {r.statement}", flush=True)
+        else:
+            # the statement wrapped in its column, never cut
+            lines = textwrap.wrap(r.statement, width) or [""]
+            print(f"{r.id:<5} {lines[0]:<{width}} {numbers}{verdict}", flush=True)
+            for line in lines[1:]:
+                print(f"{'':<5} {line}", flush=True)
+        if failed and args.fail_fast:
+            break
     print(f"\n{'all checks passed' if not failed else f'{failed} check(s) FAILED'}")
+    if not args.wide:
+        print("`modgate verify --explain ID` tells what a row checks, how, and on which instances.")
     return EXIT_FAILED if failed else 0
 
 
@@ -290,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=20, help="random instances per row (≥ 1)")
     p.add_argument("--only", help="comma-separated row IDs, e.g. T1,T3")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed row")
+    p.add_argument("--wide", action="store_true", help="one line per row, the full statement last")
+    p.add_argument(
+        "--explain",
+        metavar="ID",
+        help="print a row's statement, method, instances, tolerance and derivation; run nothing",
+    )
     _add_cluster_options(p)
     p.set_defaults(func=cmd_verify)
 

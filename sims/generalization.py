@@ -26,6 +26,28 @@ All draws are processed at once (arrays of shape (draws, K, n)). The bounds are
 :func:`~theory.bounds.rademacher_softmax_linear` and the tabular complexity
 :func:`~theory.bounds.rademacher_tabular`; a draw violates the bound when the
 (estimated) uniform gap exceeds it.
+
+The analytical complexity is itself measured (:func:`empirical_rademacher`):
+on fresh samples S the empirical weighted Rademacher complexity
+
+.. math:: \hat R_S(\mathcal G_B,\lambda) = \mathbb E_\sigma \sup_{\|W\|_F\le B}
+          \sum_k \frac{\lambda_k}{m_k}\sum_{i} \sigma_{k,i} f(g_W, x_{k,i})
+
+is estimated by Monte Carlo over sign draws σ, the supremum by projected
+gradient ascent, together with the complexity of the logits' linear class
+:math:`B\,\mathbb E_\sigma\|\sum_i a_i \sigma_i \phi(x_i)^\top\|_F`
+(σ_i ∈ {±1}^K), which vector contraction multiplies by √2 times the Lipschitz
+constant 2. They give the data-dependent bound of T11 (McDiarmid twice, on the
+gap and on R̂_S, each at δ/2; every point x_{k,i} moves either by at most
+(λ_k/m_k) M, so Σ_i (λ_k/m_k)² M² = M² s/m):
+
+.. math:: \sup_g\,(L - \hat L) \le 2\hat R_S(\mathcal G_B,\lambda)
+          + 3M\sqrt{\frac{s(\lambda\|\bar m)\log(2/\delta)}{2m}}
+          \quad\text{with probability} \ge 1-\delta,
+
+with M = max_x log(1/ℓ(x)) − min_x log(1/u(x)) (:func:`theory.bounds.class_loss_range`),
+how far the loss of one gate moves between two points, set by the experts'
+floor ℓ = min_k p_k and ceiling u = max_k p_k.
 """
 
 from __future__ import annotations
@@ -37,10 +59,12 @@ from typing import ClassVar
 import numpy as np
 
 from sims.primal_dual import loglik_features
+from theory import bounds
 from theory.bounds import (
+    class_loss_range,
+    data_dependent_bound,
     generalization_bound,
     loss_range,
-    rademacher_softmax_linear,
     rademacher_tabular,
     skewness,
 )
@@ -54,7 +78,14 @@ from theory.validation import (
     check_stack,
 )
 
-__all__ = ["GapStudy", "generalization_gaps", "weighted_counts", "log_log_slope"]
+__all__ = [
+    "GapStudy",
+    "RademacherEstimate",
+    "empirical_rademacher",
+    "generalization_gaps",
+    "weighted_counts",
+    "log_log_slope",
+]
 
 
 @dataclass(frozen=True)
@@ -70,6 +101,15 @@ class GapStudy(Readable):
     ``tab_violation`` (fraction of draws whose uniform gap exceeds the bound: the
     estimated sup for the gate, the exact sup for the tabular class), ``skewness``,
     ``M_tab`` (the tabular loss range). ``sizes`` (len(m), K) are the m_k.
+
+    The complexity, per m (shape (len(m),)): ``gate_complexity`` = the analytical
+    R_m(𝒢_B, λ) of T11; ``rademacher_loss`` (± ``rademacher_loss_se``) = the Monte
+    Carlo estimate of the empirical complexity R̂_S of the loss class, averaged over
+    fresh samples; ``rademacher_linear`` (± ``rademacher_linear_se``) = that of the
+    logits' linear class; ``gate_bound_dd`` = the data-dependent bound
+    2R̂_S + 3M sqrt(s log(2/δ)/(2m)) (its largest value over the samples used),
+    with ``M_class`` the loss difference bound of the gate class.
+
     Gaps and bounds are in nats; ``print(study)`` shows one line per m with the
     means over draws.
     """
@@ -80,6 +120,7 @@ class GapStudy(Readable):
     delta: float
     radius: float
     M_gate: float
+    M_class: float
     M_tab: np.ndarray
     skewness: np.ndarray
     gate_gap: np.ndarray
@@ -92,6 +133,120 @@ class GapStudy(Readable):
     tab_true: np.ndarray
     tab_bound: np.ndarray
     tab_violation: np.ndarray
+    gate_complexity: np.ndarray
+    rademacher_loss: np.ndarray
+    rademacher_loss_se: np.ndarray
+    rademacher_linear: np.ndarray
+    rademacher_linear_se: np.ndarray
+    gate_bound_dd: np.ndarray
+
+
+@dataclass(frozen=True)
+class RademacherEstimate:
+    r"""Monte Carlo estimates of empirical weighted Rademacher complexities on one sample (T11).
+
+    ``loss`` ± ``loss_se``: :math:`\mathbb E_\sigma\sup_{\|W\|\le B}\sum_i a_i\sigma_i
+    f(g_W, x_i)`, a_i = λ_k/m_k for a point of domain k (each supremum estimated
+    from below by projected gradient ascent, so ``loss`` tends to be low by the
+    optimization error). ``linear`` ± ``linear_se``: :math:`B\,\mathbb E_\sigma\|\sum_i
+    a_i \sigma_i\phi(x_i)^\top\|_F` with σ_i ∈ {±1}^K, the complexity of the logits
+    u = Wφ(x) (the supremum is exact: the norm). ``signs`` sign draws each.
+    """
+
+    loss: float
+    loss_se: float
+    linear: float
+    linear_se: float
+    signs: int
+
+
+def _sign_sums(counts, weights, rng, shape) -> np.ndarray:
+    """Σ_k a_k Σ_{i: x_{k,i} = x} σ_{k,i} for independent signs, as arrays of ``shape + (n,)``:
+    a sum of c fair signs is 2·Binomial(c, ½) − c."""
+    out = np.zeros((*shape, counts.shape[1]))
+    for c, a in zip(counts, weights, strict=True):
+        if a > 0:
+            out += a * (2.0 * rng.binomial(c, 0.5, size=(*shape, c.size)) - c)
+    return out
+
+
+def empirical_rademacher(
+    counts, P, lam, radius: float = 10.0, signs: int = 200, steps: int = 60, lr=0.5, seed=0
+) -> RademacherEstimate:
+    r"""Monte Carlo estimate of the empirical Rademacher complexity of softmax-linear gates (T11).
+
+    .. math:: \hat R_S(\mathcal G_B,\lambda) = \mathbb E_\sigma \sup_{\|W\|_F\le B}
+              \sum_k \frac{\lambda_k}{m_k}\sum_{i=1}^{m_k} \sigma_{k,i}\,
+              \bigl(-\log p_{g_W}(x_{k,i})\bigr),
+              \qquad g_W = \mathrm{softmax}(W\phi),
+
+    on the log-likelihood features φ of the experts (‖φ‖ ≤ R = 1). A sample
+    enters only through its counts: the signs of the c_k(x) points of domain k
+    at x add up to 2·Binomial(c_k(x), ½) − c_k(x).
+
+    Parameters
+    ----------
+    counts : array_like of int, shape (K, n)
+        c_k(x), the number of points of the sample of domain k at x (m_k = row sums ≥ 1).
+    P : array_like, shape (K, n)
+        Experts with full support.
+    lam : array_like, shape (K,)
+        The mixture λ of the payoff.
+    radius : float
+        B of the class.
+    signs : int
+        Sign draws σ.
+    steps, lr : int, float
+        Projected AdaGrad ascent of each supremum (from W = 0 and from a random
+        W on the sphere of radius B; the better is kept).
+    seed : int or Generator
+
+    Returns
+    -------
+    RademacherEstimate
+
+    Raises
+    ------
+    ValueError
+        On counts that are not non-negative integers of shape (K, n) with every
+        m_k ≥ 1, experts without full support, or a bad λ, radius, signs or steps.
+    """
+    P = check_stack(P, "P")
+    K, n = P.shape
+    lam = check_distribution(lam, "lam")
+    if lam.shape[0] != K:
+        raise ValueError(f"lam: expected {K} weights (one per expert), got {lam.shape[0]}")
+    c = np.asarray(counts)
+    if c.shape != (K, n) or not np.issubdtype(c.dtype, np.integer) or np.any(c < 0):
+        raise ValueError(f"counts: expected non-negative integers of shape ({K}, {n})")
+    if np.any(c.sum(axis=1) < 1):
+        raise ValueError("counts: every domain's sample needs at least one point")
+    B = check_positive(radius, "radius")
+    signs = check_int(signs, "signs")
+    steps = check_int(steps, "steps")
+    lr = check_positive(lr, "lr")
+    rng = check_seed(seed)
+    loss_range(P)  # the loss must be bounded: experts with full support
+    Phi, _ = loglik_features(P)
+    a = lam / c.sum(axis=1)
+
+    v = _sign_sums(c, a, rng, (signs,))
+    start = rng.normal(size=(signs, K, Phi.shape[1]))
+    start *= B / np.sqrt((start**2).sum(axis=(1, 2), keepdims=True))
+    sup = np.maximum(
+        _ascend_gap(v, np.zeros_like(start), Phi, P, B, steps, lr),
+        _ascend_gap(v, start, Phi, P, B, steps, lr),
+    )
+    w = _sign_sums(c, a, rng, (signs, K))
+    lin = B * np.sqrt((np.einsum("rkn,nd->rkd", w, Phi) ** 2).sum(axis=(1, 2)))
+    root = math.sqrt(signs)
+    return RademacherEstimate(
+        loss=float(sup.mean()),
+        loss_se=float(sup.std(ddof=1) / root) if signs > 1 else math.inf,
+        linear=float(lin.mean()),
+        linear_se=float(lin.std(ddof=1) / root) if signs > 1 else math.inf,
+        signs=signs,
+    )
 
     _layout: ClassVar[Layout] = Layout(
         "Generalization gaps against the bound of T11 (nats; gaps and sups: means over draws)",
@@ -227,6 +382,8 @@ def generalization_gaps(
     sup_steps: int = 100,
     lr: float = 0.5,
     seed=0,
+    rademacher_samples: int = 3,
+    rademacher_signs: int = 200,
 ) -> GapStudy:
     r"""Measure the generalization gap of T11 over ``draws`` sample draws per size in ``m``.
 
@@ -243,6 +400,8 @@ def generalization_gaps(
         :math:`\hat q = (m\hat w + \beta)/(m + n\beta)`, whose loss range is then
         M = log((m + nβ)/β).
     train_steps, sup_steps, lr : iterations of the training and of the supremum search.
+    rademacher_samples, rademacher_signs : fresh samples per size on which the empirical
+        complexity is estimated (:func:`empirical_rademacher`), and sign draws on each.
     """
     D, P = check_pair(D, P)
     K, n = D.shape
@@ -266,8 +425,11 @@ def generalization_gaps(
     train_steps = check_int(train_steps, "train_steps")
     sup_steps = check_int(sup_steps, "sup_steps")
     lr = check_positive(lr, "lr")
+    rademacher_samples = check_int(rademacher_samples, "rademacher_samples")
+    rademacher_signs = check_int(rademacher_signs, "rademacher_signs", minimum=2)
 
     M_gate = loss_range(P)
+    M_class = class_loss_range(P)
     Phi, R = loglik_features(P)
     target = lam @ D
     rng = check_seed(seed)
@@ -276,6 +438,7 @@ def generalization_gaps(
         key: [] for key in ("gate_gap", "gate_sup", "gate_true", "tab_gap", "tab_sup", "tab_true")
     }
     sizes, skews, gate_bound, tab_bound, M_tab = [], [], [], [], []
+    complexity, rad, rad_dd = [], [], []
     for total in m_arr:
         mk = np.maximum(1, np.round(mbar * int(total))).astype(np.int64)
         sizes.append(mk)
@@ -301,10 +464,31 @@ def generalization_gaps(
         rows["tab_sup"].append(_tabular_sup(v, eps))
         rows["tab_true"].append(q_loss @ target)
 
-        rad_gate = rademacher_softmax_linear(B, R, K, lam, mk)
+        rad_gate = bounds.rademacher_softmax_linear(B, R, K, lam, mk)
         rad_tab = rademacher_tabular(M_tab[-1], n, lam, mk)
         gate_bound.append(generalization_bound(0.0, lam, mk, M_gate, delta, rad_gate))
         tab_bound.append(generalization_bound(0.0, lam, mk, M_tab[-1], delta, rad_tab))
+        complexity.append(rad_gate)
+
+        estimates = []
+        for _ in range(rademacher_samples):
+            counts = np.stack([rng.multinomial(int(mk[k]), D[k]) for k in range(K)])
+            estimates.append(
+                empirical_rademacher(
+                    counts, P, lam, B, rademacher_signs, sup_steps, lr, rng.integers(2**63)
+                )
+            )
+        rad.append(
+            [
+                np.mean([e.loss for e in estimates]),
+                math.sqrt(sum(e.loss_se**2 for e in estimates)) / len(estimates),
+                np.mean([e.linear for e in estimates]),
+                math.sqrt(sum(e.linear_se**2 for e in estimates)) / len(estimates),
+            ]
+        )
+        rad_dd.append(
+            data_dependent_bound(max(0.0, *(e.loss for e in estimates)), lam, mk, M_class, delta)
+        )
 
     out = {key: np.array(val) for key, val in rows.items()}
     gate_bound, tab_bound = np.array(gate_bound), np.array(tab_bound)
@@ -315,11 +499,18 @@ def generalization_gaps(
         delta=delta,
         radius=B,
         M_gate=M_gate,
+        M_class=M_class,
         M_tab=np.array(M_tab),
         skewness=np.array(skews),
         gate_bound=gate_bound,
         gate_violation=(out["gate_sup"] > gate_bound[:, None]).mean(axis=1),
         tab_bound=tab_bound,
         tab_violation=(out["tab_sup"] > tab_bound[:, None]).mean(axis=1),
+        gate_complexity=np.array(complexity),
+        rademacher_loss=np.array([r[0] for r in rad]),
+        rademacher_loss_se=np.array([r[1] for r in rad]),
+        rademacher_linear=np.array([r[2] for r in rad]),
+        rademacher_linear_se=np.array([r[3] for r in rad]),
+        gate_bound_dd=np.array(rad_dd),
         **out,
     )

@@ -37,6 +37,8 @@ __all__ = [
     "rademacher_tabular",
     "generalization_bound",
     "uniform_generalization_bound",
+    "data_dependent_bound",
+    "class_loss_range",
     "net_size",
 ]
 
@@ -82,6 +84,80 @@ def loss_range(P) -> float:
             f"min_k p_k is 0 at index {x}"
         )
     return float(-np.log(lo.min()))
+
+
+def class_loss_range(P) -> float:
+    r"""How far the loss of one gate can move between two points x, x' (T11):
+
+    .. math:: \sup_{g}\,|f(g,x) - f(g,x')| \le M_{\mathcal G}
+              = \max_x \log\frac1{\ell(x)} - \min_x \log\frac1{u(x)},
+
+    since every :math:`p_g(x)` lies between the experts' floor
+    :math:`\ell(x) = \min_k p_k(x)` and ceiling :math:`u(x) = \max_k p_k(x)`. It is
+    the bounded difference of McDiarmid's inequality in :func:`data_dependent_bound`,
+    at most :func:`loss_range` (which drops the ceiling).
+
+    Parameters
+    ----------
+    P : array_like, shape (K, n)
+        Experts with full support.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If P is not a stack of distributions or some point has min_k p_k(x) = 0.
+    """
+    M = loss_range(P)
+    P = check_stack(P, "P")
+    return float(M + np.log(P.max(axis=0)).max())
+
+
+def data_dependent_bound(emp_rademacher, lam, m, M, delta) -> float:
+    r"""The data-dependent form of T11, with the empirical complexity of the sample:
+
+    .. math:: \sup_{g\in\mathcal G}\,\bigl(L(g,\lambda) - \hat L(g,\lambda)\bigr)
+              \le 2\hat R_S(\mathcal G,\lambda)
+              + 3M\sqrt{\frac{s(\lambda\|\bar m)\log(2/\delta)}{2m}}
+
+    with probability ≥ 1 − δ. McDiarmid's inequality is applied twice, at δ/2
+    each: to the uniform gap (whose expectation is at most 2R_m) and to
+    :math:`\hat R_S` (which concentrates around R_m); replacing the point
+    :math:`x_{k,i}` moves either by at most :math:`(\lambda_k/m_k) M` when every loss
+    difference :math:`|f(g,x) - f(g,x')|` is at most M (:func:`class_loss_range`),
+    and :math:`\sum_{k,i} (\lambda_k/m_k)^2 = s(\lambda\|\bar m)/m`.
+
+    Parameters
+    ----------
+    emp_rademacher : float ≥ 0
+        :math:`\hat R_S`, the empirical weighted Rademacher complexity of the sample.
+    lam : array_like, shape (K,)
+    m : array_like, shape (K,)
+        Per-domain sample sizes m_k > 0.
+    M : float ≥ 0
+        Bound on the loss differences.
+    delta : float in (0, 1)
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        On a negative or non-finite complexity or M, sizes that are not positive, or δ
+        outside (0, 1).
+    """
+    delta = _check_delta(delta)
+    rad = check_positive(emp_rademacher, "emp_rademacher", allow_zero=True)
+    M = check_positive(M, "M", allow_zero=True)
+    lam = check_distribution(lam, "lam")
+    m_arr = _check_sizes(m, lam.shape[0])
+    s = skewness(lam, m_arr)
+    return float(2.0 * rad + 3.0 * M * math.sqrt(s * math.log(2.0 / delta) / (2.0 * m_arr.sum())))
 
 
 def rademacher_softmax_linear(B, R, K, lam, m) -> float:

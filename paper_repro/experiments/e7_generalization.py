@@ -27,6 +27,12 @@ MODELS = ("gate", "tab")
 LABELS = {"gate": "softmax-linear gate", "tab": "monolithic tabular model"}
 # Accepted range of the fitted exponent of the gate's mean uniform gap against m.
 SLOPE_RANGE = (-0.65, -0.35)
+# Stated windows for the complexity term R_m of T11 against its Monte Carlo estimates:
+# R_m / R̂_loss ∈ [1, LOSS_FACTOR] (domination; contraction is loose), and
+# R_m / (2√2 R̂_lin) ∈ CHAIN_WINDOW (vector contraction with Lipschitz constant 2 applied
+# to the logits' linear class: ½ ≤ ‖φ‖² ≤ 1 and Khintchine's √2 give at most 2).
+LOSS_FACTOR = 80.0
+CHAIN_WINDOW = (1.0, 2.0)
 
 
 def params(mode: str) -> dict:
@@ -69,12 +75,20 @@ def run(p: dict, show_progress: bool = False) -> dict:
         "delta": g.delta,
         "M_gate": g.M_gate,
         "M_tab": g.M_tab,
+        "M_class": g.M_class,
         "gate": {
             "gap": g.gate_gap,
             "sup": g.gate_sup,
             "true": g.gate_true,
             "bound": g.gate_bound,
             "violation": g.gate_violation,
+            "complexity": g.gate_complexity,
+            "rademacher_loss": g.rademacher_loss,
+            "rademacher_loss_se": g.rademacher_loss_se,
+            "rademacher_linear": g.rademacher_linear,
+            "rademacher_linear_se": g.rademacher_linear_se,
+            "bound_dd": g.gate_bound_dd,
+            "violation_dd": (g.gate_sup > g.gate_bound_dd[:, None]).mean(axis=1),
         },
         "tab": {
             "gap": g.tab_gap,
@@ -184,20 +198,65 @@ def table(data: dict) -> list[dict]:
     return rows
 
 
+def _complexity_ratios(gate: dict) -> dict[str, np.ndarray]:
+    """R_m against its Monte Carlo estimates, per m (the lower ends allow 3 standard errors)."""
+    R = np.asarray(gate["complexity"])
+    loss, loss_se = np.asarray(gate["rademacher_loss"]), np.asarray(gate["rademacher_loss_se"])
+    lin, lin_se = np.asarray(gate["rademacher_linear"]), np.asarray(gate["rademacher_linear_se"])
+    c = 2.0 * np.sqrt(2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "loss": R / loss,
+            "loss_low": R / np.maximum(loss - 3 * loss_se, 1e-300),
+            "chain": R / (c * lin),
+            "chain_low": R / (c * np.maximum(lin - 3 * lin_se, 1e-300)),
+        }
+
+
 def check(data: dict) -> tuple[bool, str]:
     delta = data["delta"]
-    draws = data["gate"]["sup"].shape[1]
+    gate = data["gate"]
+    draws = gate["sup"].shape[1]
     viol = {model: float(data[model]["violation"].max()) for model in MODELS}
+    viol_dd = float(np.max(gate["violation_dd"]))
     slope = _slope(data, "gate")
-    ok = all(v <= delta for v in viol.values()) and SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]
+    r = _complexity_ratios(gate)
+    complexity_ok = bool(
+        np.all(r["loss_low"] >= 1.0)
+        and np.all(r["loss"] <= LOSS_FACTOR)
+        and np.all(r["chain_low"] >= CHAIN_WINDOW[0])
+        and np.all(r["chain"] <= CHAIN_WINDOW[1])
+    )
+    largest = gate["sup"].max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loose = gate["bound"] / largest
+        loose_dd = gate["bound_dd"] / largest
+    ok = (
+        all(v <= delta for v in viol.values())
+        and viol_dd <= delta
+        and SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]
+        and complexity_ok
+    )
     i = len(data["m"]) // 2
     measured = (
         f"{draws} draws per m ∈ {list(map(int, data['m']))}; largest violation rate: gate "
-        f"{fmt(viol['gate'])}, tabular {fmt(viol['tab'])} (δ = {delta}); fitted slope of the "
+        f"{fmt(viol['gate'])} (analytical bound), {fmt(viol_dd)} (data-dependent bound), "
+        f"tabular {fmt(viol['tab'])} (δ = {delta}); fitted slope of the "
         f"gate's mean uniform gap vs m: {slope:.3f} (accepted {SLOPE_RANGE}); tabular class "
         f"slope {_slope(data, 'tab'):.3f}; at m = {int(data['m'][i])}: mean uniform gap gate "
-        f"{fmt(data['gate']['sup'][i].mean())} vs tabular {fmt(data['tab']['sup'][i].mean())}, "
-        f"bounds {fmt(data['gate']['bound'][i])} and {fmt(data['tab']['bound'][i])}"
+        f"{fmt(gate['sup'][i].mean())} vs tabular {fmt(data['tab']['sup'][i].mean())}, "
+        f"bounds {fmt(gate['bound'][i])} and {fmt(data['tab']['bound'][i])}. "
+        f"Complexity term R_m of T11 against Monte Carlo estimates: R_m / R̂_S(loss class) "
+        f"from {fmt(r['loss'].min())} to {fmt(r['loss'].max())} (stated window [1, "
+        f"{LOSS_FACTOR:g}]), R_m / (2√2 R̂_S(logits)) from {fmt(r['chain'].min())} to "
+        f"{fmt(r['chain'].max())} (window {list(CHAIN_WINDOW)}): "
+        f"{'within' if complexity_ok else 'OUTSIDE'} the windows. Both bounds against the "
+        f"largest measured uniform gap: analytical {fmt(loose.min())}–{fmt(loose.max())}×, "
+        f"data-dependent 2R̂_S + 3M sqrt(s log(2/δ)/(2m)) (M = {fmt(data['M_class'])} from "
+        f"the experts' floor and ceiling) {fmt(loose_dd.min())}–{fmt(loose_dd.max())}×; "
+        "the data-dependent bound is limited by its concentration term (a worst-case "
+        "range M, where the gap follows the loss's standard deviation), the analytical one "
+        "also by the contraction step."
     )
     return bool(ok), measured
 
