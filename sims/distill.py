@@ -100,6 +100,7 @@ array([0.3105, 0.1655, 0.524 ])
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numba
 import numpy as np
@@ -107,6 +108,7 @@ from scipy.special import logsumexp
 
 from sims._trie import Trie, as_trie
 from theory.gates import check_gate
+from theory.results import Certified, Layout
 from theory.validation import (
     SUM_TOL,
     InfeasibleError,
@@ -191,7 +193,7 @@ def _check_router(trie: Trie, ex: _Experts, router) -> tuple[np.ndarray, np.ndar
 
 
 @dataclass(frozen=True)
-class RouterResult:
+class RouterResult(Certified):
     r"""A distilled causal router and its certificate (S9).
 
     Returned by :func:`distill_router`; ``gap`` = upper − lower.
@@ -233,15 +235,18 @@ class RouterResult:
     iterations: int
     converged: bool
 
-    def __post_init__(self):
-        # Bounds computed in floating point may cross by rounding; the bracket never does.
-        if self.lower > self.upper:
-            object.__setattr__(self, "lower", self.upper)
+    _layout: ClassVar[Layout] = Layout(
+        "Distilled causal router (S9)",
+        symbol="KL(p‖q_r)",
+        bounded="min_r KL(p‖q_r)",
+        numbers=(("gap_bound", "Σ_s p(s) gap(s)"),),
+        facts=(("num_prefixes", "prefixes"),),
+    )
 
     @property
-    def gap(self) -> float:
-        """The width ``upper − lower`` of the certified bracket."""
-        return self.upper - self.lower
+    def num_prefixes(self) -> int:
+        """The number of nodes of the trie, ``router.shape[0]``."""
+        return int(self.router.shape[0])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

@@ -140,6 +140,27 @@ class GapStudy(Readable):
     rademacher_linear_se: np.ndarray
     gate_bound_dd: np.ndarray
 
+    _layout: ClassVar[Layout] = Layout(
+        "Generalization gaps against the bound of T11 (nats; gaps and sups: means over draws)",
+        numbers=(("M_gate", "gate loss range M"),),
+        facts=(("delta", "confidence δ"), ("radius", "gate radius B")),
+        series=(
+            ("m", "m"),
+            ("skewness", "s(λ‖m̄)"),
+            ("gate_gap", "gate gap"),
+            ("gate_sup", "gate sup"),
+            ("gate_bound", "gate bound"),
+            ("gate_violation", "gate viol"),
+            ("tab_gap", "tab gap"),
+            ("tab_sup", "tab sup"),
+            ("tab_bound", "tab bound"),
+            ("tab_violation", "tab viol"),
+            ("gate_complexity", "R_m(𝒢_B)"),
+            ("rademacher_loss", "R̂_S (MC)"),
+            ("gate_bound_dd", "dd bound"),
+        ),
+    )
+
 
 @dataclass(frozen=True)
 class RademacherEstimate:
@@ -246,24 +267,6 @@ def empirical_rademacher(
         linear=float(lin.mean()),
         linear_se=float(lin.std(ddof=1) / root) if signs > 1 else math.inf,
         signs=signs,
-    )
-
-    _layout: ClassVar[Layout] = Layout(
-        "Generalization gaps against the bound of T11 (nats; gaps and sups: means over draws)",
-        numbers=(("M_gate", "gate loss range M"),),
-        facts=(("delta", "confidence δ"), ("radius", "gate radius B")),
-        series=(
-            ("m", "m"),
-            ("skewness", "s(λ‖m̄)"),
-            ("gate_gap", "gate gap"),
-            ("gate_sup", "gate sup"),
-            ("gate_bound", "gate bound"),
-            ("gate_violation", "gate viol"),
-            ("tab_gap", "tab gap"),
-            ("tab_sup", "tab sup"),
-            ("tab_bound", "tab bound"),
-            ("tab_violation", "tab viol"),
-        ),
     )
 
 

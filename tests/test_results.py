@@ -45,7 +45,7 @@ def test_robust_result_summary_shows_value_certificate_convergence_and_domains(i
     cert = re.search(r"certified\s+(\S+) ≤ V\* ≤ (\S+) nats  \(gap (\S+) nats\)", text)
     assert cert and float(cert.group(1)) == pytest.approx(res.lower, abs=1e-11)
     assert float(cert.group(2)) == pytest.approx(res.upper, abs=1e-11)
-    assert re.search(rf"converged\s+yes, after {res.iterations} iterations", text)
+    assert re.search(rf"converged\s+yes, after {res.iterations} iterations?", text)
     rows = _domain_rows(text, res.domain_labels)
     assert list(rows) == ["news", "code", "chat"]
     np.testing.assert_allclose([r[0] for r in rows.values()], res.lam, atol=1e-6)
@@ -79,7 +79,7 @@ def test_a_result_that_did_not_converge_says_so(instance):
     res = robust_gate(D, P, tol=1e-15, max_iter=1)
     assert not res.converged
     assert re.search(
-        rf"converged\s+NO: stopped after {res.iterations} iterations before reaching its tolerance",
+        rf"converged\s+NO: stopped after {res.iterations} iterations? before reaching its tolerance",
         str(res),
     )
 
@@ -192,3 +192,16 @@ def test_helpers():
     assert [format_number(v) for v in (None, True, 3, -np.inf, np.nan, 0.0, 1 / 3)] == [
         "—", "yes", "3", "-inf", "nan", "0", "0.333333"
     ]  # fmt: skip
+
+
+def test_router_result_reads_like_the_other_certified_results():
+    from sims.distill import distill_router
+
+    P = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    res = distill_router(["a", "ab", "b"], P, [0.2, 0.3, 0.5])
+    text = str(res)
+    assert text.startswith("Distilled causal router (S9)")
+    assert "≤ min_r KL(p‖q_r) ≤" in text and "nats" in text
+    assert res.lower <= res.value == res.upper and res.gap == res.upper - res.lower
+    assert "<table" in res._repr_html_()
+    assert res.num_prefixes == res.router.shape[0]

@@ -420,7 +420,11 @@ class Readable:
                 )
             )
         converged, iterations = _get(self, "converged"), _get(self, "iterations")
-        after = "" if iterations is None else f" after {format_number(iterations)} iterations"
+        after = (
+            ""
+            if iterations is None
+            else f" after {format_number(iterations)} iteration{'' if iterations == 1 else 's'}"
+        )
         solved = iterations is not None or (lower is not None and upper is not None)
         if not lay.exact and converged is not None and solved:
             if converged:
