@@ -26,7 +26,7 @@ def client():
 def _compiled_kernels() -> int:
     from theory import _kernels
 
-    return len(_kernels._kl_rows_range.signatures)
+    return len(_kernels._rows_range.signatures)
 
 
 def test_workers_have_their_kernels_compiled_before_the_first_task(client):
@@ -109,7 +109,13 @@ def _register_flaky() -> None:
     if "Z9" in checks._REGISTRY:
         return
 
-    @checks.check("Z9", "a check that fails on an odd number of trials", 0.5)
+    @checks.check(
+        "Z9",
+        "a check that fails on an odd number of trials",
+        0.5,
+        method="the parity of the number of trials it is given",
+        instances="none",
+    )
     def flaky(rng, trials):
         return checks.Outcome(trials, float(trials % 2))
 

@@ -394,7 +394,9 @@ def kl_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def entropy_rows(D: np.ndarray) -> np.ndarray:
     """H(D_k) per row; inputs not checked."""
-    return checked_rows(_ENTROPY, D, None)[0]
+    # The kernel sums −p log p as a negated KL, so a row with no entropy comes
+    # out as −0.0; adding 0.0 gives +0.0 (IEEE 754 round-to-nearest).
+    return checked_rows(_ENTROPY, D, None)[0] + 0.0
 
 
 def cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -52,6 +52,10 @@ def _rows(mode: int, D, q, names: tuple[str, str], ndim: int) -> np.ndarray:
     as the unfused checks would.
     """
     dn, qn = names
+    if mode != _ENTROPY and q is None:
+        # None is the "no second argument" of the entropies only; elsewhere it is
+        # a missing distribution, refused by the check with the argument's name.
+        check_distribution(q, qn)
     specs = [(D, dn, ndim)] + ([] if q is None else [(q, qn, 1)])
     arrays = _prepare(*specs)
     if arrays is None or (q is not None and arrays[0].shape[-1] != arrays[1].shape[0]):
