@@ -31,6 +31,7 @@ __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_NOT_CONVERGED", "build_parser", "m
 EXIT_FAILED = 1
 EXIT_ERROR = 2
 EXIT_NOT_CONVERGED = 3
+_EXIT_BROKEN_PIPE = 141
 _EXIT_INTERRUPTED = 130
 
 # Names the library uses in its messages for what `solve` reads from an option.
@@ -428,6 +429,14 @@ def main(argv=None) -> int:
     prefix = f"modgate {args.command}"
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader closed the pipe (``modgate verify | head``): nothing is
+        # wrong and nothing can be printed. Point stdout at /dev/null so the
+        # interpreter's final flush stays silent, and exit as a process killed
+        # by SIGPIPE does in a shell (128 + 13).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED

@@ -7,6 +7,7 @@ converge (tests/test_cli.py covers 0 and 1 for ``verify``).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -296,3 +297,20 @@ def test_a_real_process_exits_2_without_a_traceback(files, argv):
     )
     assert res.returncode == EXIT_ERROR
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_error_message():
+    # `modgate verify --explain T1 | head -1` after head has exited: every write fails.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "paper_repro", "verify", "--explain", "T1"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr == b""
+    assert proc.returncode == 141  # as a process killed by SIGPIPE in a shell
