@@ -835,18 +835,23 @@ class ClassOptimum:
 
 
 def _class_losses(W, Phi, D, P, c, renormalize):
-    """Per-domain losses of softmax(WΦᵀ) and their gradients in W, shape (K,), (K, K, d)."""
+    """Per-domain losses of softmax(WΦᵀ) and their gradients in W, shape (K,), (K, K, d).
+
+    ∂L_k/∂W_j = Σ_x D_k(x) H_j(x) φ(x) with H_j = g_j (1 − p_j/p_g): one product
+    (D ⊙ H_j) Φ per expert j, so no array of size K·K·n is formed.
+    """
     K = P.shape[0]
     U = W.reshape(K, -1) @ Phi.T
     G = softmax(U, axis=0)
     pg = (G * P).sum(axis=0)
-    Z = pg.sum()
     L = -(D * np.log(pg)).sum(axis=1) - c
-    dU = D[:, None, :] * (G * (1.0 - P / pg))[None, :, :]
+    H = G * (1.0 - P / pg)
+    grad = np.stack([(D * H[j]) @ Phi for j in range(K)], axis=1)
     if renormalize:
+        Z = pg.sum()
         L = L + np.log(Z)
-        dU = dU + (G * (P - pg) / Z)[None, :, :]
-    return L, dU @ Phi
+        grad = grad + ((G * (P - pg) / Z) @ Phi)[None, :, :]
+    return L, grad
 
 
 def softmax_linear_optimum(
@@ -935,15 +940,23 @@ def softmax_linear_optimum(
             return float(Lam.argmax_linear(_class_losses(W, Phi, D, P, c, renorm)[0])[0])
 
         def local(W0, V):
+            last = {}
+
+            def losses(z):
+                # SLSQP asks for the constraint and its Jacobian at the same point:
+                # evaluate the losses and their gradients once per point.
+                key = z.tobytes()
+                if key not in last:
+                    last.clear()
+                    last[key] = _class_losses(z[:-1], Phi, D, P, c, renorm)
+                return last[key]
+
             constraints = [
                 {
                     "type": "ineq",
-                    "fun": lambda z: z[-1] - V @ _class_losses(z[:-1], Phi, D, P, c, renorm)[0],
+                    "fun": lambda z: z[-1] - V @ losses(z)[0],
                     "jac": lambda z: np.hstack(
-                        [
-                            -(V @ _class_losses(z[:-1], Phi, D, P, c, renorm)[1].reshape(K, -1)),
-                            np.ones((V.shape[0], 1)),
-                        ]
+                        [-(V @ losses(z)[1].reshape(K, -1)), np.ones((V.shape[0], 1))]
                     ),
                 },
                 {

@@ -207,3 +207,33 @@ def test_T12_excess_over_V_star_decays_at_least_like_one_over_root_T():
     excess = np.abs(r.history.worst_case[late] - r.reference)
     slope = np.polyfit(np.log(r.history.step[late]), np.log(excess), 1)[0]
     assert slope <= -0.4
+
+
+@pytest.mark.parametrize("renormalize", [False, True])
+def test_class_loss_gradients_match_central_differences(renormalize):
+    from scipy.special import softmax
+
+    from sims.primal_dual import _class_losses, loglik_features
+
+    rng = np.random.default_rng(3)
+    K, n = 3, 40
+    D = rng.dirichlet(np.ones(n), size=K)
+    P = rng.dirichlet(np.ones(n), size=K)
+    Phi = loglik_features(P)[0]
+    c = rng.normal(size=K)
+    W = rng.normal(size=K * Phi.shape[1])
+
+    def losses(w):
+        # the losses written from their definition, independently of the module
+        G = softmax(w.reshape(K, -1) @ Phi.T, axis=0)
+        pg = (G * P).sum(axis=0)
+        q = pg / pg.sum() if renormalize else pg
+        return -(D * np.log(q)).sum(axis=1) - c
+
+    L, grad = _class_losses(W, Phi, D, P, c, renormalize)
+    np.testing.assert_allclose(L, losses(W), rtol=1e-12)
+    h = 1e-6
+    numeric = np.stack(
+        [(losses(W + h * e) - losses(W - h * e)) / (2 * h) for e in np.eye(W.size)], axis=1
+    )
+    np.testing.assert_allclose(grad.reshape(K, -1), numeric, rtol=1e-6, atol=1e-8)
