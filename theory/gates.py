@@ -27,7 +27,7 @@ models in the envelope,
 
 and :func:`gate_for` is the constructive inverse. Modularity is thus a
 pointwise constraint: a gated model can only interpolate between its experts
-at every x. See the theory page *Setup and problem formulation* of the
+at every x [1]_. See the theory page *Setup and problem formulation* of the
 documentation (the paper's §3).
 
 References

@@ -41,7 +41,7 @@ knowledge, :mod:`theory.mixtures`) is V*(Λ) = min_{g ∈ G_1} max_{λ ∈ Λ} L
 
 See the theory pages *Fixed mixture*, *Existence of a robust solution*,
 *Prior knowledge* and *The least-favorable mixture* of the documentation (the
-paper's §4.1–4.4).
+paper's §4.1–4.4 [1]_).
 
 References
 ----------
