@@ -44,6 +44,7 @@ MODULES = [
     "sims.distill",
     "sims._trie",
     "sims.sweep",
+    "sims.generalization",
     "paper_repro",
     "paper_repro.reproduce",
     "paper_repro.plotting",
