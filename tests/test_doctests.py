@@ -49,6 +49,7 @@ MODULES = [
     "paper_repro.reproduce",
     "paper_repro.plotting",
     "paper_repro._warmup",
+    "paper_repro.cli",
     "paper_repro.experiments._base",
     "paper_repro.experiments._realdata",
     "paper_repro.experiments._common",
