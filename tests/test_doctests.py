@@ -50,6 +50,7 @@ MODULES = [
     "paper_repro.plotting",
     "paper_repro._warmup",
     "paper_repro.cli",
+    "paper_repro.distributed",
     "paper_repro.experiments._base",
     "paper_repro.experiments._realdata",
     "paper_repro.experiments._common",
