@@ -60,9 +60,11 @@ MODULES = [
     "paper_repro.experiments.e4_interference",
     "paper_repro.experiments.e5_robustness",
     "paper_repro.experiments.e6_primal_dual",
+    "paper_repro.experiments.e7_generalization",
     "paper_repro.experiments.e8_decoupling",
     "paper_repro.experiments.e9_distillation",
     "paper_repro.experiments.e10_wordfreq",
+    "paper_repro.experiments.e11_phase_diagram",
     "benchmarks",
     "benchmarks.b4_sampling",
 ]
