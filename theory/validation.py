@@ -508,6 +508,7 @@ def check_real(x, name: str) -> float:
     Returns
     -------
     float
+        ``x`` as a finite float.
 
     Raises
     ------
@@ -544,6 +545,7 @@ def check_positive(x, name: str, *, allow_zero: bool = False) -> float:
     Returns
     -------
     float
+        ``x`` as a finite float, > 0 (≥ 0 with ``allow_zero``).
 
     Raises
     ------
@@ -585,6 +587,7 @@ def check_int(x, name: str, *, minimum: int = 1, maximum: int | None = None) -> 
     Returns
     -------
     int
+        ``x`` as a Python int.
 
     Raises
     ------
@@ -628,6 +631,7 @@ def check_seed(seed, name: str = "seed") -> np.random.Generator:
     Returns
     -------
     numpy.random.Generator
+        A generator seeded by ``seed`` (or ``seed`` itself).
 
     Raises
     ------
@@ -709,6 +713,7 @@ def check_strings(strings, name: str = "strings") -> list[str]:
     Returns
     -------
     list of str
+        The strings, in order.
 
     Raises
     ------
@@ -755,7 +760,8 @@ def check_labels(labels, K: int) -> tuple[str, ...]:
 
     Returns
     -------
-    tuple of str, length K
+    tuple of str
+        The K labels.
 
     Raises
     ------
@@ -802,6 +808,7 @@ def check_mixtures(mixtures, K: int, name: str = "mixtures"):
     Returns
     -------
     MixtureSet
+        ``mixtures``, or ``Simplex(K)`` when it is None.
 
     Raises
     ------
@@ -927,6 +934,7 @@ def check_flag(x, name: str) -> bool:
     Returns
     -------
     bool
+        ``x`` as a Python bool.
 
     Raises
     ------
