@@ -121,7 +121,7 @@ def over_columns(kernel, size: int, n: int, *args) -> list:
     size : int
         Entries the kernel reads, deciding serial against parallel.
     n : int
-        Number of columns (|X|).
+        Number of columns (the size n of X).
     *args
         Leading arguments of ``kernel``.
 

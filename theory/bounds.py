@@ -30,7 +30,7 @@ where R_m(𝒢, λ) = E sup_{g ∈ 𝒢} Σ_k (λ_k/m_k) Σ_i σ_{k,i} f(g, x_{k
 the weighted Rademacher complexity [2]_ (σ_{k,i} independent uniform signs ±1).
 The bound depends on the gate class through R_m only: for softmax-linear
 gates on K experts that is a function of (K, B, R)
-(:func:`rademacher_softmax_linear`, by vector contraction [3]_), never of |X| nor of the size of the
+(:func:`rademacher_softmax_linear`, by vector contraction [3]_), never of the size n of X nor of the size of the
 experts, while a tabular model over X pays of order sqrt(n/m)
 (:func:`rademacher_tabular`). See the theory page *Generalization and sample
 efficiency* of the documentation (the paper's §4.6 [1]_).
@@ -228,8 +228,8 @@ def data_dependent_bound(emp_rademacher, lam, m, M, delta) -> float:
     with probability ≥ 1 − δ. McDiarmid's inequality is applied twice, at δ/2
     each: to the uniform gap (whose expectation is at most 2R_m) and to
     R̂_S (which concentrates around R_m); replacing the point x_{k,i} moves
-    either by at most (λ_k/m_k) M when every loss difference |f(g,x) − f(g,x')|
-    is at most M (:func:`class_loss_range`), and
+    either by at most (λ_k/m_k) M when every loss difference f(g,x) − f(g,x')
+    is at most M in absolute value (:func:`class_loss_range`), and
     Σ_{k,i} (λ_k/m_k)² = s(λ‖m̄)/m. The standard argument is that of [1]_.
 
     Parameters
@@ -287,7 +287,7 @@ def rademacher_softmax_linear(B, R, K, lam, m) -> float:
 
     .. math:: R_m(\mathcal G_B,\lambda) \le 2\sqrt 2\, B R \sqrt{K\, s(\lambda\|\bar m)/m}.
 
-    It depends on the gate (K, B, R), not on |X| nor on the experts.
+    It depends on the gate (K, B, R), not on the size n of X nor on the experts.
 
     Parameters
     ----------
@@ -345,7 +345,7 @@ def rademacher_tabular(M, n, lam, m) -> float:
               \le \tfrac M2 \sqrt{n\, s(\lambda\|\bar m)/m},
 
     by Jensen, Cauchy–Schwarz and Σ_y E S_y² = Σ_k λ_k²/m_k. Unlike the gate's
-    complexity it grows with |X| = n.
+    complexity it grows with the size n of X.
 
     Parameters
     ----------

@@ -466,7 +466,7 @@ def check_pair(D, P, *, names: tuple[str, str] = ("D", "P")) -> tuple[np.ndarray
 
 
 def check_same_length(p: np.ndarray, q: np.ndarray, names: tuple[str, str]) -> None:
-    """Raise unless the last axes of ``p`` and ``q`` have the same length n = |X|.
+    """Raise unless the last axes of ``p`` and ``q`` have the same length n (the size of X).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Over many independent sample draws, the uniform gap sup_g (L − L̂) of the
 softmax-linear gate class stays below the bound of T11 (violation rate ≤ δ) and
 shrinks like m^{-1/2}, with a complexity that depends on K and the class size B,
-not on |X|. A monolithic tabular model over X, trained on the same samples,
+not on the size n of X. A monolithic tabular model over X, trained on the same samples,
 has a larger gap, and its class pays a complexity of order sqrt(n/m).
 
 Notation: m is the total sample size, split over the K domains as m_k =
