@@ -6,7 +6,9 @@ theory pages of the documentation — on fresh instances, and draw one figure
 each; :mod:`paper_repro.reproduce` runs them and writes ``REPORT.md``;
 :mod:`paper_repro.checks` holds the rows of ``modgate verify``;
 :mod:`paper_repro.plotting` is the figure style, with helpers that draw a
-user's own instance; :mod:`paper_repro.cli` is the command line.
+user's own instance; :mod:`paper_repro.distributed` runs ``verify`` and the
+parameter sweeps of :mod:`sims.sweep` on a Dask cluster;
+:mod:`paper_repro.cli` is the command line.
 
 Examples
 --------

@@ -1,5 +1,15 @@
 """The ``modgate`` command line: ``reproduce``, ``verify``, ``sweep``, ``solve`` and ``bench``.
 
+* ``reproduce`` runs the experiments E1–E11 (:mod:`paper_repro.experiments`),
+  draws their figures and writes ``REPORT.md`` with the claims they check;
+* ``verify`` checks every result T1–T12 (and S9) numerically on fresh random
+  and adversarial instances (:mod:`paper_repro.checks`);
+* ``sweep`` runs a study of :mod:`sims.sweep` on a grid × seeds, on a Dask
+  cluster (:mod:`paper_repro.distributed`);
+* ``solve`` computes the robust gate (T3–T7, :func:`theory.minimax.robust_gate`)
+  for the user's own domains D and experts P;
+* ``bench`` runs the benchmarks B1–B5 (:mod:`benchmarks`).
+
 The CLI only wires functions together: experiments, checks and solvers live in
 their own modules. It never shows a traceback (unless ``--debug``): a bad
 argument, an unreadable input or an unwritable output is one line on stderr
@@ -9,6 +19,15 @@ Exit codes: 0 success; 1 a claim or a theorem check failed; 2 an error (bad
 input, unwritable output, unexpected failure); 3 ``solve`` stopped before its
 certified gap reached ``--tol`` (the bounds it prints still hold); 130
 interrupted.
+
+Examples
+--------
+>>> import contextlib, io
+>>> from paper_repro.cli import EXIT_ERROR, main
+>>> with contextlib.redirect_stderr(io.StringIO()) as err:
+...     code = main(["verify", "--explain", "NOPE"])
+>>> code == EXIT_ERROR, err.getvalue().startswith("modgate verify: error: --explain:")
+(True, True)
 """
 
 from __future__ import annotations
@@ -28,8 +47,11 @@ from theory import mixtures, objectives
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_NOT_CONVERGED", "build_parser", "main"]
 
+#: Exit code when a claim of ``reproduce`` or a row of ``verify`` failed.
 EXIT_FAILED = 1
+#: Exit code of an error: bad input, unwritable output, unexpected failure.
 EXIT_ERROR = 2
+#: Exit code of ``solve`` when the certified gap did not reach ``--tol``.
 EXIT_NOT_CONVERGED = 3
 _EXIT_BROKEN_PIPE = 141
 _EXIT_INTERRUPTED = 130
@@ -94,6 +116,10 @@ _STATEMENT_WIDTH = 60
 
 
 def cmd_verify(args) -> int:
+    """``modgate verify``: run the rows of :mod:`paper_repro.checks` and print one line each.
+
+    Returns 0 when every row passes, :data:`EXIT_FAILED` otherwise.
+    """
     import textwrap
 
     from paper_repro.checks import explain, run_checks
@@ -151,6 +177,11 @@ def _json_safe(x):
 
 
 def cmd_solve(args) -> int:
+    """``modgate solve``: the robust gate for the D and P files given (T3–T7).
+
+    Returns 0, or :data:`EXIT_NOT_CONVERGED` when the certified gap did not
+    reach ``--tol``.
+    """
     from paper_repro.plotting import atomic_path
     from theory.evaluate import compare
     from theory.minimax import robust_gate
@@ -219,6 +250,7 @@ def cmd_solve(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    """``modgate reproduce``: run the experiments through :func:`paper_repro.reproduce.reproduce`."""
     from paper_repro.reproduce import reproduce
 
     return reproduce(
@@ -231,6 +263,10 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    """``modgate sweep``: run a study on a grid × seeds through :func:`paper_repro.distributed.sweep`.
+
+    Returns :data:`EXIT_ERROR` when some grid point failed, else 0.
+    """
     from paper_repro.distributed import describe_studies, sweep
     from sims.sweep import get_study, grid, parse_settings
 
@@ -267,6 +303,7 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args) -> int:
+    """``modgate bench``: run the benchmarks (all, or those of ``--only``)."""
     from benchmarks.__main__ import main as bench_main
 
     return bench_main(_split_ids(args.only))
@@ -278,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
+        The parser; every subcommand stores its handler as ``func``.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["solve", "--domains", "D.csv", "--experts", "P.csv"])
+    >>> args.command, args.mixtures, args.objective, args.tol
+    ('solve', 'simplex', 'divergence', 1e-09)
     """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -297,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
-        "reproduce", help="regenerate the figures and REPORT.md of EXPERIMENTS.md", parents=[common]
+        "reproduce",
+        help="run the experiments E1–E11: their figures and REPORT.md",
+        parents=[common],
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes (default)")
@@ -374,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser(
-        "bench", help="run the benchmarks B1–B4 (writes benchmarks/results/)", parents=[common]
+        "bench", help="run the benchmarks B1–B5 (writes benchmarks/results/)", parents=[common]
     )
     p.add_argument("--only", help="comma-separated benchmark IDs, e.g. B1,B3")
     p.set_defaults(func=cmd_bench)
@@ -413,15 +459,33 @@ def _describe(exc: OSError) -> str:
 def main(argv=None) -> int:
     """Run ``modgate`` with the arguments ``argv`` (default: the command line).
 
+    Errors are reported as one line on stderr, led by the option they concern;
+    no exception escapes (``--debug`` also prints the traceback).
+
     Parameters
     ----------
     argv : list of str, optional
+        The arguments after ``modgate``; ``None`` reads ``sys.argv``.
 
     Returns
     -------
     int
         The exit code: 0, 1 (a claim or check failed), 2 (error), 3 (solve did
         not converge) or 130 (interrupted).
+
+    Raises
+    ------
+    SystemExit
+        Only from argument parsing (``--help``, or an unknown option or
+        subcommand), as :mod:`argparse` does.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     code = main(["solve", "--domains", "missing.csv", "--experts", "missing.csv"])
+    >>> code, err.getvalue().strip()
+    (2, "modgate solve: error: --domains: no such file 'missing.csv'")
     """
     parser = build_parser()
     args = parser.parse_args(argv)

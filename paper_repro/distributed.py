@@ -1,4 +1,4 @@
-r"""modgate on a Dask cluster: ``verify --workers/--scheduler``, ``sweep``, and the sweep figures.
+r"""The ``modgate`` commands on a Dask cluster: ``verify --workers/--scheduler``, ``sweep``, figures.
 
 One way to reach a cluster, :func:`connect`: without an address it starts a
 ``dask.distributed.LocalCluster`` of worker processes on this machine; with
@@ -25,6 +25,17 @@ it joins, through the :class:`WarmUp` worker plugin.
   bootstrap interval contains 0, and the margin against the JSD of the domains.
   :func:`plot_sweep` draws the other sweeps; both follow the house style of
   :mod:`paper_repro.plotting`.
+
+The studies themselves (what a grid point computes, its result IDs) are
+defined in :mod:`sims.sweep`; ``modgate sweep --list`` prints them.
+
+Examples
+--------
+A sweep needs a cluster; listing the studies does not:
+
+>>> from paper_repro.distributed import describe_studies
+>>> print(describe_studies().splitlines()[0])
+modular-vs-monolithic
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ __all__ = [
 ]
 
 #: Trials of one row per verify task: a chunk runs for seconds to a minute.
+#: Smaller chunks spread a row over more workers, larger ones pay less overhead.
 CHUNK_TRIALS = 250
 
 # Seconds to wait for a running cluster to answer and to have a worker.
@@ -81,6 +93,13 @@ class WarmUp(WorkerPlugin):
     name = "modgate-warm-up"
 
     async def setup(self, worker) -> None:
+        """Warm the kernels up on ``worker``, off its event loop.
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker that starts; Dask calls this once per worker.
+        """
         await asyncio.to_thread(_warm_up_worker)
 
 
@@ -259,17 +278,22 @@ def run_checks_distributed(
 
     Parameters
     ----------
-    seed : int
-    trials : int ≥ 1
-        Random instances per row, over all chunks.
+    seed : int, default 0
+        The seed of the run (≥ 0); chunk 0 uses it as it is.
+    trials : int, default 20
+        Random instances per row (≥ 1), over all chunks.
     only : collection of str, optional
-        Row IDs as for ``run_checks``.
-    workers, scheduler
-        The cluster (:func:`connect`); ignored when ``client`` is given.
-    progress : bool
+        Row IDs as for ``run_checks`` (e.g. ``{"T3", "T6"}``); all rows if None.
+    workers : int, optional
+        Worker processes of a local cluster (:func:`connect`); ignored when
+        ``client`` is given.
+    scheduler : str, optional
+        Address of a running scheduler (:func:`connect`); ignored when
+        ``client`` is given.
+    progress : bool, default False
         Show a progress bar of the chunks.
-    chunk_trials : int ≥ 1
-        Trials per chunk.
+    chunk_trials : int, default CHUNK_TRIALS
+        Trials per chunk (≥ 1).
     client : dask.distributed.Client, optional
         Use this client instead of connecting.
 
@@ -333,8 +357,14 @@ def describe_studies() -> str:
     Returns
     -------
     str
-        Per study: its name, its summary (led by its THEORY IDs), its grid keys
-        with their defaults and its outputs, one item per line.
+        Per study: its name, its summary (led by the result IDs it checks), its
+        grid keys with their defaults and its outputs, one item per line.
+
+    Examples
+    --------
+    >>> text = describe_studies()
+    >>> text.splitlines()[1].strip().startswith("T6–T10:")
+    True
     """
     from sims.sweep import studies
 
@@ -350,15 +380,36 @@ def describe_studies() -> str:
 def write_csv(table, path: Path) -> Path:
     """Write a ``pyarrow.Table`` as CSV (header line, quoted strings), atomically.
 
+    The file appears complete or not at all (written to a temporary name,
+    then renamed), so an interrupted run never leaves half a CSV.
+
     Parameters
     ----------
     table : pyarrow.Table
+        The rows to write.
     path : str or Path
+        The CSV file; its folder must exist.
 
     Returns
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    OSError
+        If the folder is missing or not writable.
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> print(write_csv(pa.table({"m": [10, 20], "model": ["gate", "tabular"]}),
+    ...                 folder / "rows.csv").read_text(), end="")
+    "m","model"
+    10,"gate"
+    20,"tabular"
     """
     import pyarrow.csv as pacsv
 
@@ -380,17 +431,25 @@ def sweep(
 ):
     """Run a study of :mod:`sims.sweep` on a Dask cluster into ``out``, then write its CSV and figure.
 
+    Rows already stored in ``out`` (from an earlier, possibly interrupted,
+    run) are not computed again.
+
     Parameters
     ----------
     study : str or sims.sweep.Study
+        The study, by name (``modgate sweep --list``) or as registered.
     out : str or Path
         The output folder (created if missing).
     settings : list of str or dict, optional
-        ``KEY=V1,V2`` strings (the ``--set`` options) or ``{key: [values]}``.
-    seeds : int or sequence of int
-    workers, scheduler
-        The cluster (:func:`connect`). No cluster is started when every
-        requested row is already stored.
+        ``KEY=V1,V2`` strings (the ``--set`` options) or ``{key: [values]}``;
+        keys not given keep their defaults.
+    seeds : int or sequence of int, default 1
+        A count N (seeds 0 … N−1) or the seeds themselves.
+    workers : int, optional
+        Worker processes of a local cluster (:func:`connect`).
+    scheduler : str, optional
+        Address of a running scheduler (:func:`connect`). No cluster is
+        started when every requested row is already stored.
     progress : bool
         Show a progress bar of the rows.
     echo : callable, optional
@@ -400,6 +459,8 @@ def sweep(
     Returns
     -------
     sims.sweep.SweepResult
+        The table of the requested rows, counts of computed and failed rows,
+        the errors and the time taken.
 
     Raises
     ------
@@ -538,6 +599,7 @@ def plot_sweep(study, table, out) -> list[Path]:
     Parameters
     ----------
     study : sims.sweep.Study or str
+        The study the rows belong to.
     table : pyarrow.Table
         Rows of the study.
     out : str or Path
@@ -750,6 +812,17 @@ def phase_diagram(table, panels: Sequence[str] = (), *, experiment: str = ""):
     ------
     ValueError
         A column is missing, or fewer than two separations or noise levels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = {"separation": np.repeat([0.5, 1.0, 2.0], 4),
+    ...         "noise": np.tile(np.repeat([0.1, 0.3], 2), 3),
+    ...         "margin": np.linspace(-0.1, 0.3, 12),
+    ...         "capacity": np.repeat([0.1, 0.3, 0.6], 4)}
+    >>> fig = phase_diagram(rows, experiment="E11")  # one heat map, the JSD panel, a colour bar
+    >>> len(fig.axes)
+    3
     """
     from matplotlib import colormaps
     from matplotlib.colors import FuncNorm

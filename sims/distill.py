@@ -960,7 +960,7 @@ def sample_rejection(strings, P, gate, size: int, seed=0) -> SampleResult:
     Z = float(np.einsum("kn,kn->", g, ex.P))
     if abs(Z - 1.0) > SUM_TOL:
         raise ValueError(
-            f"gate: exact rejection sampling needs a normalized gate (Z(g) = 1, THEORY §2), "
+            f"gate: exact rejection sampling needs a normalized gate (Z(g) = 1, as in T2), "
             f"got Z = {Z!r}"
         )
     size = check_int(size, "size")

@@ -1,4 +1,4 @@
-"""Blahut–Arimoto with a certified sandwich (THEORY T6) against dit, cvxpy and closed forms."""
+"""Blahut–Arimoto with a certified sandwich (T6) against dit, cvxpy and closed forms."""
 
 import cvxpy as cp
 import numpy as np

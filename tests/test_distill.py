@@ -1,4 +1,4 @@
-"""THEORY §9: prefix tries, structural distillation into a causal router, exact samplers.
+"""S9: prefix tries, structural distillation into a causal router, exact samplers.
 
 Every reference here is computed independently of ``sims.distill``: prefix masses
 and conditionals from plain dicts keyed by the prefix strings, students as

@@ -1,4 +1,4 @@
-"""Input validation of the public functions of ``sims.distill`` (THEORY §9).
+"""Input validation of the public functions of ``sims.distill`` (S9).
 
 Every bad input raises ValueError whose message names the argument; nothing is
 coerced silently (a complex array to its real part, a boolean array to 0/1, a

@@ -1,4 +1,4 @@
-"""THEORY §9: the per-prefix distillation problems, their solver and its certificate.
+"""S9: the per-prefix distillation problems, their solver and its certificate.
 
 Each prefix s poses max_{r∈Δ_K} f(r) = Σ_a w_a log (A r)_a with w_a = p(a|s) and
 A_ak = p_k(a|s). The references are independent of ``sims.distill``: the optimum

@@ -1,4 +1,4 @@
-"""Sequence domain generators of sims.domains (THEORY §6 instances for T9)."""
+"""Sequence domain generators of sims.domains (the sequence instances of T9)."""
 
 import itertools
 

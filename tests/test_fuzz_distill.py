@@ -1,4 +1,4 @@
-"""Fuzz of sims.distill (THEORY §9): tries, routers and the exact samplers.
+"""Fuzz of sims.distill (S9): tries, routers and the exact samplers.
 
 Bad word lists, experts, targets, routers, gates, sizes and seeds are refused
 naming them. On tiny tries with zeros and subnormal probabilities, a model is

@@ -1,4 +1,4 @@
-"""The exact robust gate (THEORY T3–T7) against independent solvers and closed forms.
+"""The exact robust gate (T3–T7) against independent solvers and closed forms.
 
 References used here and nowhere in the package: cvxpy's exponential-cone
 formulation of the water-filling problem written from its definition, scipy's

@@ -1,6 +1,6 @@
 """The objective registry: every solver and the command line resolve ``objective`` through it.
 
-An objective is its offset vector c in L_k(q) = CE(D_k, q) − c_k (THEORY §3).
+An objective is its offset vector c in L_k(q) = CE(D_k, q) − c_k (setup of the game, T3–T7).
 Registering one makes it available everywhere, with no other edit.
 """
 

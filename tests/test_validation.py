@@ -1,4 +1,4 @@
-"""The error contract of API.md: every bad input raises ValueError naming the argument."""
+"""The error contract of the package: every bad input raises ValueError naming the argument."""
 
 import numpy as np
 import pytest

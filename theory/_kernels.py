@@ -110,7 +110,31 @@ def over_columns(kernel, size: int, n: int, *args) -> list:
 
     ``size`` is the number of entries the kernel reads (K·n): below
     :data:`SERIAL_BELOW`, or on one thread, a single range on the calling
-    thread; otherwise one contiguous range per numba thread on a pool.
+    thread; otherwise one contiguous range per numba thread on a pool. The
+    caller combines the parts (sums, minima); the kernels release the GIL, so
+    the ranges run in parallel.
+
+    Parameters
+    ----------
+    kernel : callable
+        ``kernel(*args, lo, hi)`` computing a partial result on columns [lo, hi).
+    size : int
+        Entries the kernel reads, deciding serial against parallel.
+    n : int
+        Number of columns (the size n of X).
+    *args
+        Leading arguments of ``kernel``.
+
+    Returns
+    -------
+    list
+        The partial results, in column order (one element when serial).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> over_columns(lambda a, lo, hi: float(a[lo:hi].sum()), 4, 4, np.arange(4.0))
+    [6.0]
     """
     global _POOL
     if size < SERIAL_BELOW:
@@ -263,7 +287,30 @@ def _scan_range(a, lo, hi):
 
 
 def scan_rows(a: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Row sums of a (K, n) array and whether it is clean (see :func:`_scan`), in one pass."""
+    """Row sums of a (K, n) array and whether it is clean (see :func:`_scan`), in one pass.
+
+    Clean means: every row sum is finite (so no NaN or inf entry) and no entry
+    has its sign bit set (so none is negative, nor −0.0). :mod:`theory.validation`
+    decides its checks from these numbers.
+
+    Parameters
+    ----------
+    a : array_like, shape (K, n)
+        The array to scan; not validated.
+
+    Returns
+    -------
+    sums : ndarray, shape (K,)
+        The row sums.
+    clean : bool
+        Whether the array is clean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scan_rows(np.array([[0.5, 0.5], [0.2, -0.1]]))
+    (array([1. , 0.1]), False)
+    """
     a = _in(a)
     acc = _total(over_columns(_scan_range, a.size, a.shape[1], a))
     return _scan(acc[:-1], acc[-1])
@@ -374,7 +421,32 @@ def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
 
     ``values`` are H(D_k), CE(D_k, q) or KL(D_k‖q) (modes 0, 1, 2; no clamping
     of rounding below 0); ``scans`` is ``[(row sums of D, clean), (sum of q, clean)]``
-    (only D for the entropy), ``clean`` as in :func:`_scan`.
+    (only D for the entropy), ``clean`` as in :func:`_scan`. The kernel of
+    :func:`theory.divergences.kl_rows` and its siblings (T1).
+
+    Parameters
+    ----------
+    mode : {0, 1, 2}
+        0 entropy, 1 cross-entropy, 2 Kullback–Leibler divergence.
+    D : ndarray, shape (K, n)
+        The rows; not validated.
+    q : ndarray, shape (n,) or None
+        The second argument (ignored, may be None, for the entropy).
+
+    Returns
+    -------
+    values : ndarray, shape (K,)
+        The per-row values, in nats (+inf where a row has mass on a zero of q).
+    scans : list of (ndarray, bool)
+        The scans of D and, unless ``mode`` is 0, of q.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> values, scans = checked_rows(2, D, np.array([0.2, 0.5, 0.3]))
+    >>> values.round(4), scans[0][1], scans[1][1]
+    (array([0.5838, 0.1933]), True, True)
     """
     D = _in(D)
     K = D.shape[0]
@@ -388,19 +460,81 @@ def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
 
 
 def kl_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(D_k‖q) per row (no clamping of rounding below 0); inputs not checked."""
+    """KL(D_k‖q) = Σ_x D_k(x) log(D_k(x)/q(x)) per row (T1); inputs not checked.
+
+    No clamping of rounding below 0 (the public
+    :func:`theory.divergences.kl_rows` reports those at 0).
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        Distributions, one per row.
+    q : ndarray, shape (n,)
+        A distribution.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        KL(D_k‖q) in nats, +inf where D_k puts mass on a zero of q.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> kl_rows(np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([0.5, 0.5])).round(4)
+    array([0.    , 0.6931])
+    """
     return checked_rows(_KL, D, q)[0]
 
 
 def entropy_rows(D: np.ndarray) -> np.ndarray:
-    """H(D_k) per row; inputs not checked."""
-    # The kernel sums −p log p as a negated KL, so a row with no entropy comes
-    # out as −0.0; adding 0.0 gives +0.0 (IEEE 754 round-to-nearest).
+    """H(D_k) = −Σ_x D_k(x) log D_k(x) per row (T1; 0 log 0 = 0); inputs not checked.
+
+    A point mass gives +0.0 (the sum is formed as a negated divergence, whose
+    −0.0 is turned into +0.0); values of order −1e-17 from rounding are not
+    clamped here (the public :func:`theory.divergences.entropy_rows` reports
+    them as 0).
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        Distributions, one per row.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        H(D_k) in nats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> entropy_rows(np.array([[0.5, 0.5], [1.0, 0.0]])).round(4)
+    array([0.6931, 0.    ])
+    """
+    # Adding 0.0 turns −0.0 into +0.0 (IEEE 754, round to nearest).
     return checked_rows(_ENTROPY, D, None)[0] + 0.0
 
 
 def cross_entropy_rows(D: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """CE(D_k, q) per row; +inf where D_k puts mass on a zero of q; inputs not checked."""
+    """CE(D_k, q) = −Σ_x D_k(x) log q(x) per row (T1); inputs not checked.
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        Distributions, one per row.
+    q : ndarray, shape (n,)
+        A distribution.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        CE(D_k, q) in nats, +inf where D_k puts mass on a zero of q.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cross_entropy_rows(np.array([[0.5, 0.5]]), np.array([1.0, 0.0]))
+    array([inf])
+    """
     return checked_rows(_CROSS, D, q)[0]
 
 
@@ -440,7 +574,32 @@ def _mixture_range(lam, D, out, check, block, lo, hi):
 
 
 def checked_mixture(lam: np.ndarray, D: np.ndarray):
-    """D_λ = Σ_k λ_k D_k and the scan ``(row sums of D, clean)`` of D, in one pass."""
+    """D_λ = Σ_k λ_k D_k and the scan ``(row sums of D, clean)`` of D, in one pass.
+
+    The kernel of :func:`theory.divergences.mixture` (T1); a point where some
+    D_k with λ_k > 0 is positive stays positive (an underflow is rounded up to
+    the smallest subnormal).
+
+    Parameters
+    ----------
+    lam : ndarray, shape (K,)
+        Mixture weights; not validated.
+    D : ndarray, shape (K, n)
+        Distributions, one per row; not validated.
+
+    Returns
+    -------
+    mixture : ndarray, shape (n,)
+        D_λ.
+    scan : (ndarray, bool)
+        Row sums of D and whether D is clean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> checked_mixture(np.array([0.5, 0.5]), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    (array([0.5, 0.5]), (array([1., 1.]), True))
+    """
     D = _in(D)
     K, n = D.shape
     out = np.empty(n)
@@ -449,7 +608,26 @@ def checked_mixture(lam: np.ndarray, D: np.ndarray):
 
 
 def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """D_λ = Σ_k λ_k D_k (rows with λ_k = 0 are not read); inputs not checked."""
+    """D_λ = Σ_k λ_k D_k (rows with λ_k = 0 are not read); inputs not checked.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (K,)
+        Mixture weights.
+    D : ndarray, shape (K, n)
+        Distributions, one per row.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        D_λ, with exact support (see :func:`checked_mixture`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mixture(np.array([0.5, 0.5]), np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]))
+    array([0.4 , 0.25, 0.35])
+    """
     D = _in(D)
     out = np.empty(D.shape[1])
     over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, _block(*D.shape))
@@ -518,7 +696,33 @@ def _jsd_range(lam, D, check, block, lo, hi):
 
 
 def checked_jsd(lam: np.ndarray, D: np.ndarray):
-    """Σ_k λ_k KL(D_k‖D_λ) (= JSD_λ(D)) and the scan ``(row sums of D, clean)``, one pass."""
+    """Σ_k λ_k KL(D_k‖D_λ) (= JSD_λ(D), T1) and the scan ``(row sums of D, clean)``, one pass.
+
+    The mixture is formed block by block of X while D is read, so D is read
+    once; the value is computed in the divergence form, which keeps full
+    relative accuracy when the rows nearly coincide.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (K,)
+        Mixture weights; not validated.
+    D : ndarray, shape (K, n)
+        Distributions, one per row; not validated.
+
+    Returns
+    -------
+    value : float
+        JSD_λ(D) in nats (rounding may leave it slightly below 0).
+    scan : (ndarray, bool)
+        Row sums of D and whether D is clean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> value, scan = checked_jsd(np.array([0.5, 0.5]), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    >>> round(value, 6), scan[1]  # log 2 for disjoint supports (T1)
+    (0.693147, True)
+    """
     D = _in(D)
     K = D.shape[0]
     acc = _total(over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, True, _block(*D.shape)))
@@ -526,17 +730,59 @@ def checked_jsd(lam: np.ndarray, D: np.ndarray):
 
 
 def jsd(lam: np.ndarray, D: np.ndarray) -> float:
-    """Σ_k λ_k KL(D_k‖D_λ) in joint-mass-weighted form (rows with λ_k = 0 not read)."""
+    """Σ_k λ_k KL(D_k‖D_λ) = JSD_λ(D) (T1) in joint-mass-weighted form; inputs not checked.
+
+    Rows with λ_k = 0 are not read.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (K,)
+        Mixture weights.
+    D : ndarray, shape (K, n)
+        Distributions, one per row.
+
+    Returns
+    -------
+    float
+        JSD_λ(D) in nats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(jsd(np.array([0.5, 0.5]), np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])), 6)
+    0.230645
+    """
     D = _in(D)
     parts = over_columns(_jsd_range, D.size, D.shape[1], _in(lam), D, False, _block(*D.shape))
     return float(sum(p[0] for p in parts))
 
 
 def jsd_sum(lam: np.ndarray, D: np.ndarray, m: np.ndarray) -> float:
-    """Σ_k λ_k KL(D_k‖m) in joint-mass-weighted form (= JSD_λ(D) for m = D_λ).
+    """Σ_k λ_k KL(D_k‖m) in joint-mass-weighted form (= JSD_λ(D) for m = D_λ, T1).
 
     ``m`` must be the mixture :func:`mixture` returns: the kernel recomputes it
     block by block (the same sums in the same order) instead of reading it.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (K,)
+        Mixture weights.
+    D : ndarray, shape (K, n)
+        Distributions, one per row.
+    m : ndarray, shape (n,)
+        ``mixture(lam, D)`` (not read).
+
+    Returns
+    -------
+    float
+        JSD_λ(D) in nats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lam, D = np.array([0.5, 0.5]), np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    >>> jsd_sum(lam, D, mixture(lam, D)) == jsd(lam, D)
+    True
     """
     return jsd(lam, D)
 
@@ -575,9 +821,29 @@ def _envelope_range(P, lo_out, hi_out, block, lo, hi):
 
 
 def envelope(P: np.ndarray):
-    """(ℓ, u) = (min_k p_k, max_k p_k) and the scan ``(row sums of P, clean)``, one pass.
+    """(ℓ, u) = (min_k p_k, max_k p_k) and the scan ``(row sums of P, clean)``, one pass (T2).
 
     ℓ and u come back read-only: the solvers pass them to a kernel at every step.
+
+    Parameters
+    ----------
+    P : ndarray, shape (K, n)
+        The experts; not validated.
+
+    Returns
+    -------
+    lo : ndarray, shape (n,)
+        ℓ(x) = min_k p_k(x).
+    hi : ndarray, shape (n,)
+        u(x) = max_k p_k(x).
+    scan : (ndarray, bool)
+        Row sums of P and whether P is clean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> envelope(np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]]))
+    (array([0.2, 0.3, 0.1]), array([0.6, 0.3, 0.5]), (array([1., 1.]), True))
     """
     P = _in(P)
     K, n = P.shape
@@ -657,10 +923,38 @@ def gate(q: np.ndarray, P: np.ndarray, rtol: float):
     """The gate of T2 for q and its checks, in one pass over P and q.
 
     At each x, weight θ = (q − ℓ)/(u − ℓ) clipped to [0, 1] (0 where u = ℓ)
-    goes to the first argmax expert and 1 − θ to the first argmin expert.
-    Returns ``(g, scans, outside)``: ``scans`` = [(row sums of P, clean),
-    (sum of q, clean)], ``outside`` the first x with q(x) outside
-    [ℓ − rtol·u, u + rtol·u], or None.
+    goes to the first argmax expert and 1 − θ to the first argmin expert, so
+    that Σ_k g_k(x) p_k(x) = q(x) when ℓ(x) ≤ q(x) ≤ u(x).
+
+    Parameters
+    ----------
+    q : ndarray, shape (n,)
+        The model to represent; not validated.
+    P : ndarray, shape (K, n)
+        The experts; not validated.
+    rtol : float
+        Relative slack of the envelope test (see
+        :data:`theory.validation.ENVELOPE_RTOL`).
+
+    Returns
+    -------
+    g : ndarray, shape (K, n)
+        The gate, each column on Δ_K.
+    scans : list of (ndarray, bool)
+        [(row sums of P, clean), (sum of q, clean)].
+    outside : int or None
+        The first x with q(x) outside [ℓ − rtol·u, u + rtol·u], or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> g, scans, outside = gate(np.array([0.4, 0.3, 0.3]), P, 1e-12)
+    >>> g, outside
+    (array([[0.5, 1. , 0.5],
+           [0.5, 0. , 0.5]]), None)
+    >>> gate(np.array([0.4, 0.3, 0.6]), P, 1e-12)[2]  # 0.6 > u(2) = 0.5
+    2
     """
     P, q = _in(P), _in(q)
     K, n = P.shape
@@ -694,7 +988,37 @@ def _infeasible_range(D, u, active, lo, hi):
 
 
 def first_infeasible(D: np.ndarray, u: np.ndarray, active: np.ndarray):
-    """The first (k, x) in row-major order with ``active[k]`` and D_k(x) > 0 = u(x), or None."""
+    """The first (k, x) in row-major order with ``active[k]`` and D_k(x) > 0 = u(x), or None.
+
+    Such a pair makes the objective infinite: no model in the envelope can
+    give x positive probability (see :func:`theory.validation.check_feasible`).
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        The domains.
+    u : ndarray, shape (n,)
+        The upper envelope of the experts.
+    active : array_like of bool, shape (K,)
+        The domains to check.
+
+    Returns
+    -------
+    tuple of (int, int) or None
+        The domain index k and the point x, or None if there is none.
+
+    Raises
+    ------
+    ValueError
+        If the shapes of ``D``, ``u`` and ``active`` do not match.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[0.5, 0.5], [1.0, 0.0]])
+    >>> first_infeasible(D, np.array([1.0, 0.0]), np.array([True, True]))
+    (0, 1)
+    """
     D, u = _in(D), _in(u)
     if u.shape != D.shape[1:] or np.shape(active) != D.shape[:1]:
         raise ValueError(f"first_infeasible: shapes {D.shape}, {u.shape}, {np.shape(active)}")
@@ -757,18 +1081,65 @@ def _fill_model_range(t, lo, hi, s, out, a0, a1):
 
 
 def fill_model(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float) -> np.ndarray:
-    """The water-filled model clip(t·s, ℓ, u) (T3), positive on supp t ∩ {u > 0}."""
+    """The water-filled model clip(t·s, ℓ, u) (T3), positive on supp t ∩ {u > 0}.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        The target distribution.
+    lo, hi : ndarray, shape (n,)
+        The envelope ℓ ≤ u.
+    s : float
+        The level s = 1/ν.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        q(x) = clip(t(x) s, ℓ(x), u(x)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi = np.array([0.2, 0.3, 0.1]), np.array([0.6, 0.3, 0.5])
+    >>> fill_model(np.array([0.4, 0.25, 0.35]), lo, hi, 1.0)
+    array([0.4 , 0.3 , 0.35])
+    """
     out = np.empty(t.shape[0])
     over_columns(_fill_model_range, t.size, t.shape[0], _in(t), _in(lo), _in(hi), float(s), out)
     return out
 
 
 def fill_pass(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: float):
-    """One pass of Φ(s) + 1 = Σ_x clip(t(x)·s, ℓ(x), u(x)) over X (s = 1/ν, s may be +inf).
+    """One pass of Φ(s) + 1 = Σ_x clip(t(x)·s, ℓ(x), u(x)) over X (s = 1/ν, s may be +inf; T3).
 
-    Returns (Φ(s) + 1, right slope, left slope, nearest breakpoint left of s,
-    nearest breakpoint right of s): on [left, right] Φ is affine on each side of
-    s, so a Newton step that stays there lands on the exact root.
+    On [left, right] Φ is affine on each side of s, so a Newton step that
+    stays there lands on the exact root (see :mod:`theory._fill`).
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        The target distribution.
+    lo, hi : ndarray, shape (n,)
+        The envelope ℓ ≤ u.
+    s : float
+        The level s ≥ 0, possibly +inf.
+
+    Returns
+    -------
+    total : float
+        Φ(s) + 1.
+    right_slope, left_slope : float
+        The slopes of Φ just right and just left of s (the sums of t over the
+        points not clipped there).
+    left, right : float
+        The nearest breakpoints ℓ(x)/t(x), u(x)/t(x) left and right of s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi = np.array([0.2, 0.3, 0.1]), np.array([0.6, 0.3, 0.5])
+    >>> [round(v, 6) for v in fill_pass(np.array([0.4, 0.25, 0.35]), lo, hi, 1.0)]
+    [1.05, 0.75, 0.75, 0.5, 1.2]
     """
     args = (_in(t), _in(lo), _in(hi), float(s))
     parts = over_columns(_fill_range, 3 * t.size, t.shape[0], *args)
@@ -825,11 +1196,42 @@ def _gram_range(D, t, q, lo, hi, clipped, block, a0, a1):
 
 
 def gram(D: np.ndarray, t: np.ndarray, q=None, lo=None, hi=None):
-    """(A, a, T) of :func:`_gram_range` over X, A symmetric.
+    """(A, a, T) over the free set F of X, A symmetric: the curvature of T5 and T6.
+
+        A_jk = Σ_{x∈F} D_j(x) D_k(x) / t(x),   a_k = Σ_{x∈F} D_k(x),   T = Σ_{x∈F} t(x).
 
     Without ``q``, ``lo``, ``hi`` the free set is supp t (the Hessian of the
-    mutual information, T6); with them, the unclipped points of a water-filled
-    q (the Hessian of the dual function on its clipping pattern, T5).
+    mutual information is −A, T6); with them, the unclipped points of a
+    water-filled q (the Hessian of the dual function on its clipping pattern
+    is −A + a aᵀ/T, T5).
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        The domains.
+    t : ndarray, shape (n,)
+        The mixture D_λ.
+    q : ndarray, shape (n,), optional
+        The water-filled model of t.
+    lo, hi : ndarray, shape (n,), optional
+        The envelope ℓ ≤ u (required with ``q``).
+
+    Returns
+    -------
+    A : ndarray, shape (K, K)
+        Symmetric positive semidefinite.
+    a : ndarray, shape (K,)
+        The masses of the rows on F.
+    T : float
+        The mass of t on F.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> gram(D, np.array([0.5, 0.5]))
+    (array([[2., 0.],
+           [0., 2.]]), array([1., 1.]), 1.0)
     """
     clipped = q is not None
     D, t = _in(D), _in(t)

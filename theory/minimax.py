@@ -1,19 +1,64 @@
-r"""The fixed-mixture gate, the dual function and the exact robust gate (THEORY §3–5).
+r"""The fixed-mixture gate, the dual function and the exact robust gate (T3–T7).
 
-Per-domain loss of a model q ∈ M (THEORY §3): :math:`L_k(q) = \mathrm{CE}(D_k, q) - c_k`,
-with the offsets c of the objective (:mod:`theory.objectives`). The game payoff
-is :math:`L(g,\lambda) = \sum_k \lambda_k L_k(p_g)`.
+Notation. X is a finite set of n outcomes. The K domains D_1, …, D_K and the
+K experts p_1, …, p_K are distributions on X, the rows of (K, n) arrays D and
+P. A mixture λ ∈ Δ_K (weights λ_k ≥ 0 summing to 1) gives the mixed domain
+D_λ = Σ_k λ_k D_k. The envelope of the experts is ℓ(x) = min_k p_k(x),
+u(x) = max_k p_k(x), and M = {q ∈ Δ(X) : ℓ ≤ q ≤ u} is the set of models
+that normalized gates g ∈ G_1 can produce (T2, :mod:`theory.gates`).
 
-* T3 — :func:`water_fill`, :func:`fixed_mixture`: for fixed λ the payoff is
-  minimized by :math:`q^*(x) = \mathrm{clip}(t(x)/\nu, \ell(x), u(x))`, t = D_λ.
-* T5 — :func:`dual_function`: :math:`d(\lambda) = \sum_k \lambda_k L_k(q^*_\lambda)`,
-  concave, with supergradient :math:`(L_k(q^*_\lambda))_k`.
-* T4/T6/T7 — :func:`robust_gate`: :math:`V^*(\Lambda) = \max_{\lambda\in\Lambda} d(\lambda)`,
-  by certified Newton ascent over Λ (``theory._dual_newton``), with
-  :math:`d(\lambda) \le V^* \le \max_{\lambda'\in\Lambda} \sum_k \lambda'_k L_k(q)` for
-  every iterate; ``method="cvxpy"`` is the conic reference (``theory._conic``).
-* T4 (Kakutani) — the best-response maps live in :mod:`theory.best_response`
-  and are re-exported here.
+The per-domain loss of a model q is a cross-entropy minus the offset c_k of
+the objective (:mod:`theory.objectives`; the default ``"divergence"`` has
+c_k = H(D_k), so that L_k(q) = KL(D_k‖q)), and the payoff of the game weighs
+the losses by λ:
+
+    L_k(q) = CE(D_k, q) − c_k,    L(g, λ) = Σ_k λ_k L_k(p_g),
+
+.. math:: L_k(q) = \mathrm{CE}(D_k, q) - c_k, \qquad
+          L(g,\lambda) = \sum_k \lambda_k L_k(p_g).
+
+The robust problem over a set Λ ⊆ Δ_K of admissible mixtures (prior
+knowledge, :mod:`theory.mixtures`) is V*(Λ) = min_{g ∈ G_1} max_{λ ∈ Λ} L(g, λ).
+
+* T3 — :func:`water_fill`, :func:`fixed_mixture`: for a fixed λ the payoff is
+  minimized by q*(x) = clip(t(x)/ν, ℓ(x), u(x)) with t = D_λ and ν > 0 chosen
+  so that q* sums to 1 ("water-filling").
+* T4 — a saddle point (g*, λ*) exists when V* < ∞, so min-max = max-min; the
+  best-response maps live in :mod:`theory.best_response` and are re-exported here.
+* T5 — :func:`dual_function`: d(λ) = min_g L(g, λ) = Σ_k λ_k L_k(q*_λ) is
+  concave, with supergradient (L_k(q*_λ))_k, and V*(Λ) = max_{λ ∈ Λ} d(λ).
+* T6 — the maximizer λ* is the least-favorable mixture; on Λ = Δ_K the losses
+  of the domains it weights are equal (equalizer), and with perfect experts
+  V* is a channel capacity (:mod:`theory.capacity`).
+* T7 — a smaller Λ (more prior knowledge) gives a smaller V*(Λ).
+* :func:`robust_gate` computes V*(Λ) by certified Newton ascent on d over Λ,
+  with d(λ) ≤ V* ≤ max_{λ' ∈ Λ} Σ_k λ'_k L_k(q) for every iterate (λ, q);
+  ``method="cvxpy"`` is an independent conic reference.
+
+.. math:: V^*(\Lambda) = \min_{g\in G_1}\max_{\lambda\in\Lambda} L(g,\lambda)
+          = \max_{\lambda\in\Lambda} d(\lambda), \qquad
+          d(\lambda) = \sum_k \lambda_k L_k(q^*_\lambda).
+
+See the theory pages *Fixed mixture*, *Existence of a robust solution*,
+*Prior knowledge* and *The least-favorable mixture* of the documentation (the
+paper's §4.1–4.4 [1]_).
+
+References
+----------
+.. [1] C. Cortes, M. Mohri and Y. Zhong, "A Theoretical Framework for Modular
+   Learning of Robust Generative Models", arXiv:2602.17554, 2026, §4.1–4.4.
+
+Examples
+--------
+>>> import numpy as np
+>>> from theory.minimax import dual_function, robust_gate
+>>> D = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+>>> P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+>>> result = robust_gate(D, P)
+>>> round(result.value, 6), result.lam.round(4)  # V* and λ*
+(0.236827, array([0.5047, 0.4953]))
+>>> round(dual_function(D, P, result.lam)[0], 6)  # V* = d(λ*) (T5)
+0.236827
 """
 
 from __future__ import annotations
@@ -93,11 +138,41 @@ def water_fill(t, P) -> tuple[np.ndarray, float]:
               \sum_x q^*(x) = 1,
 
     the unique minimizer of :math:`-\sum_x t(x)\log q(x)` over M = {ℓ ≤ q ≤ u, Σq = 1}.
-    ν is found exactly (the equation is affine in 1/ν between consecutive breakpoints
-    ℓ/t, u/t). Returns ``(q, nu)``; ``nu = 0`` marks the no-root edge case
+    In words: q*(x) = clip(t(x)/ν, ℓ(x), u(x)), the target rescaled by 1/ν and
+    clipped into the envelope, with ν the level at which it sums to 1. ν is
+    found exactly (the equation is affine in 1/ν between consecutive breakpoints
+    ℓ/t, u/t). ``nu = 0`` marks the no-root edge case
     (Σ_{t>0} u + Σ_{t=0} ℓ < 1), where q = u on supp t and the remaining mass fills
     {t = 0} in proportion to u − ℓ. When several ν solve the equation (a flat
     piece) the one closest to 1 is reported, so perfect experts give ν = 1.
+
+    Parameters
+    ----------
+    t : array_like, shape (n,)
+        The target distribution on X, e.g. the mixture D_λ.
+    P : array_like, shape (K, n)
+        The experts, one distribution per row; only their envelope ℓ, u is used.
+
+    Returns
+    -------
+    q : ndarray, shape (n,)
+        The water-filled model q*, a distribution with ℓ ≤ q* ≤ u.
+    nu : float
+        The water level ν > 0, or 0 in the no-root edge case.
+
+    Raises
+    ------
+    ValueError
+        If ``P`` is not a stack of distributions, ``t`` not a distribution of
+        length n, or ``t`` puts mass where every expert is 0 (u(x) = 0, so no
+        model of M can cover it).
+
+    Examples
+    --------
+    >>> P = [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]]
+    >>> q, nu = water_fill([0.4, 0.25, 0.35], P)
+    >>> q.round(4), round(nu, 6)  # x = 1 is clipped at u = ℓ = 0.3
+    (array([0.3733, 0.3   , 0.3267]), 1.071429)
     """
     P, lo, hi = _experts_and_envelope(P)
     t = check_distribution(t, "t")
@@ -111,9 +186,42 @@ def water_fill(t, P) -> tuple[np.ndarray, float]:
 
 
 def objective_offsets(D, P, objective="divergence") -> np.ndarray:
-    r"""The offsets c of :math:`L_k(q) = \mathrm{CE}(D_k, q) - c_k` (THEORY §3).
+    r"""The offsets c of the losses L_k(q) = CE(D_k, q) − c_k (setup of the game, T3–T7).
 
-    Shorthand for ``theory.objectives.get(objective).offsets(D, P)``.
+    .. math:: L_k(q) = \mathrm{CE}(D_k, q) - c_k.
+
+    Shorthand for ``theory.objectives.get(objective).offsets(D, P)``: c_k = H(D_k)
+    for ``"divergence"``, 0 for ``"cross_entropy"``, CE(D_k, p_k) for ``"regret"``.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains, one distribution per row.
+    P : array_like, shape (K, n)
+        The experts, one distribution per row.
+    objective : str, array_like of shape (K,) or Objective, default "divergence"
+        A registered objective name, a custom offset vector, or an
+        :class:`~theory.objectives.Objective`.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        The finite offsets c_k.
+
+    Raises
+    ------
+    ValueError
+        If ``D`` or ``P`` is not a stack of distributions of the same shape, or
+        ``objective`` is not a known name or a valid offset vector.
+    InfeasibleError
+        If c would be infinite (``"regret"`` with KL(D_k‖p_k) = ∞).
+
+    Examples
+    --------
+    >>> D = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
+    >>> P = [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]]
+    >>> objective_offsets(D, P).round(4)  # the entropies H(D_k)
+    array([0.8018, 0.8979])
     """
     return get_objective(objective).offsets(D, P)
 
@@ -227,15 +335,34 @@ class _GateDual:
 
 @dataclass(frozen=True)
 class FixedResult(Bounded):
-    r"""The best gate for a fixed mixture λ (T3).
-
-    ``model`` q*, ``gate`` a gate of G_1 representing it (T2), ``nu`` the water
-    level (0 in the no-root edge case), ``value`` = Σ_k λ_k L_k(q*) = d(λ) in nats,
-    ``per_domain`` = (L_k(q*))_k (may be +inf for a domain with λ_k = 0), ``lam``
-    the mixture λ, ``labels`` the domain names (None: D_1 … D_K).
+    r"""The best gate for a fixed mixture λ (T3), as returned by :func:`fixed_mixture`.
 
     The value is a closed form, so ``lower`` = ``upper`` = ``value``, ``gap`` = 0
     and ``converged`` is True. ``print(result)`` shows it with its per-domain losses.
+
+    Parameters
+    ----------
+    model : ndarray, shape (n,)
+        The water-filled model q*, a distribution in the envelope M.
+    gate : ndarray, shape (K, n)
+        A normalized gate g ∈ G_1 with p_g = q* (T2).
+    nu : float
+        The water level ν (0 in the no-root edge case).
+    value : float
+        d(λ) = Σ_k λ_k L_k(q*), in nats.
+    per_domain : ndarray, shape (K,)
+        The losses L_k(q*); +inf is possible for a domain with λ_k = 0.
+    lam : ndarray, shape (K,), optional
+        The mixture λ.
+    labels : tuple of str, optional
+        Domain names for printing (None: D_1 … D_K).
+
+    Examples
+    --------
+    >>> r = fixed_mixture([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]],
+    ...                   [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]], [0.5, 0.5])
+    >>> round(r.value, 6), r.gap, r.converged
+    (0.23681, 0.0, True)
     """
 
     model: np.ndarray
@@ -257,17 +384,37 @@ class FixedResult(Bounded):
 
     @property
     def lower(self) -> float:
-        """The value itself: the closed form of T3 needs no certificate."""
+        """The value itself: the closed form of T3 needs no certificate.
+
+        Examples
+        --------
+        >>> r = fixed_mixture([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]], [0.5, 0.5])
+        >>> r.lower == r.value
+        True
+        """
         return self.value
 
     @property
     def upper(self) -> float:
-        """The value itself: the closed form of T3 needs no certificate."""
+        """The value itself: the closed form of T3 needs no certificate.
+
+        Examples
+        --------
+        >>> r = fixed_mixture([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]], [0.5, 0.5])
+        >>> r.upper == r.value
+        True
+        """
         return self.value
 
     @property
     def converged(self) -> bool:
-        """Always True: water-filling is exact (no iteration budget)."""
+        """Always True: water-filling is exact (no iteration budget).
+
+        Examples
+        --------
+        >>> fixed_mixture([[1.0, 0.0]], [[1.0, 0.0]], [1.0]).converged
+        True
+        """
         return True
 
 
@@ -304,9 +451,47 @@ def fixed_mixture(D, P, lam, objective="divergence", *, labels=None) -> FixedRes
               = \min_{q\in M} -\sum_x D_\lambda(x)\log q(x) - \lambda\cdot c,\qquad
               q^*(x) = \mathrm{clip}(D_\lambda(x)/\nu, \ell(x), u(x)).
 
-    q* does not depend on the objective (the offsets c are constant in q); the
-    values do. For the divergence objective the value is JSD_λ(D) + KL(D_λ‖q*).
-    ``labels`` names the domains in the printed result (default D_1 … D_K).
+    In words: mixing the domains with weights λ gives the target t = D_λ, and
+    the best model in the envelope is t rescaled and clipped to [ℓ, u]
+    (:func:`water_fill`). q* does not depend on the objective (the offsets c
+    are constant in q); the values do. For the divergence objective the value
+    is JSD_λ(D) + KL(D_λ‖q*) (T1). With perfect experts (P = D), q* = D_λ and
+    the constant gate g ≡ λ is optimal.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains, one distribution per row.
+    P : array_like, shape (K, n)
+        The experts, one distribution per row.
+    lam : array_like, shape (K,)
+        The mixture λ ∈ Δ_K.
+    objective : str, array_like of shape (K,) or Objective, default "divergence"
+        The objective, resolved by :func:`theory.objectives.get`.
+    labels : sequence of str, optional
+        Names of the K domains in the printed result (default D_1 … D_K).
+
+    Returns
+    -------
+    FixedResult
+        q*, a gate representing it, ν, d(λ) and the per-domain losses.
+
+    Raises
+    ------
+    ValueError
+        If ``D`` or ``P`` is not a stack of distributions of the same shape,
+        ``lam`` not K weights on Δ_K, ``objective`` or ``labels`` invalid.
+    InfeasibleError
+        If a domain with λ_k > 0 puts mass where every expert is 0 (the value
+        would be +∞); the message names the domain and one such x.
+
+    Examples
+    --------
+    >>> D = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
+    >>> P = [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]]
+    >>> r = fixed_mixture(D, P, [0.5, 0.5])
+    >>> r.model.round(4), round(r.value, 6)
+    (array([0.3733, 0.3   , 0.3267]), 0.23681)
     """
     D, P, lam, c, lo, hi = _prepare(D, P, lam, objective)
     labels = check_labels(labels, D.shape[0])
@@ -323,9 +508,46 @@ def dual_function(D, P, lam, objective="divergence") -> tuple[float, np.ndarray]
     .. math:: d(\lambda) = \min_{g\in G_1} L(g,\lambda) = \sum_k \lambda_k L_k(q^*_\lambda),
               \qquad \partial d(\lambda) \ni (L_1(q^*_\lambda), \dots, L_K(q^*_\lambda)).
 
-    d is concave on Δ_K and d(λ') ≤ d(λ) + s·(λ' − λ) for the returned s. A
-    coordinate of s is +inf when λ_k = 0 and q*_λ vanishes somewhere on supp D_k
-    (then d rises infinitely steeply in that direction).
+    In words: d(λ) is the best payoff a gate can reach when the mixture λ is
+    known (T3); it is concave, and the vector of per-domain losses of the best
+    model is a supergradient (Danskin's theorem), so
+    d(λ') ≤ d(λ) + s·(λ' − λ) for the returned s. A coordinate of s is +inf
+    when λ_k = 0 and q*_λ vanishes somewhere on supp D_k (then d rises
+    infinitely steeply in that direction). V*(Λ) = max_{λ ∈ Λ} d(λ), and any
+    λ gives the certified lower bound d(λ) ≤ V*(Λ) when λ ∈ Λ.
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains, one distribution per row.
+    P : array_like, shape (K, n)
+        The experts, one distribution per row.
+    lam : array_like, shape (K,)
+        The mixture λ ∈ Δ_K.
+    objective : str, array_like of shape (K,) or Objective, default "divergence"
+        The objective, resolved by :func:`theory.objectives.get`.
+
+    Returns
+    -------
+    value : float
+        d(λ), in nats.
+    supergradient : ndarray, shape (K,)
+        (L_1(q*_λ), …, L_K(q*_λ)).
+
+    Raises
+    ------
+    ValueError
+        As :func:`fixed_mixture`.
+    InfeasibleError
+        As :func:`fixed_mixture`.
+
+    Examples
+    --------
+    >>> D = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
+    >>> P = [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]]
+    >>> value, s = dual_function(D, P, [0.5, 0.5])
+    >>> round(value, 6), s.round(4)
+    (0.23681, array([0.2406, 0.2331]))
     """
     D, P, lam, c, lo, hi = _prepare(D, P, lam, objective)
     q = water_fill_arrays(_kernels.mixture(lam, D), lo, hi).q
@@ -340,15 +562,50 @@ def dual_function(D, P, lam, objective="divergence") -> tuple[float, np.ndarray]
 
 @dataclass(frozen=True)
 class RobustResult(Certified):
-    r"""The robust gate :math:`\min_{g\in G_1}\max_{\lambda\in\Lambda} L(g,\lambda)` (T4, T5).
+    r"""The robust gate min_{g ∈ G_1} max_{λ ∈ Λ} L(g, λ) (T4, T5), as returned by :func:`robust_gate`.
 
-    ``lower`` = d(``lam``) ≤ V* ≤ ``upper`` = max_{λ∈Λ} Σ_k λ_k L_k(``model``), both
-    evaluated exactly from the returned pair. ``value`` is ``upper`` for the dual
-    method (the worst-case payoff the returned gate actually achieves) and the conic
-    solver's optimal value for ``cvxpy``. ``per_domain`` = (L_k(model))_k. Values
-    are in nats. ``history`` holds the best (lower, upper) at the start and after
-    every iteration; ``labels`` names the domains (None: D_1 … D_K).
+    .. math:: \text{lower} = d(\lambda) \le V^*(\Lambda) \le
+              \text{upper} = \max_{\lambda'\in\Lambda} \sum_k \lambda'_k L_k(q),
+
+    both evaluated exactly from the returned pair (q, λ) = (``model``, ``lam``).
     ``print(result)`` shows V*, its certificate, convergence, λ* and the losses.
+    All values are in nats.
+
+    Parameters
+    ----------
+    model : ndarray, shape (n,)
+        The robust model q = p_g, a distribution in the envelope M.
+    gate : ndarray, shape (K, n)
+        A normalized gate g ∈ G_1 with p_g = ``model`` (T2).
+    lam : ndarray, shape (K,)
+        The least-favorable mixture found, λ* ∈ Λ (T6).
+    value : float
+        ``upper`` for the dual method (the worst-case payoff the returned gate
+        actually achieves); the conic solver's optimal value for ``cvxpy``.
+    lower, upper : float
+        The certificate lower ≤ V* ≤ upper.
+    per_domain : ndarray, shape (K,)
+        The losses L_k(``model``).
+    iterations : int
+        Iterations of the solver.
+    method : str
+        ``"dual"`` or ``"cvxpy"``.
+    objective : str
+        The name of the objective.
+    converged : bool
+        Whether upper − lower reached the tolerance (``dual``), or the conic
+        solver reported optimality consistent with the certificate (``cvxpy``).
+    history : tuple of (float, float)
+        The best (lower, upper) at the start and after every iteration.
+    labels : tuple of str, optional
+        Domain names for printing (None: D_1 … D_K).
+
+    Examples
+    --------
+    >>> r = robust_gate([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]],
+    ...                 [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    >>> r.lower <= r.value <= r.upper, r.gap <= 1e-9
+    (True, True)
     """
 
     model: np.ndarray
@@ -401,11 +658,72 @@ def robust_gate(
     ``converged`` is true only if the conic solver reports optimality *and* its
     value agrees with that certificate.
 
+    In words: the gate is chosen to minimize the worst-case payoff over the
+    admissible mixtures Λ; by T4–T5 this equals maximizing the concave dual
+    function d over Λ, a problem in only K variables whose inner step is the
+    closed form of T3. The maximizer λ* is the least-favorable mixture (T6);
+    on Λ = Δ_K the domains it weights all have the same loss V*. A smaller Λ
+    gives a smaller V* (T7).
+
     Λ (``mixtures``, default :class:`~theory.mixtures.Simplex`) is used only
     through its linear oracle ``argmax_linear`` (and, for ``cvxpy``, its conic
-    description ``support_cone``). Raises ``ValueError`` when V* = ∞ (a domain
-    that some λ ∈ Λ weights puts mass where every expert is 0). ``labels`` names
-    the domains in the printed result (default D_1 … D_K).
+    description ``support_cone``).
+
+    Parameters
+    ----------
+    D : array_like, shape (K, n)
+        The domains, one distribution per row.
+    P : array_like, shape (K, n)
+        The experts, one distribution per row.
+    mixtures : Simplex, Box, L1Ball, Polytope, KLBall or L2Ball, optional
+        The set Λ ⊆ Δ_K of admissible mixtures (default: all of Δ_K).
+    objective : str, array_like of shape (K,) or Objective, default "divergence"
+        The objective, resolved by :func:`theory.objectives.get`.
+    method : {"dual", "cvxpy"}, default "dual"
+        The solver.
+    tol : float, default 1e-9
+        Target width of the certificate upper − lower, in nats (> 0).
+    max_iter : int, default 500
+        Iteration budget of the dual method (≥ 1).
+    progress : bool, default False
+        Show a progress bar of the certified gap.
+    labels : sequence of str, optional
+        Names of the K domains in the printed result (default D_1 … D_K).
+
+    Returns
+    -------
+    RobustResult
+        The robust model and gate, λ*, V* with its certificate and the
+        per-domain losses.
+
+    Raises
+    ------
+    ValueError
+        If ``D`` or ``P`` is not a stack of distributions of the same shape,
+        ``mixtures`` is not a mixture set of dimension K, ``method`` is not
+        ``"dual"`` or ``"cvxpy"``, ``tol`` is not positive, ``max_iter`` not a
+        positive integer, ``progress`` not a bool, or ``objective`` or
+        ``labels`` is invalid.
+    InfeasibleError
+        If V* = ∞: a domain that some λ ∈ Λ weights puts mass where every
+        expert is 0 (the message names the domain and one such x).
+
+    See Also
+    --------
+    fixed_mixture : the best gate when λ is known (T3).
+    theory.capacity.blahut_arimoto : V*(Δ_K) with perfect experts (T6).
+
+    Examples
+    --------
+    >>> from theory.mixtures import L1Ball
+    >>> D = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
+    >>> P = [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]]
+    >>> r = robust_gate(D, P)
+    >>> round(r.value, 6), r.per_domain.round(6)  # equal losses (T6)
+    (0.236827, array([0.236827, 0.236827]))
+    >>> near = robust_gate(D, P, L1Ball([0.9, 0.1], 0.2))  # prior knowledge (T7)
+    >>> round(near.value, 6), near.lam.round(4)
+    (0.166066, array([0.8, 0.2]))
     """
     D, P, lo, hi = _pair_and_envelope(D, P)
     K = D.shape[0]

@@ -22,6 +22,21 @@ At the remaining corner (large s and ε) neither bound decides, and the grid
 measures the answer: the product class keeps a positive margin longer, since
 its interference grows with the JSD of the domains (T9), while in the full
 class the margin is only the misweighting of the uniform retraining weights.
+
+Notation: W(q) = max_{λ ∈ Λ} Σ_k λ_k KL(D_k‖q) is the worst-case divergence
+of a model q; h_α is the model of aggregate retraining (one model of the
+monolithic class H fitted to the pooled data with weights α, here uniform);
+L_k(h) = KL(D_k‖h); the separation s spreads the domains apart (s = 0: all
+equal) and the noise ε degrades the experts (ε = 0: perfect experts, P = D).
+The figure illustrates the theory pages *The monolithic barrier*, *The
+modular advantage* and *Safety in convex settings* of the documentation (the
+paper's §4.5).
+
+Examples
+--------
+>>> from paper_repro.experiments import e11_phase_diagram as e11
+>>> e11.STUDY
+'modular-vs-monolithic'
 """
 
 from __future__ import annotations
@@ -36,13 +51,34 @@ from paper_repro.experiments._base import progress, register
 from paper_repro.experiments._common import fmt
 from sims.sweep import compute_rows, get_study, grid, summarize
 
+#: The study of :mod:`sims.sweep` that E11 computes.
 STUDY = "modular-vs-monolithic"
-# Slack of the sign tests and of the per-instance bounds (the solvers' certificates
-# are at 1e-9).
+#: Slack of the sign tests and of the per-instance bounds (the solvers' certificates
+#: are at 1e-9).
 TOL = 1e-8
 
 
 def params(mode: str) -> dict:
+    """The grid and seeds of E11 for ``mode``.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small grid for a quick run, or the grid of the full reproduction.
+
+    Returns
+    -------
+    dict
+        ``K``, ``n``, ``V`` (alphabet of the sequence classes), ``classes`` (the
+        monolithic classes H), ``separations``, ``noises`` and ``seeds`` (per
+        grid point).
+
+    Examples
+    --------
+    >>> p = params("quick")
+    >>> p["classes"], len(p["separations"]) * len(p["noises"]) * p["seeds"]
+    (['full', 'product'], 168)
+    """
     quick = mode == "quick"
     return {
         "K": 3,
@@ -60,6 +96,32 @@ def params(mode: str) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Compute every row of the grid × seeds in this process (no cluster).
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Show a progress bar over the rows.
+
+    Returns
+    -------
+    dict of str to ndarray
+        One array per column of the study (``separation``, ``noise``,
+        ``monolithic``, ``seed``, ``margin``, ``margin_lower``,
+        ``margin_upper``, ``capacity``, ``jsd`` …), one entry per row.
+
+    Examples
+    --------
+    >>> p = dict(params("quick"), classes=["product"], separations=[0.0, 2.0],
+    ...          noises=[0.0, 0.8], seeds=2)
+    >>> data = run(p)
+    >>> len(data["margin"])  # 2 separations × 2 noises × 2 seeds
+    8
+    >>> check(data)[0]
+    True
+    """
     study = get_study(STUDY)
     points = grid(
         study,
@@ -89,6 +151,20 @@ def _summary(data: dict) -> list[dict]:
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E11: the phase diagram (:func:`paper_repro.distributed.phase_diagram`).
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E11_phase_diagram.png`` (a PDF is written next to it).
+    """
     fig = phase_diagram(data, panels=["monolithic"], experiment="E11")
     return plotting.save(fig, Path(out_dir) / "E11_phase_diagram.png")
 
@@ -128,10 +204,47 @@ def _corners(data: dict) -> list[dict]:
 
 
 def table(data: dict) -> dict[str, list[dict]]:
+    """The plotted numbers of E11, as rows.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    dict of str to list of dict
+        ``"grid"``: per class, separation and noise, the mean margin over the
+        seeds with its 95% bootstrap interval and the means of the JSD, the
+        bounds, the expert error and the interference; ``"corners"``: per class
+        and corner of the grid, the sign the bounds predict, the measured mean
+        margin and whether they agree.
+    """
     return {"grid": _summary(data), "corners": _corners(data)}
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E11 on its data.
+
+    Passes if every instance lies within its two bounds (up to ``TOL`` and the
+    certified gap), each class has grid points where the modular model
+    significantly wins and points where it significantly loses (bootstrap
+    interval strictly above / below 0), the measured sign agrees with the
+    prediction at every decided corner, and the corners decide both signs.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on this grid.
+    measured : str
+        The measured evidence: wins and losses per class, the corners and the
+        largest violation of the per-instance bounds.
+    """
     margin = data["margin"]
     below = data["margin_lower"] - data["certified_gap"] - margin
     above = margin - data["margin_upper"]
@@ -171,6 +284,23 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E11 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+        One paragraph: the study, the instance sizes, the grid and the seeds.
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:37]
+    '`modgate sweep modular-vs-monolithic`'
+    """
     n_rows = len(p["classes"]) * len(p["separations"]) * len(p["noises"]) * p["seeds"]
     return (
         f"`modgate sweep {STUDY}` computed in-process: K = {p['K']} domains on n = {p['n']} "

@@ -3,8 +3,24 @@
 Over many independent sample draws, the uniform gap sup_g (L − L̂) of the
 softmax-linear gate class stays below the bound of T11 (violation rate ≤ δ) and
 shrinks like m^{-1/2}, with a complexity that depends on K and the class size B,
-not on |X|. A monolithic tabular model over X, trained on the same samples,
+not on the size n of X. A monolithic tabular model over X, trained on the same samples,
 has a larger gap, and its class pays a complexity of order sqrt(n/m).
+
+Notation: m is the total sample size, split over the K domains as m_k =
+m̄_k m; L(g, λ) is the true payoff of a model for the fixed mixture λ and
+L̂(g, λ) its value on the sample, so L − L̂ is the generalization gap; the
+uniform gap is its supremum over a class; R_m is the weighted Rademacher
+complexity, M the range of the loss and s(λ‖m̄) the skewness (all defined
+in :mod:`theory.bounds`). The measurements come from
+:func:`sims.generalization.generalization_gaps`. The figure illustrates the
+theory page *Generalization and sample efficiency* of the documentation (the
+paper's §4.6).
+
+Examples
+--------
+>>> from paper_repro.experiments import e7_generalization as e7
+>>> e7.MODELS, e7.SLOPE_RANGE
+(('gate', 'tab'), (-0.65, -0.35))
 """
 
 from __future__ import annotations
@@ -23,19 +39,44 @@ from sims.domains import dirichlet_domains
 from sims.experts import tabular_experts
 from sims.generalization import generalization_gaps, log_log_slope
 
+#: The two models compared: the softmax-linear gate and the monolithic tabular model.
 MODELS = ("gate", "tab")
+#: Their names in the figure.
 LABELS = {"gate": "softmax-linear gate", "tab": "monolithic tabular model"}
-# Accepted range of the fitted exponent of the gate's mean uniform gap against m.
+#: Accepted range of the fitted exponent of the gate's mean uniform gap against m.
 SLOPE_RANGE = (-0.65, -0.35)
 # Stated windows for the complexity term R_m of T11 against its Monte Carlo estimates:
 # R_m / R̂_loss ∈ [1, LOSS_FACTOR] (domination; contraction is loose), and
 # R_m / (2√2 R̂_lin) ∈ CHAIN_WINDOW (vector contraction with Lipschitz constant 2 applied
 # to the logits' linear class: ½ ≤ ‖φ‖² ≤ 1 and Khintchine's √2 give at most 2).
+#: Largest accepted ratio R_m / R̂_S of the analytical to the estimated loss complexity.
 LOSS_FACTOR = 80.0
+#: Accepted window of R_m / (2√2 R̂_S(logits)), the contraction step of T11.
 CHAIN_WINDOW = (1.0, 2.0)
 
 
 def params(mode: str) -> dict:
+    """The sizes and seeds of E7 for ``mode``.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Small sizes for a quick run, or the sizes of the full reproduction.
+
+    Returns
+    -------
+    dict
+        ``K``, ``n``, ``separation``, ``expert_samples`` (samples per domain for
+        the tabular experts), ``lam`` (λ), ``mbar`` (m̄), ``m`` (the total
+        sizes), ``draws``, ``delta`` (δ), ``radius`` (B), ``seed``.
+
+    Examples
+    --------
+    >>> params("quick")["m"]
+    [30, 100, 300, 1000, 3000, 10000]
+    >>> params("full")["draws"]
+    1000
+    """
     quick = mode == "quick"
     return {
         "K": 3,
@@ -55,6 +96,26 @@ def params(mode: str) -> dict:
 
 
 def run(p: dict, show_progress: bool = False) -> dict:
+    """Measure the gaps of E7 on one instance (:func:`sims.generalization.generalization_gaps`).
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+    show_progress : bool, default False
+        Unused: the measurement runs as one vectorized call.
+
+    Returns
+    -------
+    dict
+        ``m``, ``sizes``, ``skewness``, ``delta``, the loss ranges ``M_gate``,
+        ``M_tab``, ``M_class``, and per model (``"gate"``, ``"tab"``) a dict of
+        arrays: ``gap``, ``sup``, ``true`` (shape (len(m), draws)), ``bound`` and
+        ``violation`` (shape (len(m),)); the gate's also holds its analytical
+        ``complexity``, the Monte Carlo ``rademacher_loss``/``rademacher_linear``
+        (with standard errors ``*_se``), the data-dependent ``bound_dd`` and its
+        ``violation_dd``.
+    """
     D = dirichlet_domains(p["K"], p["n"], p["separation"], seed=p["seed"])
     P = tabular_experts(D, p["expert_samples"], seed=p["seed"] + 1)
     g = generalization_gaps(
@@ -104,7 +165,9 @@ def _slope(data: dict, model: str) -> float:
     return log_log_slope(data["m"], data[model]["sup"].mean(axis=1))
 
 
+#: Colour of each model in the figure.
 MODEL_COLORS = {"gate": plotting.color("softmax-linear gate"), "tab": plotting.color("monolithic")}
+#: Titles of the two upper panels.
 PANEL_TITLES = {
     "gate": r"(a) softmax-linear gate ($K = 3$, $\|W\| \leq 10$)",
     "tab": "(b) monolithic tabular model",
@@ -121,6 +184,20 @@ def _sample_size_axis(ax, m: np.ndarray) -> None:
 
 @plotting.styled
 def plot(data: dict, out_dir: Path) -> Path:
+    """Draw figure E7: the gaps and the T11 bound against m (log-log), per model, and the true payoffs.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+    out_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir/E7_generalization.png`` (a PDF is written next to it).
+    """
     fig, axes = plotting.figure(2, 2, height=5.6)
     m = data["m"]
     for j, model in enumerate(MODELS):
@@ -179,6 +256,21 @@ def plot(data: dict, out_dir: Path) -> Path:
 
 
 def table(data: dict) -> list[dict]:
+    """The plotted numbers of E7, as rows: one per total sample size m.
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    list of dict
+        Per m: ``m``, ``m_k``, ``skewness`` and, per model (prefix ``gate_`` or
+        ``tab_``), the mean and 95% quantile of the uniform gap, the mean gap of
+        the trained model, its mean true payoff, the bound and the violation
+        rate.
+    """
     rows = []
     for i, m in enumerate(data["m"]):
         row = {"m": m, "m_k": vec(data["sizes"][i], 0), "skewness": data["skewness"][i]}
@@ -214,6 +306,27 @@ def _complexity_ratios(gate: dict) -> dict[str, np.ndarray]:
 
 
 def check(data: dict) -> tuple[bool, str]:
+    """Check the claim of E7 on its data.
+
+    Passes if the violation rates of both bounds (analytical and data-dependent)
+    and of the tabular bound are at most δ at every m, the fitted log-log slope
+    of the gate's mean uniform gap against m lies in ``SLOPE_RANGE`` (the m^{-1/2}
+    law), and the analytical complexity R_m sits in its stated windows against
+    the Monte Carlo estimates (``LOSS_FACTOR``, ``CHAIN_WINDOW``).
+
+    Parameters
+    ----------
+    data : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    passed : bool
+        Whether the claim holds on this instance.
+    measured : str
+        The measured evidence: violation rates, slopes, gaps against bounds and
+        the complexity ratios.
+    """
     delta = data["delta"]
     gate = data["gate"]
     draws = gate["sup"].shape[1]
@@ -262,6 +375,24 @@ def check(data: dict) -> tuple[bool, str]:
 
 
 def setup(p: dict) -> str:
+    """The setup paragraph of E7 written to REPORT.md.
+
+    Parameters
+    ----------
+    p : dict
+        The parameters of :func:`params`.
+
+    Returns
+    -------
+    str
+        One paragraph: the instance, the experts, λ and m̄, the draws, the gate
+        class and the tabular model.
+
+    Examples
+    --------
+    >>> setup(params("quick"))[:45]
+    'K = 3 Dirichlet domains on n = 200 points (se'
+    """
     return (
         f"K = {p['K']} Dirichlet domains on n = {p['n']} points (separation {p['separation']}, "
         f"seed {p['seed']}); experts: add-½ tabular MLEs from {p['expert_samples']} samples per "
