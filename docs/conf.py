@@ -173,3 +173,19 @@ mathjax3_config = {
 
 nitpicky = False
 suppress_warnings = ["config.cache"]
+
+
+_OWN_PACKAGES = ("theory", "sims", "paper_repro", "benchmarks")
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Leave out members a class inherits from another library (e.g. Dask's
+    WorkerPlugin methods): their docstrings link to pages of that library's site."""
+    module = getattr(obj, "__module__", None)
+    if what != "module" and callable(obj) and module and not module.startswith(_OWN_PACKAGES):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)

@@ -98,7 +98,7 @@ def check(
         What the worst error is: ``"error"`` (absolute or relative, as
         ``method`` says), ``"z-score"``, ``"rate"``, ``"count"`` or
         ``"p shortfall"`` (max(0, level − p) of a test) or ``"log-factor"`` (how far
-        a ratio lies outside a stated window, as |log| of the factor).
+        a ratio lies outside a stated window, as the absolute value of the log of the factor).
     derivation : callable, optional
         Called by ``--explain``; its result is printed with ``str`` (a sympy
         derivation of the identity the row checks).
