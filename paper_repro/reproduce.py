@@ -59,6 +59,7 @@ import json
 import math
 import pickle
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -592,10 +593,8 @@ def _remove_temporaries(out: Path) -> list[Path]:
     return removed
 
 
-def _warm_up_kernels() -> None:
-    """Compile the numba kernels, saying so when it takes more than a second."""
-    from paper_repro._warmup import warm_up
-
+def _warm_up_kernels(compile_here) -> None:
+    """Run ``compile_here`` (a warm-up), saying so when it takes more than a second."""
     t0 = time.perf_counter()
     said = threading.Event()
 
@@ -607,13 +606,53 @@ def _warm_up_kernels() -> None:
     timer.daemon = True
     timer.start()
     try:
-        warm_up()
+        compile_here()
     finally:
         timer.cancel()
         if timer.is_alive():
             timer.join()
     if said.is_set():
         print(f"kernels ready in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def _uses_distillation(exp: Experiment) -> bool:
+    """Whether the code of ``exp`` (its module and the experiment modules it uses)
+    calls into :mod:`sims.distill`, whose kernels compile in a background process."""
+    for name in _experiment_modules_used(getattr(exp.run, "__module__", "")):
+        for value in vars(sys.modules[name]).values():
+            used = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+            if used == "sims.distill":
+                return True
+    return False
+
+
+class _BackgroundWarmUp:
+    """The distillation kernels compiled by a separate Python process.
+
+    A first run spends most of its compilation time on them, and only the
+    distillation experiments need them: compiled next to the experiments that
+    come first, on the other core, they cost little wall time. The process
+    fills numba's on-disk cache; :meth:`wait` is called before the first
+    experiment that uses them, which then loads them from the cache. A failed
+    warm-up is harmless (the experiment compiles what it needs itself).
+    """
+
+    def __init__(self):
+        code = "from paper_repro._warmup import warm_up_distillation; warm_up_distillation()"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait(self) -> None:
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def _error_line(error: str) -> str:
@@ -718,14 +757,29 @@ def reproduce(
     tasks = [(e, params[e.id], _cache_file(out, e, params[e.id])) for e in runnable]
     if warm_up is None:
         warm_up = experiments is None
-    if warm_up and any(force or not cf.exists() for _, _, cf in tasks):
-        _warm_up_kernels()
+    to_compute = [e for e, _, cf in tasks if force or not cf.exists()]
+    background, distilling = None, []
+    if warm_up and to_compute:
+        from paper_repro import _warmup
+
+        distilling = [e.id for e in to_compute if _uses_distillation(e)]
+        if jobs == 1 and distilling and distilling[0] != to_compute[0].id:
+            # The distillation kernels compile on the other core while the
+            # experiments before the first one that needs them run.
+            _warm_up_kernels(_warmup.warm_up_theory)
+            background = _BackgroundWarmUp()
+        else:
+            _warm_up_kernels(_warmup.warm_up if distilling else _warmup.warm_up_theory)
 
     results: dict[str, _Computed] = {}
     bar = tqdm(total=len(tasks), desc=f"reproduce ({mode})", unit="exp")
     try:
         if jobs == 1 or len(tasks) <= 1:
             for e, p, cf in tasks:
+                if background is not None and e.id in distilling:
+                    bar.set_postfix_str(f"{e.id} (waiting for its kernels to compile)")
+                    background.wait()
+                    background = None
                 bar.set_postfix_str(e.id)
                 results[e.id] = _compute(e, p, cf, show_progress=True, force=force)
                 bar.update()
@@ -739,6 +793,8 @@ def reproduce(
                 bar.update()
     finally:
         bar.close()
+        if background is not None:
+            background.stop()
 
     notes = [note for res in results.values() for note in res.notes]
     _acquire(folder_lock, waiting)

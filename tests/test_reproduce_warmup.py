@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -95,7 +96,7 @@ def test_a_slow_warm_up_is_announced_before_the_experiments(tmp_path, toys, monk
         calls.append("warm")
         time.sleep(1.3)
 
-    monkeypatch.setattr(warmup, "warm_up", slow)
+    monkeypatch.setattr(warmup, "warm_up_theory", slow)
     assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "compiling kernels (first run only)…"
@@ -110,12 +111,34 @@ def test_a_slow_warm_up_is_announced_before_the_experiments(tmp_path, toys, monk
 
 def test_a_fast_warm_up_is_silent(tmp_path, toys, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(warmup, "warm_up", lambda: calls.append("warm"))
+    monkeypatch.setattr(warmup, "warm_up_theory", lambda: calls.append("warm"))
     assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
     assert calls == ["warm"]
     assert "kernels" not in capsys.readouterr().out
 
 
 def test_toy_runs_skip_the_warm_up_by_default(tmp_path, toys, monkeypatch):
-    monkeypatch.setattr(warmup, "warm_up", lambda: pytest.fail("warmed up for toys"))
+    for name in ("warm_up", "warm_up_theory", "warm_up_distillation"):
+        monkeypatch.setattr(warmup, name, lambda: pytest.fail("warmed up for toys"))
     assert rp.reproduce(out=tmp_path, experiments=toys) == 0
+
+
+def test_only_the_distillation_experiments_wait_for_the_background_compilation():
+    from paper_repro.experiments import registry
+
+    uses = {e.id: rp._uses_distillation(e) for e in registry(None)}
+    assert {i for i, used in uses.items() if used} == {"E9", "E10"}
+
+
+def test_the_background_warm_up_fills_the_cache_a_new_process_then_loads(tmp_path):
+    # A fresh numba cache: the background process compiles the distillation
+    # kernels into it; a second process then finds every one of them there.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = (
+        "import paper_repro.reproduce as rp; b = rp._BackgroundWarmUp(); b.wait(); "
+        "print(b.process.returncode)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stdout.strip() == "0", run.stderr
+    cached = {p.name.split(".")[0] for p in tmp_path.rglob("*.nbi")}
+    assert any(name.startswith("distill") for name in cached), sorted(cached)
