@@ -13,7 +13,7 @@ Rounds alternate cold and warm runs; the medians of wall time and of CPU time
 (user + system of the child) are reported with their ratio cold / warm, and the
 load average around each run. A separate fresh process with an empty cache
 records the compilation time of every kernel (CPU seconds of each top-level
-compilation, its callees included) while :func:`paper_repro._warmup.warm_up`
+compilation, its callees included) while :func:`paper_repro.warmup.warm_up`
 runs.
 """
 
@@ -52,7 +52,7 @@ class Timer(event.Listener):
             seconds[name] = seconds.get(name, 0.0) + time.process_time() - t0
 
 event.register("numba:compile", Timer())
-from paper_repro._warmup import warm_up
+from paper_repro.warmup import warm_up
 
 t0 = time.process_time()
 warm_up()
@@ -137,7 +137,7 @@ def main() -> None:
                 "method": "fresh processes; cold: empty NUMBA_CACHE_DIR, warm: the same folder "
                 "right after; medians over rounds of (cold, warm); cpu = user + system time of "
                 "the child; compile: CPU seconds of each top-level numba compilation during "
-                "paper_repro._warmup.warm_up in a fresh process with an empty cache",
+                "paper_repro.warmup.warm_up in a fresh process with an empty cache",
                 "load": "1-minute load average (os.getloadavg) around each run; wall-time ratios "
                 "measured at a load above the number of cores need a rerun on a quiet machine",
             },

@@ -76,7 +76,7 @@ _CONNECT_TIMEOUT = 30
 
 
 def _warm_up_worker() -> None:
-    from paper_repro._warmup import warm_up
+    from paper_repro.warmup import warm_up
 
     warm_up()
 

@@ -9,7 +9,7 @@ how-to page on reproducing the figures). Every experiment module of
 
 1. checks that the output folder can be written, before anything is computed;
 2. removes the temporary files a killed run may have left in it;
-3. compiles the numba kernels (:mod:`paper_repro._warmup`) when something is to
+3. compiles the numba kernels (:mod:`paper_repro.warmup`) when something is to
    be computed, so that the progress bar measures the experiments alone;
 4. computes each selected experiment's data (``run(params)``), in parallel
    worker processes when ``jobs > 1`` (joblib, loky backend, one task each), and
@@ -638,7 +638,7 @@ class _BackgroundWarmUp:
     """
 
     def __init__(self):
-        code = "from paper_repro._warmup import warm_up_distillation; warm_up_distillation()"
+        code = "from paper_repro.warmup import warm_up_distillation; warm_up_distillation()"
         self.process = subprocess.Popen(
             [sys.executable, "-c", code],
             stdin=subprocess.DEVNULL,
@@ -760,16 +760,16 @@ def reproduce(
     to_compute = [e for e, _, cf in tasks if force or not cf.exists()]
     background, distilling = None, []
     if warm_up and to_compute:
-        from paper_repro import _warmup
+        from paper_repro import warmup
 
         distilling = [e.id for e in to_compute if _uses_distillation(e)]
         if jobs == 1 and distilling and distilling[0] != to_compute[0].id:
             # The distillation kernels compile on the other core while the
             # experiments before the first one that needs them run.
-            _warm_up_kernels(_warmup.warm_up_theory)
+            _warm_up_kernels(warmup.warm_up_theory)
             background = _BackgroundWarmUp()
         else:
-            _warm_up_kernels(_warmup.warm_up if distilling else _warmup.warm_up_theory)
+            _warm_up_kernels(warmup.warm_up if distilling else warmup.warm_up_theory)
 
     results: dict[str, _Computed] = {}
     bar = tqdm(total=len(tasks), desc=f"reproduce ({mode})", unit="exp")

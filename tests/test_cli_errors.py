@@ -189,7 +189,7 @@ def test_solve_replaces_an_existing_output_only_once_the_gate_is_computed(files,
 def test_reproduce_rejects_bad_arguments_before_computing(files, capsys, monkeypatch, args, words):
     import paper_repro.reproduce as rp
 
-    monkeypatch.setattr(rp, "_warm_up_kernels", lambda: pytest.fail("kernels compiled"))
+    monkeypatch.setattr(rp, "_warm_up_kernels", lambda *_: pytest.fail("kernels compiled"))
     monkeypatch.setattr(rp, "_compute", lambda *a, **k: pytest.fail("an experiment was run"))
     argv = ["reproduce", *(a.replace("{tmp}", str(files)) for a in args)]
     if "--out" not in args:

@@ -48,7 +48,7 @@ MODULES = [
     "paper_repro",
     "paper_repro.reproduce",
     "paper_repro.plotting",
-    "paper_repro._warmup",
+    "paper_repro.warmup",
     "paper_repro.cli",
     "paper_repro.distributed",
     "paper_repro.experiments._base",

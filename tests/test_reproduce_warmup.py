@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-import paper_repro._warmup as warmup
 import paper_repro.reproduce as rp
+import paper_repro.warmup as warmup
 from tests.test_reproduce import toy_set
 
 
@@ -41,7 +41,7 @@ _PROBE = textwrap.dedent(
     def versions(found):
         return {name: {str(s) for s in k.signatures} for name, k in found.items()}
 
-    from paper_repro._warmup import warm_up
+    from paper_repro.warmup import warm_up
     from paper_repro.experiments import registry
 
     found = kernels()
