@@ -242,7 +242,8 @@ def cmd_solve(args) -> int:
             print(table.summary())
         if not res.converged:
             print(
-                f"NOT CONVERGED: the solver stopped after {res.iterations} iterations with the "
+                f"NOT CONVERGED: the solver stopped after {res.iterations} "
+                f"iteration{'' if res.iterations == 1 else 's'} with the "
                 f"certified gap {res.gap:.2e} {UNITS} above --tol {args.tol:g}; the bounds above "
                 "still hold"
             )

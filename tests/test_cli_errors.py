@@ -160,7 +160,7 @@ def test_solve_exits_0_when_converged_and_3_with_words_when_not(files, capsys, m
     )
     assert main(args) == EXIT_NOT_CONVERGED
     out = capsys.readouterr().out
-    assert "NOT CONVERGED: the solver stopped after 1 iterations" in out
+    assert "NOT CONVERGED: the solver stopped after 1 iteration with" in out
     assert main([*args, "--json"]) == EXIT_NOT_CONVERGED
     summary = json.loads(capsys.readouterr().out)
     assert summary["converged"] is False and summary["lower"] <= summary["upper"]
