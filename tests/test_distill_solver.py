@@ -312,3 +312,29 @@ def test_S9_real_prefixes_where_experts_reenter_match_cvxpy(wordfreq_instance):
         ours = f(w, A, res.router[s])
         assert best - ours <= res.prefix_gap[s] + 1e-15, trie.prefix(s)
         assert ours >= best - 1e-9, trie.prefix(s)
+
+
+def test_S9_the_router_does_not_depend_on_the_number_of_threads():
+    import numba
+
+    from sims.domains import dirichlet_domains
+
+    rng = np.random.default_rng(11)
+    letters = "abcd"
+    strings = sorted(
+        {"".join(rng.choice(list(letters), size=rng.integers(1, 5))) for _ in range(300)}
+    )
+    P = dirichlet_domains(3, len(strings), separation=1.0, seed=4)
+    target = rng.dirichlet(np.ones(len(strings)))
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, before):
+            numba.set_num_threads(threads)
+            results.append(distill_router(strings, P, target))
+    finally:
+        numba.set_num_threads(before)
+    serial, split = results
+    np.testing.assert_array_equal(serial.router, split.router)
+    np.testing.assert_array_equal(serial.prefix_iterations, split.prefix_iterations)
+    assert serial.value == split.value and serial.converged and split.converged
