@@ -500,7 +500,21 @@ def _classified(cfg: dict) -> dict[str, str]:
     return {e["id"]: e["reason"] for e in cfg.get("equivalent", [])}
 
 
+def _resolve(cfg: dict, records: list[dict]) -> dict:
+    """``cfg`` with every classified entry named by the id its mutant has in ``records``.
+
+    An entry names its mutant by ``key`` (stable when lines move) and, for the reader,
+    by the ``id`` it had when it was classified; the key wins when both are given.
+    """
+    by_key = {r["key"]: r["id"] for r in records}
+    out = dict(cfg)
+    for kind in ("equivalent", "closed", "open"):
+        out[kind] = [{**e, "id": by_key.get(e.get("key"), e["id"])} for e in cfg.get(kind, [])]
+    return out
+
+
 def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
+    cfg = _resolve(cfg, records)
     equivalent = _classified(cfg)
     gaps = {e["id"]: e for e in cfg.get("closed", [])}
     open_gaps = {e["id"]: e["why"] for e in cfg.get("open", [])}
@@ -695,6 +709,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
     parser.add_argument("--work", default=str(WORK), help="folder of the raw log and coverage maps")
     parser.add_argument("--commit", default="HEAD", help="the committed tree to mutate")
+    parser.add_argument(
+        "--merge",
+        metavar="WORK",
+        help="take the verdicts of the --commands from the log in another work folder (a "
+        "pass run there at the same time) into this one, then write the report; run nothing",
+    )
     args = parser.parse_args(argv)
 
     commit = _commit(args.commit)
@@ -747,15 +767,28 @@ def main(argv=None) -> int:
         # ids and lines of the current tree, results from whichever run judged the key
         return [{**done[c.key], **asdict(c)} for c in chosen if c.key in done]
 
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    if not commands or any(c not in ("verify", "tests") for c in commands):
+        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
+    if args.merge:
+        theirs: dict[str, dict] = {}
+        for line in (Path(args.merge) / "mutation.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            theirs[rec["key"]] = rec
+        with log.open("a") as fh:
+            for k, rec in theirs.items():
+                fresh = [c for c in commands if rec[c]["status"] != "pending"]
+                if k not in done or any(rec[c] != done[k][c] for c in fresh):
+                    merged = {**done.get(k, rec), **{c: rec[c] for c in fresh}}
+                    done[k] = merged
+                    fh.write(json.dumps(merged, ensure_ascii=False) + "\n")
+        args.report = True
     if args.report:
         summary = _write(current(), cfg, meta, out_dir)
         for cmd in ("verify", "tests"):
             s = summary[cmd]
             print(f"{cmd}: {s['killed']}/{s['non_equivalent']} killed ({s['score']:.1%})")
         return 0
-    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
-    if not commands or any(c not in ("verify", "tests") for c in commands):
-        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
     earlier = everything
     todo = [
         m
