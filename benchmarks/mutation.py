@@ -37,7 +37,8 @@ not part of CI). Results
 are appended to a log in ``--work`` (the system's temporary folder by default,
 with the coverage maps) as they come, so an interrupted run resumes where it
 stopped (``--fresh`` starts over, ``--rerun survivors`` judges the survivors
-again on the current commit); the summary
+again on the current commit, ``--rerun unclassified`` only those that
+``mutation.toml`` does not yet call equivalent or an open gap); the summary
 ``benchmarks/results/mutation.json`` and the readable ``mutation.md`` are
 rewritten after every mutant. ``--list`` prints the sample without running it.
 """
@@ -704,7 +705,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument(
-        "--rerun", choices=("survivors",), help="judge again the mutants that survived before"
+        "--rerun",
+        choices=("survivors", "unclassified"),
+        help="judge again the mutants that survived before (all of them, or those that "
+        "mutation.toml does not classify yet)",
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
     parser.add_argument("--work", default=str(WORK), help="folder of the raw log and coverage maps")
@@ -717,6 +721,9 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    if not commands or any(c not in ("verify", "tests") for c in commands):
+        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
     commit = _commit(args.commit)
     listed = subprocess.run(
         ["git", "ls-tree", "--name-only", commit, *(f"{d}/" for d in run_cfg["paths"])],
@@ -749,11 +756,13 @@ def main(argv=None) -> int:
             rec = json.loads(line)
             done[rec["key"]] = rec
     everything = dict(done)
-    if args.rerun == "survivors":
+    if args.rerun:
+        named = {e.get("key") for kind in ("equivalent", "open") for e in cfg.get(kind, [])}
         done = {
             k: r
             for k, r in done.items()
-            if r["verify"]["status"] != "survived" and r["tests"]["status"] != "survived"
+            if all(r[c]["status"] != "survived" for c in commands)
+            or (args.rerun == "unclassified" and k in named)
         }
     meta = {
         "population": len(population),
@@ -767,9 +776,6 @@ def main(argv=None) -> int:
         # ids and lines of the current tree, results from whichever run judged the key
         return [{**done[c.key], **asdict(c)} for c in chosen if c.key in done]
 
-    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
-    if not commands or any(c not in ("verify", "tests") for c in commands):
-        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
     if args.merge:
         theirs: dict[str, dict] = {}
         for line in (Path(args.merge) / "mutation.jsonl").read_text().splitlines():
