@@ -225,7 +225,7 @@ def _run(rows: list[_Check], seed: int, trials: int, progress: bool):
     for c in tqdm(rows, desc="verify", disable=not progress, leave=False):
         rng = np.random.default_rng([seed, *map(ord, c.id)])
         try:
-            if c.derivation is not None and c.derivation() is False:
+            if c.derivation is not None and not c.derivation():
                 # the symbolic derivation behind the row is part of what it checks
                 raise AssertionError(f"the derivation {c.derivation.__name__} does not hold")
             out = c.func(rng, trials)

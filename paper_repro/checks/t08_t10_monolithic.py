@@ -403,3 +403,67 @@ def t8_training(rng, trials):
         )
         worst = max(worst, *errs)
     return Outcome(min(trials, 8), worst)
+
+
+@check(
+    "T10d",
+    "model comparison (modgate evaluate): every model named or given is scored by its exact "
+    "worst case max_λ Σ_k λ_k L_k(q) and its margin over V*, experts named by number or by "
+    "domain label",
+    1e-9,
+    method="compare with the default models, with ['expert k', 'expert <label>', "
+    "'proportional', a vector] and with ['robust'] only: the names and order of the records, "
+    "and each worst case against max_k L_k(q) (Δ_K) recomputed here from the model built "
+    "directly (Σ p_k/K, p_k, Σ m_k p_k/Σ m, D_{1/K}, the vector); margins against "
+    "worst case − value; worst_case with and without P against the same; absolute error "
+    "(∞ for a wrong record list).",
+    instances="K = 2..4 Dirichlet domains and noisy experts on n = 3..10 points (n ≠ K), "
+    "labels 'a', 'b', …; random sizes and a random model vector.",
+)
+def t10_compare(rng, trials):
+    from theory.evaluate import compare
+    from theory.evaluate import worst_case as evaluate_worst_case
+
+    worst = 0.0
+    for _ in range(min(trials, 6)):
+        K = int(rng.integers(2, 5))
+        n = int(rng.integers(3, 11))
+        n += n == K
+        D = rng.dirichlet(np.ones(n), size=K)
+        P = 0.5 * D + 0.5 * rng.dirichlet(np.ones(n), size=K)
+        labels = [chr(ord("a") + k) for k in range(K)]
+        sizes = rng.uniform(1.0, 5.0, K)
+        vec = rng.dirichlet(np.ones(n))
+        negent = np.array([np.sum(d * np.log(d)) for d in D])
+
+        def score(q, D=D, negent=negent):
+            return float((-(D @ np.log(q)) + negent).max())
+
+        j = int(rng.integers(K))
+        i = (j + 1) % K
+        cases = [
+            (None, None, [("uniform", P.mean(axis=0))] + [(f"expert {k + 1}", P[k]) for k in range(K)]
+             + [("aggregate", D.mean(axis=0))]),
+            (
+                [f"expert {j + 1}", f"expert {labels[i]}", "proportional", {"mine": vec}],
+                labels,
+                [(f"expert {labels[j]}", P[j]), (f"expert {labels[i]}", P[i]), ("proportional", sizes @ P / sizes.sum()),
+                 ("mine", vec)],
+            ),
+            (["robust"], None, []),
+        ]  # fmt: skip
+        for models, lab, want in cases:
+            table = compare(models, D, P, sizes=sizes, labels=lab)
+            names = [r["name"] for r in table.records]
+            expect = [w[0] for w in want] + (
+                ["robust"] if models is None or models == ["robust"] else []
+            )
+            if names != expect:
+                return Outcome(trials, np.inf)
+            for rec, (_name, q) in zip(table.records, want, strict=False):
+                worst = max(worst, abs(rec["worst_case"] - score(q)))
+                worst = max(worst, abs(rec["margin"] - (rec["worst_case"] - table.value)))
+        for p in (None, P):
+            value, _lam = evaluate_worst_case(vec, D, P=p)
+            worst = max(worst, abs(value - score(vec)))
+    return Outcome(min(trials, 6), worst)
