@@ -415,8 +415,9 @@ def t8_training(rng, trials):
     "'proportional', a vector] and with ['robust'] only: the names and order of the records, "
     "and each worst case against max_k L_k(q) (Δ_K) recomputed here from the model built "
     "directly (Σ p_k/K, p_k, Σ m_k p_k/Σ m, D_{1/K}, the vector); margins against "
-    "worst case − value; worst_case with and without P against the same; absolute error "
-    "(∞ for a wrong record list).",
+    "worst case − value; worst_case with and without P against the same; a labelled robust "
+    "gate's domain_labels, text and HTML forms must show every label, the certificate and "
+    "the method; absolute error (∞ for a wrong record list or form).",
     instances="K = 2..4 Dirichlet domains and noisy experts on n = 3..10 points (n ≠ K), "
     "labels 'a', 'b', …; random sizes and a random model vector.",
 )
@@ -466,4 +467,12 @@ def t10_compare(rng, trials):
         for p in (None, P):
             value, _lam = evaluate_worst_case(vec, D, P=p)
             worst = max(worst, abs(value - score(vec)))
+        # the printed result names the domains and shows the certificate and the method
+        r = robust_gate(D, P, labels=labels)
+        text, html = str(r), r._repr_html_()
+        shown = r.domain_labels == tuple(labels) and all(
+            f"\n  {lab} " in text and f">{lab}<" in html for lab in labels
+        )
+        shown = shown and all(w in text and w in html for w in ("certified", "method", "dual"))
+        worst = max(worst, 0.0 if shown else np.inf)
     return Outcome(min(trials, 6), worst)
