@@ -5,7 +5,7 @@ text; a parser that builds another set, or builds something from text it
 should refuse, changes the answer without any error. The same holds for the
 checks of arguments that are not stacks of distributions (lists of words,
 gate objects, routers, gates with a negative entry, targets outside the
-experts' support, allocations too large to make): each must accept what is
+experts' support, models outside their envelope, allocations too large to make): each must accept what is
 valid and refuse, naming the argument, what is not.
 """
 
@@ -18,7 +18,7 @@ from sims.distill import posterior_router, router_model
 from sims.primal_dual import TabularGate, stochastic_primal_dual
 from theory import objectives
 from theory.best_response import best_response_gate
-from theory.gates import check_gate
+from theory.gates import check_gate, gate_for
 from theory.minimax import water_fill
 from theory.mixtures import Box, KLBall, L1Ball, L2Ball, Simplex, from_spec
 from theory.validation import MAX_BYTES, check_allocation, check_strings
@@ -105,6 +105,15 @@ def _breaches(rng) -> int:
     # a domain with mass at x, where no expert has any, may not be weighted
     lam = rng.dirichlet(np.ones(K))
     breaches += not _fails(lambda: best_response_gate(D, Q, lam), "D")
+    # a model outside the experts' envelope at one point of a long X (split into column
+    # blocks) has no gate
+    big = rng.dirichlet(np.ones(40000), size=2)
+    q = big.mean(axis=0)
+    y = int(rng.integers(40000))
+    q[y] = 1.5 * big[:, y].max()
+    q /= q.sum()
+    if q[y] > big[:, y].max() * (1 + 1e-6):
+        breaches += not _fails(lambda: gate_for(q, big), "q")
     # gate objects built for another problem
     for other in (TabularGate(K + 1, n), TabularGate(K, n + 1)):
         breaches += not _fails(
@@ -140,7 +149,8 @@ def _breaches(rng) -> int:
     "MAX_BYTES; check_gate and water_fill name the index of the first bad entry; "
     "best_response_gate refuses a λ that weights a domain with mass where no expert has "
     "any; stochastic_primal_dual refuses a gate object made for other K or n; router_model "
-    "refuses a router row with a negative entry that still sums to 1; the count of breaches.",
+    "refuses a router row with a negative entry that still sums to 1; gate_for refuses a model "
+    "outside the experts' envelope at one point of |X| = 40000; the count of breaches.",
     measure="count",
     instances="K uniform in 2..5, n in 3..8, random bounds, radii, centres, offsets and "
     "Dirichlet experts; tries of random words over {a, b}.",
