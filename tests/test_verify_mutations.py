@@ -160,3 +160,17 @@ def test_router_lower_bound_above_the_optimum_fails_S9b(monkeypatch):
         "lower=max(0.0, value + bound)",
     )
     assert not row_passes("S9b")
+
+
+def test_a_derivation_that_does_not_hold_fails_its_row(monkeypatch):
+    import dataclasses
+
+    from theory import symbolic
+
+    derive = symbolic._derive
+
+    def false_derive(*args, **kwargs):
+        return dataclasses.replace(derive(*args, **kwargs), holds=False)
+
+    monkeypatch.setattr(symbolic, "_derive", false_derive)
+    assert not row_passes("T11c")
