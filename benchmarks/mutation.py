@@ -58,7 +58,7 @@ import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 __all__ = ["Mutant", "enumerate_mutants", "sample", "apply", "main"]
@@ -117,8 +117,9 @@ _NAME_SWAP = {
 class Mutant:
     """One single-point change: replace ``before`` by ``after`` at a source span of ``path``.
 
-    ``id`` = ``path:line:col:op`` (plus ``#i`` when one node has several variants)
-    names the mutant in the outputs; ``key`` (path, enclosing function, operator,
+    ``id`` = ``path:line:col:op`` (plus ``#i`` when one node has several variants, and
+    ``~end_line:end_col`` when nested nodes start at the same place) names the mutant
+    in the outputs; ``key`` (path, enclosing function, operator,
     change, and its rank among identical changes there) does not move when other
     code is edited, so the sample and the recorded results survive edits elsewhere.
     """
@@ -280,7 +281,14 @@ def enumerate_mutants(
                     )
                 )
     mutants.sort(key=lambda m: (m.path, m.line, m.col, m.id))
-    return mutants
+    # Nested nodes can start at the same place (``T - t - 1`` holds ``T - t``): the
+    # inner one is told apart by where it ends.
+    count: dict[str, int] = {}
+    for m in mutants:
+        count[m.id] = count.get(m.id, 0) + 1
+    return [
+        replace(m, id=f"{m.id}~{m.end_line}:{m.end_col}") if count[m.id] > 1 else m for m in mutants
+    ]
 
 
 def sample(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
