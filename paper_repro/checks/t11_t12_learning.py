@@ -98,7 +98,8 @@ def _outside(ratio: float, lo: float, hi: float) -> float:
     "bound; a fixed (uniform) gate against the Hoeffding term alone. The bounds' tightness "
     "is checked by T11d and T11e. The measured quantities must be consistent (the "
     "tabular model's gap ≤ its class's exact sup; its true payoff ≥ H(D_λ); the tabular "
-    "range log((m + nβ)/β)), else the error is +∞.",
+    "range log((m + nβ)/β); both bounds equal to 2R + M sqrt(s log(1/δ)/(2m)) of the "
+    "reported complexity, range and skewness), else the error is +∞.",
     measure="rate",
     instances=_LEARNING + "; m ∈ {40, 400}; min(trials, 2) instances",
 )
@@ -121,6 +122,16 @@ def t11_violation_rate(rng, trials):
             and np.all(study.tab_true >= h - 1e-12)
             and np.allclose(study.M_tab, np.log((study.sizes.sum(axis=1) + 0.5 * n) / 0.5))
         )
+        # and the bounds are T11's formula 2R + M sqrt(s log(1/δ)/(2m)) of the reported
+        # complexities, ranges and skewness (no empirical term: the sup is over L − L̂)
+        for i, mk in enumerate(study.sizes):
+            hoeffding = np.sqrt(study.skewness[i] * np.log(1 / DELTA) / (2 * mk.sum()))
+            gate = 2 * study.gate_complexity[i] + study.M_gate * hoeffding
+            tab = 2 * bounds.rademacher_tabular(study.M_tab[i], n, lam, mk)
+            tab += study.M_tab[i] * hoeffding
+            consistent = consistent and np.allclose(
+                [study.gate_bound[i], study.tab_bound[i]], [gate, tab], rtol=1e-12, atol=0
+            )
         if not consistent:
             worst = math.inf
         # A fixed gate (the constant uniform one) needs no complexity term: only
