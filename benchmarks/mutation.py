@@ -572,7 +572,7 @@ def _report(summary: dict, records: list[dict]) -> str:
         f"{summary['seed']} (`python -m benchmarks.mutation --size {summary['size']} "
         f"--seed {summary['seed']}`) of the tree at commit {summary['commit']}; mutants "
         f"judged at commit(s) {', '.join(summary['judged_at'])} (a rerun judges earlier "
-        "survivors again on a later commit; theory/ and sims/ are the same at all of them).",
+        "survivors again on a later commit; the notes say what differs between them).",
         f"Equivalent mutants in the sample: {len(summary['equivalent'])}.",
         "",
         "| killing command | judged | killed | non-equivalent judged | score | target |",
