@@ -37,7 +37,8 @@ not part of CI). Results
 are appended to a log in ``--work`` (the system's temporary folder by default,
 with the coverage maps) as they come, so an interrupted run resumes where it
 stopped (``--fresh`` starts over, ``--rerun survivors`` judges the survivors
-again on the current commit); the summary
+again on the current commit, ``--rerun unclassified`` only those that
+``mutation.toml`` does not yet call equivalent or an open gap); the summary
 ``benchmarks/results/mutation.json`` and the readable ``mutation.md`` are
 rewritten after every mutant. ``--list`` prints the sample without running it.
 """
@@ -57,7 +58,7 @@ import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 __all__ = ["Mutant", "enumerate_mutants", "sample", "apply", "main"]
@@ -116,8 +117,9 @@ _NAME_SWAP = {
 class Mutant:
     """One single-point change: replace ``before`` by ``after`` at a source span of ``path``.
 
-    ``id`` = ``path:line:col:op`` (plus ``#i`` when one node has several variants)
-    names the mutant in the outputs; ``key`` (path, enclosing function, operator,
+    ``id`` = ``path:line:col:op`` (plus ``#i`` when one node has several variants, and
+    ``~end_line:end_col`` when nested nodes start at the same place) names the mutant
+    in the outputs; ``key`` (path, enclosing function, operator,
     change, and its rank among identical changes there) does not move when other
     code is edited, so the sample and the recorded results survive edits elsewhere.
     """
@@ -279,7 +281,14 @@ def enumerate_mutants(
                     )
                 )
     mutants.sort(key=lambda m: (m.path, m.line, m.col, m.id))
-    return mutants
+    # Nested nodes can start at the same place (``T - t - 1`` holds ``T - t``): the
+    # inner one is told apart by where it ends.
+    count: dict[str, int] = {}
+    for m in mutants:
+        count[m.id] = count.get(m.id, 0) + 1
+    return [
+        replace(m, id=f"{m.id}~{m.end_line}:{m.end_col}") if count[m.id] > 1 else m for m in mutants
+    ]
 
 
 def sample(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
@@ -500,7 +509,21 @@ def _classified(cfg: dict) -> dict[str, str]:
     return {e["id"]: e["reason"] for e in cfg.get("equivalent", [])}
 
 
+def _resolve(cfg: dict, records: list[dict]) -> dict:
+    """``cfg`` with every classified entry named by the id its mutant has in ``records``.
+
+    An entry names its mutant by ``key`` (stable when lines move) and, for the reader,
+    by the ``id`` it had when it was classified; the key wins when both are given.
+    """
+    by_key = {r["key"]: r["id"] for r in records}
+    out = dict(cfg)
+    for kind in ("equivalent", "closed", "open"):
+        out[kind] = [{**e, "id": by_key.get(e.get("key"), e["id"])} for e in cfg.get(kind, [])]
+    return out
+
+
 def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
+    cfg = _resolve(cfg, records)
     equivalent = _classified(cfg)
     gaps = {e["id"]: e for e in cfg.get("closed", [])}
     open_gaps = {e["id"]: e["why"] for e in cfg.get("open", [])}
@@ -549,7 +572,7 @@ def _report(summary: dict, records: list[dict]) -> str:
         f"{summary['seed']} (`python -m benchmarks.mutation --size {summary['size']} "
         f"--seed {summary['seed']}`) of the tree at commit {summary['commit']}; mutants "
         f"judged at commit(s) {', '.join(summary['judged_at'])} (a rerun judges earlier "
-        "survivors again on a later commit; theory/ and sims/ are the same at all of them).",
+        "survivors again on a later commit; the notes say what differs between them).",
         f"Equivalent mutants in the sample: {len(summary['equivalent'])}.",
         "",
         "| killing command | judged | killed | non-equivalent judged | score | target |",
@@ -690,13 +713,25 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument(
-        "--rerun", choices=("survivors",), help="judge again the mutants that survived before"
+        "--rerun",
+        choices=("survivors", "unclassified"),
+        help="judge again the mutants that survived before (all of them, or those that "
+        "mutation.toml does not classify yet)",
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
     parser.add_argument("--work", default=str(WORK), help="folder of the raw log and coverage maps")
     parser.add_argument("--commit", default="HEAD", help="the committed tree to mutate")
+    parser.add_argument(
+        "--merge",
+        metavar="WORK",
+        help="take the verdicts of the --commands from the log in another work folder (a "
+        "pass run there at the same time) into this one, then write the report; run nothing",
+    )
     args = parser.parse_args(argv)
 
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    if not commands or any(c not in ("verify", "tests") for c in commands):
+        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
     commit = _commit(args.commit)
     listed = subprocess.run(
         ["git", "ls-tree", "--name-only", commit, *(f"{d}/" for d in run_cfg["paths"])],
@@ -729,11 +764,13 @@ def main(argv=None) -> int:
             rec = json.loads(line)
             done[rec["key"]] = rec
     everything = dict(done)
-    if args.rerun == "survivors":
+    if args.rerun:
+        named = {e.get("key") for kind in ("equivalent", "open") for e in cfg.get(kind, [])}
         done = {
             k: r
             for k, r in done.items()
-            if r["verify"]["status"] != "survived" and r["tests"]["status"] != "survived"
+            if all(r[c]["status"] != "survived" for c in commands)
+            or (args.rerun == "unclassified" and k in named)
         }
     meta = {
         "population": len(population),
@@ -747,15 +784,25 @@ def main(argv=None) -> int:
         # ids and lines of the current tree, results from whichever run judged the key
         return [{**done[c.key], **asdict(c)} for c in chosen if c.key in done]
 
+    if args.merge:
+        theirs: dict[str, dict] = {}
+        for line in (Path(args.merge) / "mutation.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            theirs[rec["key"]] = rec
+        with log.open("a") as fh:
+            for k, rec in theirs.items():
+                fresh = [c for c in commands if rec[c]["status"] != "pending"]
+                if k not in done or any(rec[c] != done[k][c] for c in fresh):
+                    merged = {**done.get(k, rec), **{c: rec[c] for c in fresh}}
+                    done[k] = merged
+                    fh.write(json.dumps(merged, ensure_ascii=False) + "\n")
+        args.report = True
     if args.report:
         summary = _write(current(), cfg, meta, out_dir)
         for cmd in ("verify", "tests"):
             s = summary[cmd]
             print(f"{cmd}: {s['killed']}/{s['non_equivalent']} killed ({s['score']:.1%})")
         return 0
-    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
-    if not commands or any(c not in ("verify", "tests") for c in commands):
-        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
     earlier = everything
     todo = [
         m

@@ -57,18 +57,21 @@ def test_unmutated_rows_pass():
 
 
 def test_kl_without_the_zero_convention_in_its_exact_path_fails_C1(monkeypatch):
-    exact = _kernels.kl_rows
+    exact = _kernels.checked_rows
 
-    def kl_rows(D, q):
+    def checked_rows(mode, D, q):
         # The exact (slow) path is taken when a used ratio is not a normal float;
         # there the bug drops "if p > 0" and 0·log(0/q) becomes NaN.
+        values, scans = exact(mode, D, q)
+        if mode != _kernels._KL:
+            return values, scans
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             r = D / q
             bad = (D > 0) & ~((r >= np.finfo(float).tiny) & (r <= np.finfo(float).max))
             buggy = (D * (np.log(D) - np.log(q))).sum(axis=1)
-        return np.where(bad.any(axis=1), buggy, exact(D, q))
+        return np.where(bad.any(axis=1), buggy, values), scans
 
-    monkeypatch.setattr(_kernels, "kl_rows", kl_rows)
+    monkeypatch.setattr(_kernels, "checked_rows", checked_rows)
     assert not row_passes("C1")
 
 
@@ -98,7 +101,7 @@ def test_dual_solver_budget_off_by_one_fails_T6d(monkeypatch, after):
 
 
 def test_check_stack_accepting_a_bad_row_fails_A1(monkeypatch):
-    plant(monkeypatch, validation, "check_stack", "np.any(off > SUM_TOL)", "np.all(off > SUM_TOL)")
+    plant(monkeypatch, validation, "_stack", "np.any(off > SUM_TOL)", "np.all(off > SUM_TOL)")
     assert not row_passes("A1")
 
 
@@ -153,7 +156,21 @@ def test_router_lower_bound_above_the_optimum_fails_S9b(monkeypatch):
         monkeypatch,
         distill,
         "distill_router",
-        "lower=max(0.0, kl - bound)",
-        "lower=max(0.0, kl + bound)",
+        "lower=max(0.0, value - bound)",
+        "lower=max(0.0, value + bound)",
     )
     assert not row_passes("S9b")
+
+
+def test_a_derivation_that_does_not_hold_fails_its_row(monkeypatch):
+    import dataclasses
+
+    from theory import symbolic
+
+    derive = symbolic._derive
+
+    def false_derive(*args, **kwargs):
+        return dataclasses.replace(derive(*args, **kwargs), holds=False)
+
+    monkeypatch.setattr(symbolic, "_derive", false_derive)
+    assert not row_passes("T11c")

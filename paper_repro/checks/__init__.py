@@ -225,8 +225,10 @@ def _run(rows: list[_Check], seed: int, trials: int, progress: bool):
     for c in tqdm(rows, desc="verify", disable=not progress, leave=False):
         rng = np.random.default_rng([seed, *map(ord, c.id)])
         try:
-            if c.derivation is not None and c.derivation() is False:
-                # the symbolic derivation behind the row is part of what it checks
+            # the symbolic derivation behind the row is part of what it checks, and its
+            # text is the row's explanation (--explain): it must hold and print
+            derivation = None if c.derivation is None else c.derivation()
+            if derivation is not None and (not derivation or not str(derivation)):
                 raise AssertionError(f"the derivation {c.derivation.__name__} does not hold")
             out = c.func(rng, trials)
         except Exception as exc:  # a crashing check or derivation is a failed row

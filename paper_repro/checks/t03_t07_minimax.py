@@ -381,3 +381,47 @@ def t7_prior_knowledge(rng, trials):
             err = max(err, res[-1].value - np.log(K))
         worst = max(worst, err)
     return Outcome(trials, worst)
+
+
+@check(
+    "T4b",
+    "the best response BR_G(λ) = argmin_{q∈M} −Σ_x D_λ(x) log q(x) over the envelope "
+    "M = {ℓ ≤ q ≤ u, Σq = 1} of the experts",
+    1e-5,
+    method="best_response_gate(D, P, λ) against the same minimization written in cvxpy "
+    "(Clarabel, exponential cone) from D_λ and the envelope min_k p_k ≤ q ≤ max_k p_k: the "
+    "answer must lie in M and its cross-entropy exceed the reference's by at most the "
+    "tolerance (nats, +∞ outside M).",
+    instances=INSTANCES + "; λ Dirichlet(1), a vertex of Δ_K every third instance",
+)
+def t4_best_response(rng, trials):
+    import warnings
+
+    import cvxpy as cp
+
+    worst = 0.0
+    for t in range(trials):
+        _kind, D, P = _instance(rng, t)
+        K, n = D.shape
+        lam = np.eye(K)[int(rng.integers(K))] if t % 3 == 0 else rng.dirichlet(np.ones(K))
+        target = lam @ D
+        lo, hi = P.min(axis=0), P.max(axis=0)
+        if np.any((target > 0) & (hi == 0)):
+            continue
+        q = best_response_gate(D, P, lam)
+        on = target > 0
+        var = cp.Variable(n)
+        prob = cp.Problem(
+            cp.Minimize(-target[on] @ cp.log(var[on])), [var >= lo, var <= hi, cp.sum(var) == 1]
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            prob.solve(solver=cp.CLARABEL)
+        if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            worst = np.inf
+            continue
+        inside = np.all(q >= lo - 1e-12) and np.all(q <= hi + 1e-12) and abs(q.sum() - 1) < 1e-9
+        with np.errstate(divide="ignore"):
+            ce = float(-target[on] @ np.log(q[on]))
+        worst = max(worst, max(ce - prob.value, 0.0) if inside else np.inf)
+    return Outcome(trials, worst)

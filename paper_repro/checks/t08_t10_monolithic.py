@@ -20,7 +20,14 @@ from sims.domains import (
     product_domains,
     separable_domains,
 )
-from sims.monolithic import compare_to_robust, group_dro, regmix, uniform_mixing, worst_case
+from sims.monolithic import (
+    compare_to_robust,
+    group_dro,
+    regmix,
+    train_monolithic,
+    uniform_mixing,
+    worst_case,
+)
 from theory import objectives, symbolic
 from theory.divergences import entropy, jsd, kl, mixture
 from theory.minimax import fixed_mixture, robust_gate, water_fill
@@ -340,3 +347,132 @@ def t10_convex_safety(rng, trials):
             (hull - eps) / scale,
         )
     return Outcome(trials, max(worst, 0.0))
+
+
+def _markov_projection(p: np.ndarray, T: int, V: int, r: int) -> np.ndarray:
+    """The closest model of order r to p (KL(p‖·)): the chain of p's (r+1)-window marginals,
+    h(x) = m_0(x_{0..r}) Π_{s≥1} m_s(x_{s..s+r}) / m_s'(x_{s..s+r−1}), written directly."""
+    t = p.reshape((V,) * T)
+    h = np.zeros(V**T)
+    for i, x in enumerate(np.ndindex(*(V,) * T)):
+        first = tuple(range(r + 1, T))
+        val = t.sum(axis=first)[x[: r + 1]] if first else t[x]
+        for s in range(1, T - r):
+            keep = set(range(s, s + r + 1))
+            win = t.sum(axis=tuple(j for j in range(T) if j not in keep))[x[s : s + r + 1]]
+            ctx = t.sum(axis=tuple(j for j in range(T) if j not in keep - {s + r}))[x[s : s + r]]
+            val = val * win / ctx if ctx > 0 else 0.0
+        h[i] = val
+    return h
+
+
+@check(
+    "T8c",
+    "gradient training of one log-linear model (E8): with step 1/L the mixture loss "
+    "α·(CE(D_k, h) − H(D_k)) starts at log V^T − α·H(D), never increases, and reaches the "
+    "optimum of the family, the closest model to the α-mixture (product of marginals, or the "
+    "Markov chain of its window marginals); products reach its loss",
+    1e-6,
+    method="train_monolithic for 'product' and 'markov:1' (T = 3, V = 2..3, 400 steps): its "
+    "reported optimum and optimal loss against the chain of the mixture's window marginals "
+    "computed here by summing the tensor, its first loss against log V^T − α·H(D), the largest "
+    "increase of the loss between steps, and (products) the final loss minus the optimal one "
+    "(nats).",
+    instances="random product and Markov domains, K = 2..3, α Dirichlet(1).",
+)
+def t8_training(rng, trials):
+    worst = 0.0
+    for t in range(min(trials, 8)):
+        K, T, V = int(rng.integers(2, 4)), 3, int(rng.integers(2, 4))
+        family, r = ("product", 0) if t % 2 == 0 else ("markov:1", 1)
+        D = rng.dirichlet(np.full(V**T, 0.7), size=K)
+        alpha = rng.dirichlet(np.ones(K))
+        tr = train_monolithic(D, alpha, family=family, shape=(T, V), steps=400)
+        ref = _markov_projection(alpha @ D, T, V, r)
+        H = np.array([entropy(d) for d in D])
+        with np.errstate(divide="ignore"):
+            ref_loss = float(alpha @ (-(D @ np.log(ref)) - H))
+        errs = (
+            float(np.abs(tr.optimum - ref).max()),
+            abs(tr.optimal_loss - ref_loss),
+            abs(tr.losses[0] - (T * np.log(V) - alpha @ H)),
+            max(0.0, float(np.diff(tr.losses).max())),
+            # step 1/L converges fast for products (L = 1); Markov chains only descend here
+            max(0.0, tr.losses[-1] - ref_loss) if r == 0 else 0.0,
+            max(0.0, ref_loss - tr.losses[-1] - 1e-12),
+        )
+        worst = max(worst, *errs)
+    return Outcome(min(trials, 8), worst)
+
+
+@check(
+    "T10d",
+    "model comparison (modgate evaluate): every model named or given is scored by its exact "
+    "worst case max_λ Σ_k λ_k L_k(q) and its margin over V*, experts named by number or by "
+    "domain label",
+    1e-9,
+    method="compare with the default models, with ['expert k', 'expert <label>', "
+    "'proportional', a vector] and with ['robust'] only: the names and order of the records, "
+    "and each worst case against max_k L_k(q) (Δ_K) recomputed here from the model built "
+    "directly (Σ p_k/K, p_k, Σ m_k p_k/Σ m, D_{1/K}, the vector); margins against "
+    "worst case − value; worst_case with and without P against the same; a labelled robust "
+    "gate's domain_labels, text and HTML forms must show every label, the certificate and "
+    "the method; absolute error (∞ for a wrong record list or form).",
+    instances="K = 2..4 Dirichlet domains and noisy experts on n = 3..10 points (n ≠ K), "
+    "labels 'a', 'b', …; random sizes and a random model vector.",
+)
+def t10_compare(rng, trials):
+    from theory.evaluate import compare
+    from theory.evaluate import worst_case as evaluate_worst_case
+
+    worst = 0.0
+    for _ in range(min(trials, 6)):
+        K = int(rng.integers(2, 5))
+        n = int(rng.integers(3, 11))
+        n += n == K
+        D = rng.dirichlet(np.ones(n), size=K)
+        P = 0.5 * D + 0.5 * rng.dirichlet(np.ones(n), size=K)
+        labels = [chr(ord("a") + k) for k in range(K)]
+        sizes = rng.uniform(1.0, 5.0, K)
+        vec = rng.dirichlet(np.ones(n))
+        negent = np.array([np.sum(d * np.log(d)) for d in D])
+
+        def score(q, D=D, negent=negent):
+            return float((-(D @ np.log(q)) + negent).max())
+
+        j = int(rng.integers(K))
+        i = (j + 1) % K
+        cases = [
+            (None, None, [("uniform", P.mean(axis=0))] + [(f"expert {k + 1}", P[k]) for k in range(K)]
+             + [("aggregate", D.mean(axis=0))]),
+            (
+                [f"expert {j + 1}", f"expert {labels[i]}", "proportional", {"mine": vec}],
+                labels,
+                [(f"expert {labels[j]}", P[j]), (f"expert {labels[i]}", P[i]), ("proportional", sizes @ P / sizes.sum()),
+                 ("mine", vec)],
+            ),
+            (["robust"], None, []),
+        ]  # fmt: skip
+        for models, lab, want in cases:
+            table = compare(models, D, P, sizes=sizes, labels=lab)
+            names = [r["name"] for r in table.records]
+            expect = [w[0] for w in want] + (
+                ["robust"] if models is None or models == ["robust"] else []
+            )
+            if names != expect:
+                return Outcome(trials, np.inf)
+            for rec, (_name, q) in zip(table.records, want, strict=False):
+                worst = max(worst, abs(rec["worst_case"] - score(q)))
+                worst = max(worst, abs(rec["margin"] - (rec["worst_case"] - table.value)))
+        for p in (None, P):
+            value, _lam = evaluate_worst_case(vec, D, P=p)
+            worst = max(worst, abs(value - score(vec)))
+        # the printed result names the domains and shows the certificate and the method
+        r = robust_gate(D, P, labels=labels)
+        text, html = str(r), r._repr_html_()
+        shown = r.domain_labels == tuple(labels) and all(
+            f"\n  {lab} " in text and f">{lab}<" in html for lab in labels
+        )
+        shown = shown and all(w in text and w in html for w in ("certified", "method", "dual"))
+        worst = max(worst, 0.0 if shown else np.inf)
+    return Outcome(min(trials, 6), worst)

@@ -22,12 +22,17 @@ from sims.generalization import (
     log_log_slope,
     weighted_counts,
 )
-from sims.primal_dual import loglik_features, stochastic_primal_dual
+from sims.primal_dual import (
+    TabularGate,
+    loglik_features,
+    softmax_linear_optimum,
+    stochastic_primal_dual,
+)
 from theory import bounds, symbolic
 from theory.bounds import loss_range, skewness
 from theory.divergences import entropy
 from theory.minimax import robust_gate
-from theory.mixtures import Box, L1Ball
+from theory.mixtures import Box, L1Ball, Simplex
 
 DELTA = 0.05
 #: Stated windows of T11d and T11e (see their explanations).
@@ -93,7 +98,8 @@ def _outside(ratio: float, lo: float, hi: float) -> float:
     "bound; a fixed (uniform) gate against the Hoeffding term alone. The bounds' tightness "
     "is checked by T11d and T11e. The measured quantities must be consistent (the "
     "tabular model's gap ≤ its class's exact sup; its true payoff ≥ H(D_λ); the tabular "
-    "range log((m + nβ)/β)), else the error is +∞.",
+    "range log((m + nβ)/β); both bounds equal to 2R + M sqrt(s log(1/δ)/(2m)) of the "
+    "reported complexity, range and skewness), else the error is +∞.",
     measure="rate",
     instances=_LEARNING + "; m ∈ {40, 400}; min(trials, 2) instances",
 )
@@ -116,6 +122,16 @@ def t11_violation_rate(rng, trials):
             and np.all(study.tab_true >= h - 1e-12)
             and np.allclose(study.M_tab, np.log((study.sizes.sum(axis=1) + 0.5 * n) / 0.5))
         )
+        # and the bounds are T11's formula 2R + M sqrt(s log(1/δ)/(2m)) of the reported
+        # complexities, ranges and skewness (no empirical term: the sup is over L − L̂)
+        for i, mk in enumerate(study.sizes):
+            hoeffding = np.sqrt(study.skewness[i] * np.log(1 / DELTA) / (2 * mk.sum()))
+            gate = 2 * study.gate_complexity[i] + study.M_gate * hoeffding
+            tab = 2 * bounds.rademacher_tabular(study.M_tab[i], n, lam, mk)
+            tab += study.M_tab[i] * hoeffding
+            consistent = consistent and np.allclose(
+                [study.gate_bound[i], study.tab_bound[i]], [gate, tab], rtol=1e-12, atol=0
+            )
         if not consistent:
             worst = math.inf
         # A fixed gate (the constant uniform one) needs no complexity term: only
@@ -357,3 +373,124 @@ def t12_mass(rng, trials):
         worst = max(worst, abs(r.mass - 1.0), not_shrinking)
         count += 1
     return Outcome(count, worst)
+
+
+def _tabular_reference(K, n, calls, lr):
+    """TabularGate's documented update, written directly: θ(x) −= η G(x)/√(Σ_s w_s(x)²),
+    w_s(x) = max_k G_s(x) − min_k G_s(x), G summed over repeated points; g = softmax θ.
+    Returns the current gate and the average of the gates after each step."""
+    theta = np.zeros((K, n))
+    sq = np.zeros(n)
+    gates = []
+    for idx, grad in calls:
+        G = np.zeros((K, n))
+        for j, x in enumerate(idx):
+            G[:, x] += grad[:, j]
+        for x in np.unique(idx):
+            sq[x] += (G[:, x].max() - G[:, x].min()) ** 2
+            theta[:, x] -= lr * G[:, x] / np.sqrt(sq[x])
+        g = np.exp(theta - theta.max(axis=0))
+        gates.append(g / g.sum(axis=0))
+    return gates[-1], np.mean(gates, axis=0)
+
+
+@check(
+    "T12c",
+    "the learned gates are the documented ones: TabularGate's AdaGrad-scaled exponentiated "
+    "step, the log-likelihood features, the default step sizes (1, 1, 1) and the seed "
+    "recorded by stochastic_primal_dual, and softmax_linear_optimum's class optimum "
+    "(feasible, no worse than W = 0, above V*, its renormalized value no worse than a "
+    "finite-difference solve)",
+    1e-6,
+    method="TabularGate's current and averaged tables after random steps (repeated points "
+    "included) against the update rule written here; loglik_features against "
+    "(r/S, 1)/√2 with r the centred log-likelihoods and S = max ‖r(x)‖₂; "
+    "stochastic_primal_dual with lr=None against lr=(1, 1, 1) (same gate, 15 steps) and its "
+    "recorded seed (the int, or 0 for a Generator); softmax_linear_optimum (simplex and an "
+    "ℓ1 ball, 2 restarts): ‖W‖ ≤ B, Z(g_W) = 1, its value at most the payoff of W = 0 (the "
+    "uniform gate, Z = 1) and at least V* of robust_gate, its renormalized value at most "
+    "that of SLSQP with finite-difference gradients from the same W; largest violation.",
+    instances="K = 2..3 experts on n = 4..8 points (Dirichlet domains, noisy experts).",
+)
+def t12_documented_updates(rng, trials):
+    from scipy.optimize import minimize
+
+    worst = 0.0
+    for t in range(trials):
+        K, n = int(rng.integers(2, 4)), int(rng.integers(4, 9))
+        gate = TabularGate(K, n)
+        calls, lr = [], float(rng.uniform(0.1, 2.0))
+        for _ in range(int(rng.integers(1, 6))):
+            idx = rng.integers(n, size=int(rng.integers(1, 2 * n)))
+            grad = rng.normal(size=(K, idx.size))
+            calls.append((idx, grad))
+            gate.descend(idx, grad, lr)
+        now, avg = _tabular_reference(K, n, calls, lr)
+        worst = max(worst, float(np.abs(gate.table() - now).max()))
+        worst = max(worst, float(np.abs(gate.table(average=True) - avg).max()))
+        D = dirichlet_domains(K, n, 1.0, seed=int(rng.integers(2**31)))
+        P = noisy_experts(D, 0.5, seed=int(rng.integers(2**31)))
+        Phi, R = loglik_features(P)
+        r = np.log(P) - np.log(P).mean(axis=0)
+        S = np.sqrt((r**2).sum(axis=0)).max()
+        ref = np.hstack([(r / S).T, np.ones((n, 1))]) / np.sqrt(2.0)
+        worst = max(worst, float(np.abs(Phi - ref).max()), abs(R - 1.0))
+        if t >= 3:
+            continue
+        seed = int(rng.integers(2**31))
+        for kind in ("tabular", "loglik"):
+            a = stochastic_primal_dual(D, P, gate=kind, steps=15, seed=seed, reference=False)
+            b = stochastic_primal_dual(
+                D, P, gate=kind, steps=15, seed=seed, lr=(1.0, 1.0, 1.0), reference=False
+            )
+            worst = max(worst, float(np.abs(a.gate - b.gate).max()), abs(a.mu - b.mu))
+            worst = max(worst, abs(a.seed - seed))
+        g = stochastic_primal_dual(D, P, steps=2, seed=np.random.default_rng(seed), reference=False)
+        worst = max(worst, float(g.seed != 0))
+        Lam = Simplex(K) if t % 2 == 0 else L1Ball(rng.dirichlet(np.ones(K)), 0.5)
+        opt = softmax_linear_optimum(D, P, mixtures=Lam, objective="divergence", restarts=2)
+        negent = np.array([np.sum(d[d > 0] * np.log(d[d > 0])) for d in D])
+
+        def losses(q, negent=negent, D=D):
+            # divergence: L_k(q) = CE(D_k, q) − H(D_k)
+            return -(D @ np.log(q)) + negent
+
+        W = opt.W.ravel()
+        G = _softmax_gate(W, Phi, K)
+        Z = float((G * P).sum())
+        vstar = robust_gate(D, P, mixtures=Lam, objective="divergence").value
+        worst = max(
+            worst,
+            max(0.0, np.linalg.norm(W) - 10.0 * (1 + 1e-9)),
+            abs(Z - 1.0),
+            abs(opt.constrained - Lam.argmax_linear(losses((G * P).sum(axis=0)))[0]),
+            max(0.0, opt.constrained - Lam.argmax_linear(losses(P.mean(axis=0)))[0] - 1e-9),
+            max(0.0, vstar - opt.constrained - 1e-9),
+        )
+        if isinstance(Lam, Simplex):
+
+            def renormalized(w, P=P, Phi=Phi, K=K, losses=losses):
+                pg = (_softmax_gate(w, Phi, K) * P).sum(axis=0)
+                return losses(pg / pg.sum())
+
+            fd = minimize(
+                lambda z: z[-1],
+                np.append(W, renormalized(W).max()),
+                constraints=[
+                    {"type": "ineq", "fun": lambda z, f=renormalized: z[-1] - f(z[:-1])},
+                    {"type": "ineq", "fun": lambda z: np.array([100.0 - z[:-1] @ z[:-1]])},
+                ],
+                method="SLSQP",
+                options={"maxiter": 300, "ftol": 1e-12},
+            )
+            w_fd = fd.x[:-1] * min(1.0, 10.0 / max(np.linalg.norm(fd.x[:-1]), 1e-300))
+            best = min(renormalized(w_fd).max(), opt.constrained)
+            worst = max(worst, max(0.0, opt.renormalized - best - 1e-6))
+    return Outcome(trials, worst)
+
+
+def _softmax_gate(W, Phi, K):
+    """g = softmax(Wφ(x)) per point, shape (K, n)."""
+    U = W.reshape(K, -1) @ Phi.T
+    G = np.exp(U - U.max(axis=0))
+    return G / G.sum(axis=0)
