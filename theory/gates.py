@@ -145,10 +145,8 @@ def check_gate(gate, P: np.ndarray, name: str = "gate") -> np.ndarray:
     if not np.all(np.isfinite(g)):
         raise ValueError(f"{name}: contains NaN or inf")
     if np.any(g < 0):
-        i = np.argwhere(g < 0)[0]
-        raise ValueError(
-            f"{name}: entries must be non-negative, found {g[tuple(i)]:.3g} at {tuple(i)}"
-        )
+        k, x = (int(v) for v in np.argwhere(g < 0)[0])
+        raise ValueError(f"{name}: entries must be non-negative, found {g[k, x]:.3g} at ({k}, {x})")
     off = np.abs(g.sum(axis=0) - 1.0)
     if np.any(off > SUM_TOL):
         x = int(np.argmax(off))
