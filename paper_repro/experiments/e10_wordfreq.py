@@ -179,6 +179,9 @@ def run(p: dict, show_progress: bool = False) -> dict:
         "class_optimum": class_opt.constrained,
         "distill_kl": router.kl,
         "distill_gap": router.gap_bound,
+        "distill_converged": router.converged,
+        "distill_prefix_gap": float(router.prefix_gap.max()),
+        "distill_prefixes": int(np.count_nonzero(router.prefix_iterations)),
         "capacity": capacity.capacity,
         "capacity_gap": capacity.upper - capacity.lower,
         "wordfreq_version": importlib.metadata.version("wordfreq"),
@@ -404,7 +407,9 @@ def check(data: dict) -> tuple[bool, str]:
         f"{fmt(t10)} ≥ 0 (T10); others: {others}; capacity floor C(D) = {fmt(data['capacity'])}; "
         f"best loglik gate of its class V*(G) = {fmt(data['class_optimum'])}; "
         f"distillation KL(p_g*‖q_r) = {fmt(data['distill_kl'])} "
-        f"(certified gap {fmt(data['distill_gap'])})"
+        f"(certified gap {fmt(data['distill_gap'])}; "
+        f"{'every prefix converged' if data['distill_converged'] else 'NOT every prefix converged'}, "
+        f"largest prefix certificate {fmt(data['distill_prefix_gap'])})"
     )
 
 
