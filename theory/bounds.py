@@ -63,9 +63,11 @@ import math
 import numpy as np
 
 from theory.validation import (
+    as_real_array,
     check_distribution,
     check_int,
     check_positive,
+    check_real,
     check_stack,
     check_weights,
 )
@@ -84,13 +86,25 @@ __all__ = [
 
 
 def _check_sizes(m, K: int) -> np.ndarray:
-    a = np.asarray(m, dtype=np.float64)
+    a = as_real_array(m, "m")
     if a.shape != (K,):
         raise ValueError(f"m: expected {K} per-domain sample sizes, got shape {a.shape}")
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
         k = int(np.argmax(~np.isfinite(a) | (a <= 0)))
         raise ValueError(f"m: every sample size must be finite and > 0, got m[{k}] = {a[k]!r}")
     return a
+
+
+def _proportions(m_arr: np.ndarray) -> np.ndarray:
+    """m̄ = m / Σ_j m_j, scaled by the largest size first so that Σ_j m_j cannot overflow."""
+    scaled = m_arr / m_arr.max()
+    return scaled / scaled.sum()
+
+
+def _root_total(m_arr: np.ndarray) -> float:
+    """sqrt(Σ_j m_j) without forming the sum (finite for sizes near the largest float)."""
+    top = float(m_arr.max())
+    return math.sqrt(top) * math.sqrt(float((m_arr / top).sum()))
 
 
 def _check_delta(delta) -> float:
@@ -137,7 +151,7 @@ def skewness(lam, m) -> float:
     """
     lam = check_distribution(lam, "lam")
     m_arr = _check_sizes(m, lam.shape[0])
-    mbar = m_arr / m_arr.sum()
+    mbar = _proportions(m_arr)
     return float(np.sum(lam**2 / mbar))
 
 
@@ -273,7 +287,9 @@ def data_dependent_bound(emp_rademacher, lam, m, M, delta) -> float:
     lam = check_distribution(lam, "lam")
     m_arr = _check_sizes(m, lam.shape[0])
     s = skewness(lam, m_arr)
-    return float(2.0 * rad + 3.0 * M * math.sqrt(s * math.log(2.0 / delta) / (2.0 * m_arr.sum())))
+    return float(
+        2.0 * rad + 3.0 * M * math.sqrt(s * math.log(2.0 / delta) / 2.0) / _root_total(m_arr)
+    )
 
 
 def rademacher_softmax_linear(B, R, K, lam, m) -> float:
@@ -329,7 +345,7 @@ def rademacher_softmax_linear(B, R, K, lam, m) -> float:
     lam = check_weights(lam, K)
     m_arr = _check_sizes(m, K)
     s = skewness(lam, m_arr)
-    return float(2.0 * math.sqrt(2.0) * B * R * math.sqrt(K * s / m_arr.sum()))
+    return float(2.0 * math.sqrt(2.0) * B * R * math.sqrt(K * s) / _root_total(m_arr))
 
 
 def rademacher_tabular(M, n, lam, m) -> float:
@@ -378,7 +394,7 @@ def rademacher_tabular(M, n, lam, m) -> float:
     n = check_int(n, "n")
     lam = check_distribution(lam, "lam")
     m_arr = _check_sizes(m, lam.shape[0])
-    return float(0.5 * M * math.sqrt(n * skewness(lam, m_arr) / m_arr.sum()))
+    return float(0.5 * M * math.sqrt(n * skewness(lam, m_arr)) / _root_total(m_arr))
 
 
 def net_size(epsilon, K: int) -> float:
@@ -418,15 +434,13 @@ def net_size(epsilon, K: int) -> float:
 
 
 def _bound(emp_risk, lam, m, M, rademacher, log_term) -> float:
-    emp = float(emp_risk)
-    if not math.isfinite(emp):
-        raise ValueError(f"emp_risk: expected a finite number, got {emp_risk!r}")
+    emp = check_real(emp_risk, "emp_risk")
     M = check_positive(M, "M", allow_zero=True)
     rad = check_positive(rademacher, "rademacher", allow_zero=True)
     lam = check_distribution(lam, "lam")
     m_arr = _check_sizes(m, lam.shape[0])
     s = skewness(lam, m_arr)
-    return emp + 2.0 * rad + M * math.sqrt(s * log_term / (2.0 * m_arr.sum()))
+    return emp + 2.0 * rad + M * math.sqrt(s * log_term / 2.0) / _root_total(m_arr)
 
 
 def generalization_bound(emp_risk, lam, m, M, delta, rademacher) -> float:
