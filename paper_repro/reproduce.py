@@ -173,11 +173,18 @@ def _experiment_modules_used(home: str) -> set[str]:
         if name in seen or name in _NOT_DATA or name not in sys.modules:
             continue
         seen.add(name)
-        for value in vars(sys.modules[name]).values():
-            used = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
-            if isinstance(used, str) and used.startswith(_EXPERIMENTS_PACKAGE):
-                todo.append(used)
+        todo.extend(m for m in _modules_referenced(name) if m.startswith(_EXPERIMENTS_PACKAGE))
     return seen
+
+
+def _modules_referenced(name: str) -> set[str]:
+    """The modules whose objects (or which themselves) the loaded module ``name`` holds."""
+    used = set()
+    for value in vars(sys.modules[name]).values():
+        module = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        if isinstance(module, str):
+            used.add(module)
+    return used
 
 
 def dependency_files(exp: Experiment) -> list[Path]:
@@ -618,12 +625,8 @@ def _warm_up_kernels(compile_here) -> None:
 def _uses_distillation(exp: Experiment) -> bool:
     """Whether the code of ``exp`` (its module and the experiment modules it uses)
     calls into :mod:`sims.distill`, whose kernels compile in a background process."""
-    for name in _experiment_modules_used(getattr(exp.run, "__module__", "")):
-        for value in vars(sys.modules[name]).values():
-            used = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
-            if used == "sims.distill":
-                return True
-    return False
+    homes = _experiment_modules_used(getattr(exp.run, "__module__", ""))
+    return any("sims.distill" in _modules_referenced(name) for name in homes)
 
 
 class _BackgroundWarmUp:

@@ -181,7 +181,6 @@ def run(p: dict, show_progress: bool = False) -> dict:
         "distill_gap": router.gap_bound,
         "distill_converged": router.converged,
         "distill_prefix_gap": float(router.prefix_gap.max()),
-        "distill_prefixes": int(np.count_nonzero(router.prefix_iterations)),
         "capacity": capacity.capacity,
         "capacity_gap": capacity.upper - capacity.lower,
         "wordfreq_version": importlib.metadata.version("wordfreq"),
