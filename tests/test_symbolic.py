@@ -131,3 +131,27 @@ def test_sizes_are_validated():
         symbolic.t11_lipschitz_constant(K=1)
     with pytest.raises(ValueError, match="free"):
         symbolic.t5_dual_hessian(free=1.5)
+
+
+def test_chain_of_your_own_names_the_wrong_link():
+    a, b = sp.symbols("a b", positive=True)
+    eq = sp.Eq(sp.log(a**2 * b), 2 * sp.log(a) + sp.log(b), evaluate=False)
+    steps = [("log of a product", sp.log(a**2) + sp.log(b))]
+    assert symbolic.chain("log rules", eq, steps).residuals == (0, 0)
+    wrong = symbolic.chain("log rules", eq, [("a slip", sp.log(a) + sp.log(b))])
+    assert not wrong
+    # lhs → slip loses log a, slip → rhs gains it back: both links are named
+    assert [sp.simplify(r) for r in wrong.residuals] == [-sp.log(a), sp.log(a)]
+
+
+@pytest.mark.parametrize(
+    "equation, steps, where",
+    [
+        (sp.Symbol("a"), [], ()),
+        (sp.Eq(sp.Symbol("a"), sp.Symbol("a"), evaluate=False), ["not a step"], ()),
+        (sp.Eq(sp.Symbol("a"), sp.Symbol("a"), evaluate=False), [], [sp.Symbol("b")]),
+    ],
+)
+def test_chain_refuses_what_is_not_a_derivation(equation, steps, where):
+    with pytest.raises(TypeError):
+        symbolic.chain("t", equation, steps, where=where)

@@ -21,6 +21,8 @@ Two kinds of derivations:
 A :class:`Derivation` prints as text (``print(d)``), renders as LaTeX in a
 notebook (``_repr_latex_``) and is truthy exactly when it holds, so
 ``assert t1_compensation_identity()`` still reads as a proof check.
+:func:`chain` checks a chain of your own (an exercise, a lecture's
+derivation) the same way, and says which link fails when one does.
 
 Notation. D_1, …, D_K are the K domains, distributions on a set X of n points;
 λ ∈ Δ_K a mixture (λ_k ≥ 0, Σ_k λ_k = 1) and D_λ = Σ_k λ_k D_k; H the entropy,
@@ -57,6 +59,7 @@ from theory.validation import check_int
 __all__ = [
     "Step",
     "Derivation",
+    "chain",
     "t1_compensation_identity",
     "t1_jsd_entropy_form",
     "t9_product_jsd_gap",
@@ -198,8 +201,9 @@ def _text(expr: sp.Basic) -> str:
 class Derivation:
     r"""A derivation that displays: claim, steps, definitions and whether it holds.
 
-    Built by the functions of this module (``t1_…``, ``t3_…``, …); not meant to
-    be constructed by hand. ``bool(derivation)`` is ``holds``; ``str`` and
+    Built by the functions of this module (``t1_…``, ``t3_…``, …, and
+    :func:`chain` for a derivation of your own); not meant to be constructed
+    by hand. ``bool(derivation)`` is ``holds``; ``str`` and
     ``_repr_latex_`` display it.
 
     Attributes
@@ -394,6 +398,72 @@ def _sum_k(expr):
 
 def _sum_x(expr):
     return sp.Sum(expr, (_x, 1, _n))
+
+
+def chain(title: str, equation, steps, *, where=(), theory: str = "") -> Derivation:
+    r"""A derivation of your own, checked by sympy: lhs = step₁ = … = stepₘ = rhs.
+
+    Each link of the chain (the left-hand side of ``equation`` to the first
+    step, each step to the next, the last step to the right-hand side) is
+    simplified after the definitions in ``where`` are substituted; the
+    derivation *holds* only if every link simplifies to 0. A single wrong link
+    makes it fail, and :attr:`Derivation.residuals` shows which one.
+
+    Parameters
+    ----------
+    title : str
+        What is proved, in words.
+    equation : sympy.Eq
+        The claim, lhs = rhs.
+    steps : sequence of Step or of (str, sympy expression)
+        The intermediate expressions, each with its reason.
+    where : sequence of sympy.Eq, optional
+        Definitions ``symbol = expression`` (or ``f(args) = expression``)
+        substituted before each link is simplified.
+    theory : str, optional
+        The result it belongs to, e.g. ``"T1"``.
+
+    Returns
+    -------
+    Derivation
+        ``bool(derivation)`` says whether every link holds.
+
+    Raises
+    ------
+    TypeError
+        If ``equation`` is not a ``sympy.Eq`` or a step is not a ``Step`` or
+        a (label, expression) pair.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b")
+    >>> good = chain("square of a sum", sp.Eq((a + b) ** 2, a**2 + 2*a*b + b**2),
+    ...              [("expand the product", (a + b) * (a + b))])
+    >>> bool(good)
+    True
+    >>> bad = chain("a wrong square", sp.Eq((a + b) ** 2, a**2 + b**2),
+    ...             [("expand the product", (a + b) * (a + b))])
+    >>> bool(bad), bad.residuals[-1]
+    (False, -2*a*b)
+    """
+    if not isinstance(equation, sp.Equality):
+        raise TypeError(f"equation must be a sympy.Eq, got {type(equation).__name__}")
+    parsed = []
+    for i, s in enumerate(steps):
+        if isinstance(s, Step):
+            parsed.append(s)
+        elif isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], str):
+            parsed.append(Step(s[0], sp.sympify(s[1])))
+        else:
+            raise TypeError(f"steps[{i}] must be a Step or a (label, expression) pair")
+    for i, d in enumerate(where):
+        if not isinstance(d, sp.Equality):
+            raise TypeError(f"where[{i}] must be a sympy.Eq, got {type(d).__name__}")
+    return _derive(
+        title, theory, _text(equation), sp.latex(equation), parsed, where=where, chain=True,
+        equation=equation, instance="the symbols as given",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -621,8 +691,8 @@ def t11_lipschitz_constant(K: int = 2) -> Derivation:
     The facts: (i) ∂f/∂u_k = g_k(1 − p_k/p_g); (ii) writing it as a_k − b_k
     with a_k = g_k and b_k = g_k p_k/p_g, both a and b are positive and sum to
     1, so by the triangle inequality ‖a − b‖₁ ≤ ‖a‖₁ + ‖b‖₁ = 2;
-    (iii) along g = (1 − e, e, 0, …), p = (e², 1, …), the norm tends to 2 as
-    e → 0.
+    (iii) along the gate g = (1 − e, e, 0, …) (its weights sum to 1) and
+    p = (e², 1, …), the norm tends to 2 as e → 0.
 
     Parameters
     ----------
@@ -632,7 +702,8 @@ def t11_lipschitz_constant(K: int = 2) -> Derivation:
     Returns
     -------
     Derivation
-        A list of facts: K derivatives, two normalizations, 2K signs, one limit.
+        A list of facts: K derivatives, two normalizations, 2K signs, the
+        witness's normalization (it is a gate) and one limit.
 
     References
     ----------
@@ -672,6 +743,12 @@ def t11_lipschitz_constant(K: int = 2) -> Derivation:
     steps += [Step(f"b_{k + 1} > 0", sp.StrictGreaterThan(g[k] * p[k] / pg, 0)) for k in range(K)]
     e = sp.Symbol("e", positive=True)
     gs = [1 - e, e] + [0] * (K - 2)
+    steps.append(
+        Step(
+            "the witness g = (1 − e, e, 0, …) is a gate: its weights sum to 1",
+            sp.Eq(sum(gs), 1, evaluate=False),
+        )
+    )
     ps = [e**2, sp.Integer(1)] + [sp.Integer(1)] * (K - 2)
     pgs = sum(gk * pk for gk, pk in zip(gs, ps, strict=True))
     # For small e, g_1 p_1 / p_g < g_1 and g_2 p_2 / p_g > g_2: the signs of the two
