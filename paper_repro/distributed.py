@@ -247,6 +247,7 @@ def _combine(ids: Sequence[str], expected: Sequence[str], chunks: dict, failures
                 worst,
                 parts[0].tolerance,
                 not failed and not errors,
+                parts[0].measure,
             )
         )
     order = {rid: i for i, rid in enumerate(ids)}

@@ -83,8 +83,10 @@ def test_a_worker_killed_mid_sweep_leaves_every_row_exactly_once(client, tmp_pat
 
 
 def test_verify_in_one_chunk_is_the_serial_run(client):
-    spread = run_checks_distributed(seed=3, trials=3, only=["T1", "T8"], client=client)
-    serial = list(checks.run_checks(seed=3, trials=3, only=["T1", "T8"]))
+    # X1 measures a count: every field, the measure included, must survive the cluster
+    spread = run_checks_distributed(seed=3, trials=3, only=["T1", "T8", "X1"], client=client)
+    serial = list(checks.run_checks(seed=3, trials=3, only=["T1", "T8", "X1"]))
+    assert {r.measure for r in serial} >= {"error", "count"}
     assert spread == serial
 
 
