@@ -95,6 +95,7 @@ from theory.bounds import (
 )
 from theory.results import Layout, Readable
 from theory.validation import (
+    as_real_array,
     check_distribution,
     check_int,
     check_pair,
@@ -108,6 +109,7 @@ __all__ = [
     "RademacherEstimate",
     "empirical_rademacher",
     "generalization_gaps",
+    "tabular_sup",
     "weighted_counts",
     "log_log_slope",
 ]
@@ -531,6 +533,56 @@ def _tabular_sup(v, eps):
         lo, hi = np.where(mass > budget, nu, lo), np.where(mass > budget, hi, nu)
     q = np.where(v < 0, np.maximum(eps, neg / hi), eps)
     return -(v * np.log(q)).sum(axis=1)
+
+
+def tabular_sup(v, eps) -> np.ndarray | float:
+    r"""The exact uniform deviation of the clipped tabular class (T11's tabular model).
+
+    For a signed weight vector v on X (in T11, v = D_λ − ŵ, the target law minus
+    the weighted empirical law of a draw) and a floor ε,
+
+    .. math:: \sup_{q\in\Delta(X),\ q\ge\varepsilon}\ \sum_x v(x)\,\bigl(-\log q(x)\bigr).
+
+    Every add-β tabular model has q ≥ ε = β/(m + nβ), so this is the exact
+    supremum of L − L̂ over that class for the draw. Where v(x) ≥ 0 the term
+    falls as q(x) grows, so the optimum puts q(x) = ε there; on {v < 0} it
+    maximizes the concave Σ|v| log q under the remaining mass, q = max(ε, |v|/ν)
+    with ν set by the mass (water-filling, found by bisection).
+
+    Parameters
+    ----------
+    v : array_like, shape (n,) or (r, n)
+        Finite signed weights (one vector per row).
+    eps : float
+        The floor ε, in (0, 1/n].
+
+    Returns
+    -------
+    float or ndarray, shape (r,)
+        The supremum, in nats (one per row of ``v``).
+
+    Raises
+    ------
+    ValueError
+        If ``v`` is empty, not finite or of the wrong dimension, or ``eps`` is
+        not in (0, 1/n].
+
+    Examples
+    --------
+    Where v > 0 the best q is as small as allowed; the rest of the mass goes where v < 0:
+
+    >>> round(float(tabular_sup([0.5, -0.5], 0.1)), 6)  # q = (0.1, 0.9)
+    1.098612
+    """
+    a = as_real_array(v, "v", ndim=(1, 2))
+    if a.shape[-1] == 0 or not np.all(np.isfinite(a)):
+        raise ValueError("v: expected finite weights on at least one point")
+    n = a.shape[-1]
+    e = check_positive(eps, "eps")
+    if e > 1.0 / n:
+        raise ValueError(f"eps: the floor must be at most 1/n = {1.0 / n:g} (got {e:g})")
+    out = _tabular_sup(np.atleast_2d(a), e)
+    return float(out[0]) if a.ndim == 1 else out
 
 
 def generalization_gaps(

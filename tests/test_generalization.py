@@ -7,7 +7,13 @@ from scipy.optimize import minimize
 
 from sims.domains import dirichlet_domains
 from sims.experts import tabular_experts
-from sims.generalization import _tabular_sup, generalization_gaps, log_log_slope, weighted_counts
+from sims.generalization import (
+    _tabular_sup,
+    generalization_gaps,
+    log_log_slope,
+    tabular_sup,
+    weighted_counts,
+)
 
 
 def _setup(n=30, seed=0):
@@ -127,3 +133,28 @@ def test_T11_generalization_gaps_reject_bad_input_naming_the_argument(kwargs, na
 def test_T11_helpers_reject_bad_input_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=rf"^{name}:"):
         call()
+
+
+@pytest.mark.parametrize("a, eps", [(0.3, 0.1), (0.05, 0.5), (0.7, 1e-6)])
+def test_tabular_sup_on_two_points_is_the_closed_form(a, eps):
+    # v = (a, −a): all the mass the floor allows goes to the second point
+    want = a * -np.log(eps) - a * -np.log(1 - eps)
+    assert tabular_sup([a, -a], eps) == pytest.approx(want, rel=1e-12)
+    rows = tabular_sup(np.array([[a, -a], [-a, a]]), eps)
+    assert rows.shape == (2,) and np.allclose(rows, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "v, eps, name",
+    [
+        ([0.1, np.nan], 0.1, "v"),
+        ([], 0.1, "v"),
+        ([[[0.1]]], 0.1, "v"),
+        ([0.1, -0.1], 0.0, "eps"),
+        ([0.1, -0.1], 0.6, "eps"),
+        ([0.1, -0.1], np.inf, "eps"),
+    ],
+)
+def test_tabular_sup_refuses_bad_input(v, eps, name):
+    with pytest.raises(ValueError, match=name):
+        tabular_sup(v, eps)
