@@ -99,6 +99,8 @@ __all__ = [
     "compute_rows",
     "summarize",
     "columns",
+    "StudyInstance",
+    "study_instance",
     "modular_vs_monolithic",
     "robust_vs_heuristics",
     "generalization",
@@ -1148,7 +1150,27 @@ def _check_instance(p: dict) -> None:
 
 
 @dataclass(frozen=True)
-class _Instance:
+class StudyInstance:
+    r"""The instance behind one grid point of the T6–T10 studies (see :func:`study_instance`).
+
+    Parameters
+    ----------
+    D : ndarray, shape (K, n)
+        The domains D_1..D_K (rows on the simplex).
+    P : ndarray, shape (K, n)
+        The experts, each in the monolithic class H.
+    mixtures : MixtureSet
+        Λ, the mixtures the worst case ranges over.
+    family : str
+        The monolithic class H (``full``, ``product``, ``markov:r``).
+    shape : tuple of int or None
+        (T, V) for the sequence classes, None for ``full``.
+    alpha : ndarray, shape (K,)
+        The retraining weights α of the aggregate model h_α.
+    sizes : ndarray, shape (K,)
+        The relative domain sizes m_k ∝ ρ^{-(k-1)/(K-1)} (largest first).
+    """
+
     D: np.ndarray
     P: np.ndarray
     mixtures: object
@@ -1158,7 +1180,7 @@ class _Instance:
     sizes: np.ndarray
 
 
-def _instance(p: dict, seed: int) -> _Instance:
+def _instance(p: dict, seed: int) -> StudyInstance:
     r"""Domains, experts in the monolithic class, Λ and the retraining weights of a grid point.
 
     Domains: ``dirichlet_domains`` for ``full``, ``product_domains`` or
@@ -1185,7 +1207,7 @@ def _instance(p: dict, seed: int) -> _Instance:
     P = np.stack([H.project(row) for row in noisy_experts(D, p["noise"], seed=[seed, 1])])
     sizes = float(p["imbalance"]) ** (-np.arange(K) / (K - 1))
     alpha = np.full(K, 1.0 / K) if p["weights"] == "uniform" else sizes / sizes.sum()
-    return _Instance(D, P, from_spec(p["mixtures"], K), family, shape, alpha, sizes)
+    return StudyInstance(D, P, from_spec(p["mixtures"], K), family, shape, alpha, sizes)
 
 
 _INSTANCE_DEFAULTS: dict[str, Value] = {
@@ -1206,6 +1228,41 @@ _INSTANCE_DEFAULTS: dict[str, Value] = {
 
 def _worst(mixtures, L: np.ndarray) -> float:
     return float(mixtures.argmax_linear(L)[0])
+
+
+def study_instance(params: Mapping, seed: int) -> StudyInstance:
+    r"""Rebuild the instance of a grid point of ``modular-vs-monolithic`` or ``robust-vs-heuristics``.
+
+    The same domains, experts, Λ and retraining weights the study function
+    draws for ``params`` and ``seed``, to inspect or recompute a stored row.
+    Domain sizes are :math:`m_k \propto \rho^{-(k-1)/(K-1)}` (ρ = ``imbalance``,
+    largest over smallest, k = 1..K); the weights α are uniform or m/Σm.
+
+    Parameters
+    ----------
+    params : mapping
+        Grid parameters of the study (missing keys take the study's defaults).
+    seed : int
+        The row's seed.
+
+    Returns
+    -------
+    StudyInstance
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid (naming it) or ``seed`` is not an integer ≥ 0.
+
+    Examples
+    --------
+    >>> inst = study_instance({"K": 3, "n": 8, "weights": "proportional", "imbalance": 4}, 0)
+    >>> inst.sizes.round(3), inst.alpha.round(3)
+    (array([1.  , 0.5 , 0.25]), array([0.571, 0.286, 0.143]))
+    """
+    p = {**_INSTANCE_DEFAULTS, **dict(params)}
+    _check_instance(p)
+    return _instance(p, check_int(seed, "seed", minimum=0))
 
 
 def modular_vs_monolithic(params: dict, seed: int) -> dict:

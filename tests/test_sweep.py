@@ -431,3 +431,29 @@ def test_E11_claim_passes_on_a_small_grid_and_fails_when_a_corner_disagrees(tmp_
     bad["margin"][at] = -1.0
     assert not e11.check(bad)[0]
     assert e11.plot(data, tmp_path).exists()
+
+
+# ----------------------------------------------------------------------------- study_instance
+
+
+@pytest.mark.parametrize("K, rho", [(2, 1.0), (3, 4.0), (5, 10.0)])
+def test_study_instance_sizes_fall_geometrically_from_the_largest(K, rho):
+    inst = sw.study_instance({"K": K, "n": 8, "weights": "proportional", "imbalance": rho}, 3)
+    # largest first, largest/smallest = ρ, constant ratio between neighbours
+    assert inst.sizes[0] == pytest.approx(1.0) and inst.sizes[0] / inst.sizes[-1] == pytest.approx(
+        rho
+    )
+    assert np.allclose(inst.sizes[1:] / inst.sizes[:-1], rho ** (-1 / (K - 1)))
+    assert np.allclose(inst.alpha, inst.sizes / inst.sizes.sum())
+    assert inst.D.shape == inst.P.shape == (K, 8)
+    uniform = sw.study_instance({"K": K, "n": 8, "imbalance": rho}, 3)
+    assert np.allclose(uniform.alpha, 1 / K) and np.array_equal(uniform.D, inst.D)
+
+
+@pytest.mark.parametrize(
+    "params, seed, name",
+    [({"K": 1}, 0, "K"), ({"imbalance": 0.5}, 0, "imbalance"), ({}, -1, "seed"), ({}, 1.5, "seed")],
+)
+def test_study_instance_refuses_bad_input(params, seed, name):
+    with pytest.raises(ValueError, match=name):
+        sw.study_instance(params, seed)

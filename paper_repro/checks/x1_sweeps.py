@@ -16,7 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from paper_repro.checks import Outcome, check
-from sims.sweep import Store, generalization, get_study, grid, summarize
+from sims.sweep import (
+    Store,
+    generalization,
+    get_study,
+    grid,
+    modular_vs_monolithic,
+    study_instance,
+    summarize,
+)
+from theory.divergences import kl_rows
 
 
 def _fails(call) -> bool:
@@ -38,10 +47,14 @@ def _fails(call) -> bool:
     "summarize of two distinct seed values must give their mean and, with 1000 resamples "
     "at 95 %, the interval [min, max] (each resample is all-min with probability 1/4), and "
     "of one value the degenerate interval; the generalization study at a small size: "
-    "slack = bound − largest supremum, violation rates in [0, 1]; the count of breaches.",
+    "slack = bound − largest supremum, violation rates in [0, 1]; study_instance of a "
+    "modular-vs-monolithic row with proportional weights: sizes ρ^{-(k-1)/(K-1)}, weights "
+    "m/Σm, and the row's aggregate worst case max_k KL(D_k‖α·D) (full class, simplex); the "
+    "count of breaches.",
     measure="count",
     instances="the registered studies; random values; generalization with K = 2, n = 8..12, "
-    "m = 40, 5 draws (first trials).",
+    "m = 40, 5 draws, and modular-vs-monolithic with K ∈ 2..4, n = 8, ρ ∈ [1.5, 8] (first "
+    "two trials).",
 )
 def x1_sweeps(rng, trials):
     breaches = 0
@@ -67,4 +80,17 @@ def x1_sweeps(rng, trials):
             out = generalization(params, int(rng.integers(1000)))
             breaches += abs(out["gate_slack"] - (out["gate_bound"] - out["gate_sup_max"])) > 1e-12
             breaches += not all(0.0 <= out[k] <= 1.0 for k in ("gate_violation", "tab_violation"))
+            # the instance of a row: domain sizes m_k ∝ ρ^{-(k-1)/(K-1)} (largest first,
+            # largest/smallest = ρ), proportional weights m/Σm, and the row's aggregate
+            # worst case is max_k KL(D_k‖Σ_k α_k D_k) for the full class over the simplex
+            K, rho = int(rng.integers(2, 5)), float(rng.uniform(1.5, 8.0))
+            params = {"K": K, "n": 8, "weights": "proportional", "imbalance": rho}
+            seed = int(rng.integers(1000))
+            inst = study_instance(params, seed)
+            sizes = rho ** (-np.arange(K) / (K - 1))
+            breaches += not np.allclose(inst.sizes, sizes, rtol=1e-12, atol=0)
+            breaches += not np.allclose(inst.alpha, sizes / sizes.sum(), rtol=1e-12, atol=0)
+            row = modular_vs_monolithic({**get_study(names[1]).defaults, **params}, seed)
+            worst = float(kl_rows(inst.D, inst.alpha @ inst.D).max())
+            breaches += abs(row["aggregate_worst_case"] - worst) > 1e-9 * max(1.0, worst)
     return Outcome(trials, float(breaches))
