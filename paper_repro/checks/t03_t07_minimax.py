@@ -41,8 +41,20 @@ def _instance(rng, t: int, K=(1, 7), n=(2, 50)):
     return (kind, *pair(rng, kind, k, m))
 
 
-INSTANCES = DESCRIPTION + ", and the 'no root' edge case of T3 (experts with little mass on the "
-"domains' support)"
+def _kinds(n_max: int) -> str:
+    """How the rows that draw from :func:`_instance` describe their instances."""
+    return (
+        "instance t is of kind KINDS[t mod 11]: the ten families of sims.adversarial — "
+        "random (Dirichlet rows), zeros (half the entries 0), disjoint supports, a "
+        "dominated domain (a strict mixture of the others), duplicated domains, perfect "
+        "experts (P = D), useless experts (all equal), tiny probabilities (down to "
+        "5e-324), K = 1, n = 1 — then 'no root', the edge case of T3 (domains on the first "
+        "half of X, experts with at most 30 % of their mass there); K ≤ 6 and "
+        f"n ≤ {n_max} drawn at random"
+    )
+
+
+INSTANCES = _kinds(49)
 
 
 def _losses(D, q, c):
@@ -358,7 +370,7 @@ def t6_budgets(rng, trials):
     "dual_function(λ0); the V* of one of the two balls (alternately) against "
     "robust_gate(method='cvxpy'), whose conic model reaches Λ through support_cone, "
     "not through the ℓ1 ball's linear oracle; absolute error.",
-    instances=INSTANCES + "; objectives cycle",
+    instances=_kinds(30) + "; objectives cycle",
 )
 def t7_prior_knowledge(rng, trials):
     worst = 0.0
