@@ -13,7 +13,13 @@ from theory.best_response import best_response_gate
 from theory.capacity import blahut_arimoto
 from theory.divergences import jsd, kl_rows, mixture
 from theory.gates import mass, model
-from theory.minimax import dual_function, fixed_mixture, objective_offsets, robust_gate
+from theory.minimax import (
+    dual_function,
+    fixed_mixture,
+    objective_offsets,
+    robust_gate,
+    water_fill,
+)
 from theory.mixtures import L1Ball, Simplex
 
 OBJECTIVES = tuple(objectives.names())
@@ -41,8 +47,20 @@ def _instance(rng, t: int, K=(1, 7), n=(2, 50)):
     return (kind, *pair(rng, kind, k, m))
 
 
-INSTANCES = DESCRIPTION + ", and the 'no root' edge case of T3 (experts with little mass on the "
-"domains' support)"
+def _kinds(n_max: int) -> str:
+    """How the rows that draw from :func:`_instance` describe their instances."""
+    return (
+        "instance t is of kind KINDS[t mod 11]: the ten families of sims.adversarial — "
+        "random (Dirichlet rows), zeros (half the entries 0), disjoint supports, a "
+        "dominated domain (a strict mixture of the others), duplicated domains, perfect "
+        "experts (P = D), useless experts (all equal), tiny probabilities (down to "
+        "5e-324), K = 1, n = 1 — then 'no root', the edge case of T3 (domains on the first "
+        "half of X, experts with at most 30 % of their mass there); K ≤ 6 and "
+        f"n ≤ {n_max} drawn at random"
+    )
+
+
+INSTANCES = _kinds(49)
 
 
 def _losses(D, q, c):
@@ -67,18 +85,56 @@ def _water_level_reference(t, lo, hi):
         return np.clip(t * 2.0**b, lo, hi)
 
 
+def _flat_level_error(t, lo, hi, q, nu) -> float:
+    """How far (relative) the level s = 1/ν lies from the root of Φ closest to 1, on a flat piece.
+
+    Φ(s) = Σ clip(t s, ℓ, u) − 1 is flat around the root when every point of supp t with
+    ℓ < u sits on a bound (to 4 ulps: the level is found to rounding); then every s in
+    [s_a, s_b] = [max_{q=u} u/t, min_{q=ℓ} ℓ/t] solves Φ(s) = 0 and the one closest to 1,
+    clip(1, s_a, s_b), must be reported. 0 when some point is free (a single root).
+    """
+    if nu == 0.0:
+        return 0.0
+    on = (t > 0) & (lo < hi)
+    slack = 4.0 * np.finfo(np.float64).eps
+    at_hi = on & (q >= hi * (1.0 - slack))
+    at_lo = on & (q <= lo * (1.0 + slack)) & ~at_hi
+    if np.any(on & ~at_hi & ~at_lo):
+        return 0.0
+    with np.errstate(over="ignore"):
+        s_a = float(np.max(hi[at_hi] / t[at_hi], initial=0.0))
+        s_b = float(np.min(lo[at_lo] / t[at_lo], initial=np.inf))
+    want = min(max(1.0, s_a), s_b)
+    return abs(1.0 / nu - want) / want
+
+
+#: Targets t and experts P whose Φ is flat around its roots, below and above s = 1:
+#: roots [2/3, 5/6] with t(1) = u(1) (the search starts on a breakpoint), and [7/6, 2]
+#: with t(0) = ℓ(0).
+FLAT_PIECES = (
+    ([0.1, 0.6, 0.3], [[0.3, 0.5, 0.2], [0.35, 0.6, 0.05]]),
+    ([0.3, 0.6, 0.1], [[0.35, 0.45, 0.2], [0.3, 0.4, 0.3]]),
+)
+
+
 @check(
     "T3",
     "water-filling: q*_λ = clip(D_λ/ν, ℓ, u) with Σq* = 1 minimizes KL(D_λ‖q) over M, "
-    "and gate_for(q*) is in G_1",
+    "and gate_for(q*) is in G_1; on a flat piece of Σ clip(D_λ/ν, ℓ, u) the level ν "
+    "reported is the root closest to 1",
     1e-12,
     method="the model of fixed_mixture against (i) an independent bisection on log₂(1/ν) "
     "over the whole float range (absolute error per point; on supp D_λ only in the no-root "
     "case, where q* = u there; best_response_gate must return the same model), (ii) the "
     "KKT conditions: q/t = 1/ν on the free set, "
     "t/ν ≤ ℓ where q = ℓ, t/ν ≥ u where q = u, Σq = 1 (relative error), and (iii) its "
-    "gate: columns in Δ_K, p_g = q*, Z = 1.",
-    instances=INSTANCES + "; λ with zero coordinates every third instance",
+    "gate: columns in Δ_K, p_g = q*, Z = 1; (iv) when every point of supp D_λ with "
+    "ℓ < u is clipped (to 4 ulps), 1/ν against clip(1, max_{q=u} u/t, min_{q=ℓ} ℓ/t), the "
+    "root closest to 1 of the flat piece (relative error); the two flat instances go "
+    "through water_fill and are also held to (i).",
+    instances=INSTANCES + "; λ with zero coordinates every third instance; and in every "
+    "run two hand-built targets whose roots fill an interval below 1 (with t = u at one "
+    "point, so the search starts on a breakpoint) and above 1",
     derivation=symbolic.t3_water_filling_kkt,
 )
 def t3_water_filling(rng, trials):
@@ -106,16 +162,28 @@ def t3_water_filling(rng, trials):
         )
         at_lo = on & (q <= lo) & (lo < hi)
         at_hi = on & (q >= hi) & (lo < hi)
-        err = max(err, np.max((level[at_lo] - lo[at_lo]) / lo[at_lo], initial=0.0))
-        err = max(err, np.max((hi[at_hi] - level[at_hi]) / hi[at_hi], initial=0.0))
+        # a level far beyond a tiny u overflows to −inf here: no violation, no warning
+        with np.errstate(over="ignore"):
+            err = max(err, np.max((level[at_lo] - lo[at_lo]) / lo[at_lo], initial=0.0))
+            err = max(err, np.max((hi[at_hi] - level[at_hi]) / hi[at_hi], initial=0.0))
         err = max(err, np.max(lo - q), np.max(q - hi))
         g = res.gate
         err = max(err, abs(mass(g, P) - 1.0), np.abs(model(g, P) - q).max(), -g.min())
         err = max(err, np.abs(g.sum(axis=0) - 1.0).max())
         # T4's best-response map of the gate is the same water-filled model
         err = max(err, float(np.abs(best_response_gate(D, P, lam) - q).max()))
+        err = max(err, _flat_level_error(tgt, lo, hi, q, res.nu))
         worst = max(worst, err)
-    return Outcome(trials, worst)
+    for tgt, P in FLAT_PIECES:
+        tgt, P = np.array(tgt), np.array(P)
+        lo, hi = P.min(axis=0), P.max(axis=0)
+        q, nu = water_fill(tgt, P)
+        flat = _flat_level_error(tgt, lo, hi, q, nu)
+        # a flat instance that is no longer flat at the reported level is an error too
+        free = (q > lo * (1 + 1e-12)) & (q < hi * (1 - 1e-12))
+        worst = max(worst, flat, float(np.abs(q - _water_level_reference(tgt, lo, hi)).max()))
+        worst = max(worst, np.inf if free.any() else 0.0)
+    return Outcome(trials + len(FLAT_PIECES), worst)
 
 
 @check(
@@ -358,7 +426,7 @@ def t6_budgets(rng, trials):
     "dual_function(λ0); the V* of one of the two balls (alternately) against "
     "robust_gate(method='cvxpy'), whose conic model reaches Λ through support_cone, "
     "not through the ℓ1 ball's linear oracle; absolute error.",
-    instances=INSTANCES + "; objectives cycle",
+    instances=_kinds(30) + "; objectives cycle",
 )
 def t7_prior_knowledge(rng, trials):
     worst = 0.0
