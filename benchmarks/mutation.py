@@ -38,7 +38,8 @@ are appended to a log in ``--work`` (the system's temporary folder by default,
 with the coverage maps) as they come, so an interrupted run resumes where it
 stopped (``--fresh`` starts over, ``--rerun survivors`` judges the survivors
 again on the current commit, ``--rerun unclassified`` only those that
-``mutation.toml`` does not yet call equivalent or an open gap); the summary
+``mutation.toml`` does not yet call equivalent or an open gap, ``--rerun gaps``
+every survivor not called equivalent); the summary
 ``benchmarks/results/mutation.json`` and the readable ``mutation.md`` are
 rewritten after every mutant. ``--list`` prints the sample without running it.
 """
@@ -714,9 +715,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument(
         "--rerun",
-        choices=("survivors", "unclassified"),
-        help="judge again the mutants that survived before (all of them, or those that "
-        "mutation.toml does not classify yet)",
+        choices=("survivors", "unclassified", "gaps"),
+        help="judge again the mutants that survived before: all of them, those that "
+        "mutation.toml does not classify yet, or all but the equivalent ones",
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder of the results")
     parser.add_argument("--work", default=str(WORK), help="folder of the raw log and coverage maps")
@@ -765,12 +766,14 @@ def main(argv=None) -> int:
             done[rec["key"]] = rec
     everything = dict(done)
     if args.rerun:
-        named = {e.get("key") for kind in ("equivalent", "open") for e in cfg.get(kind, [])}
+        # the survivors kept as they are: none (survivors), the classified ones
+        # (unclassified), or the equivalent ones (gaps)
+        kinds = {"survivors": (), "unclassified": ("equivalent", "open"), "gaps": ("equivalent",)}
+        named = {e.get("key") for kind in kinds[args.rerun] for e in cfg.get(kind, [])}
         done = {
             k: r
             for k, r in done.items()
-            if all(r[c]["status"] != "survived" for c in commands)
-            or (args.rerun == "unclassified" and k in named)
+            if all(r[c]["status"] != "survived" for c in commands) or k in named
         }
     meta = {
         "population": len(population),
