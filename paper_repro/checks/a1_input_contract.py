@@ -70,7 +70,8 @@ def _rejects(call, name: str) -> bool:
     "complex dtype, wrong number of dimensions) must be rejected by check_stack, kl_rows, "
     "jsd, mixture, fixed_mixture, robust_gate and blahut_arimoto with a message that "
     "starts with the argument's name; skewness (T11) must reject sample sizes that are "
-    "infinite, zero or not one per domain (naming m); generalization_gaps must reject training "
+    "infinite, zero or not one per domain (naming m) and give the same value for sizes scaled "
+    "up to 1e300 and 1.7e308 (it depends on the proportions only); generalization_gaps must reject training "
     "proportions m̄ of the wrong length or with a negative entry (naming mbar); the count "
     "of contract breaches.",
     measure="count",
@@ -111,6 +112,15 @@ def a1_contract(rng, trials):
         # the bounds of T11 need positive finite sample sizes, one per domain
         for m in (np.r_[np.inf, np.ones(K - 1)], np.r_[0.0, np.ones(K - 1)], np.ones(K + 1)):
             breaches += not _rejects(lambda m=m, lam=lam: skewness(lam, m), "m")
+        # ... and accept any finite positive sizes: the skewness depends on the proportions
+        # m/Σm only, so scaling m up to the largest floats leaves it unchanged
+        m = rng.integers(1, 1000, K).astype(float)
+        for scale in (1e300 / m.max(), 1.7e308 / m.max()):
+            try:
+                big = skewness(lam, m * scale)
+                breaches += not np.isclose(big, skewness(lam, m), rtol=1e-12, atol=0)
+            except (ValueError, TypeError, ArithmeticError):
+                breaches += 1
         # the learning study validates its own arguments before any work
         bad_mbar = (np.full(K + 1, 1.0 / (K + 1)), np.r_[2.0, -np.ones(K - 1)])
         size = max(K, 4)
