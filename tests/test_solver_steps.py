@@ -23,6 +23,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
+from paper_repro.checks.t05_ascent_engine import Kink as _Kink
+from paper_repro.checks.t05_ascent_engine import Variance as _Variance
+from paper_repro.checks.t05_ascent_engine import WeightRecorder as _WeightRecorder
+from paper_repro.checks.t05_ascent_engine import box_lp as _box_kelley_value
+from paper_repro.checks.t05_ascent_engine import box_support as _box_support
 from sims.adversarial import FAMILIES, boundary_mixtures, pair
 from theory import _kernels
 from theory._conic import solve_conic
@@ -35,46 +40,6 @@ from theory.mixtures import Box, Polytope, Simplex, _fix_sum
 # ---------------------------------------------------------------------------
 # NewtonAscent.combine: the Kelley cutting-plane LP
 # ---------------------------------------------------------------------------
-
-
-class _WeightRecorder:
-    """The part of a DualOracle that NewtonAscent.combine calls: records the cut weights."""
-
-    def __init__(self, K: int):
-        self.K = K
-        self.weights: np.ndarray | None = None
-
-    def combine(self, weights, cuts):
-        self.weights = np.asarray(weights, dtype=np.float64).copy()
-
-
-def _box_kelley_value(G: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """max_λ min_j λ·G_j over {lo ≤ λ ≤ hi, Σλ = 1}: one LP in (λ, z), written from the box."""
-    J, K = G.shape
-    res = linprog(
-        np.r_[np.zeros(K), -1.0],
-        A_ub=np.hstack([-G, np.ones((J, 1))]),
-        b_ub=np.zeros(J),
-        A_eq=np.r_[np.ones(K), 0.0][None, :],
-        b_eq=[1.0],
-        bounds=[*zip(lo, hi, strict=True), (None, None)],
-        method="highs",
-    )
-    assert res.status == 0
-    return -res.fun
-
-
-def _box_support(c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """max_{λ∈Box} c·λ by the same kind of LP (no oracle of the package involved)."""
-    res = linprog(
-        -c,
-        A_eq=np.ones((1, c.size)),
-        b_eq=[1.0],
-        bounds=list(zip(lo, hi, strict=True)),
-        method="highs",
-    )
-    assert res.status == 0
-    return -res.fun
 
 
 def _polytope_kelley_value(G: np.ndarray, V: np.ndarray) -> float:
@@ -166,57 +131,6 @@ def test_kelley_step_on_a_polytope_reaches_points_outside_the_working_set(value)
 # ---------------------------------------------------------------------------
 # NewtonAscent.run: null Newton steps and the stall rule
 # ---------------------------------------------------------------------------
-
-
-class _Kink:
-    """d(λ) = min(λ_1, λ_2): models h ∈ [0, 1] with losses (h, 1 − h), V* = ½ at λ = (½, ½).
-
-    d is not differentiable at its maximizer, where its curvature is unbounded; the
-    oracle reports it as −10³⁰ on the tangent direction, so the Newton step there is
-    about 10⁻³¹, far below the resolution of λ.
-    """
-
-    K = 2
-
-    @staticmethod
-    def losses(h):
-        return np.array([h, 1.0 - h])
-
-    @staticmethod
-    def best(lam):
-        return 1.0 if lam[1] > lam[0] else 0.0
-
-    def point(self, lam):
-        g = self.losses(self.best(lam))
-        return Cut(lam, float(lam @ g), g, model=self.best(lam))
-
-    def hessian(self, cut):
-        return -1e30 * np.array([[1.0, -1.0], [-1.0, 1.0]])
-
-    def combine(self, weights, cuts):
-        h = float(sum(w * self.best(c.lam) for w, c in zip(weights, cuts, strict=True)))
-        return h, self.losses(h)
-
-
-class _Variance:
-    """d(λ) = Var_λ(a) for a = (0, 1, 3) (models h ∈ R, losses (h − a_k)²); V* = 9/4."""
-
-    K = 3
-    a = np.array([0.0, 1.0, 3.0])
-
-    def losses(self, h):
-        return (h - self.a) ** 2
-
-    def point(self, lam):
-        h = float(lam @ self.a)
-        return Cut(lam, float(lam @ self.losses(h)), self.losses(h), model=h)
-
-    def hessian(self, cut):
-        return -2.0 * np.outer(self.a, self.a)
-
-    def combine(self, weights, cuts):
-        h = float(sum(w * (c.lam @ self.a) for w, c in zip(weights, cuts, strict=True)))
-        return h, self.losses(h)
 
 
 def test_a_null_newton_step_is_replaced_by_a_cutting_plane_step():
@@ -566,3 +480,9 @@ def test_conic_reference_reports_the_mixture_of_its_duals():
         assert Lam.contains(answer.lam)
         value = dual_function(D, P, answer.lam, objective)[0]
         assert abs(value - answer.value) <= 1e-6 * max(1.0, abs(value)), (family, Lam)
+
+
+def test_the_stall_rule_checked_by_verify_is_the_one_the_engine_uses():
+    from paper_repro.checks import t05_ascent_engine as row
+
+    assert (row.PROGRESS, row.MAX_IDLE) == (_PROGRESS, _MAX_IDLE)

@@ -496,9 +496,15 @@ class NewtonAscent:
     def run(self) -> NewtonAscent:
         """Ascend until upper − lower ≤ tol or ``max_iter`` iterations.
 
-        Starts at the barycentre of the points of Λ that maximize each λ_k. If
-        the budget runs out (or the ascent stalls), ``converged`` is false and
-        the bounds reached so far are kept: they remain certified.
+        Starts at the barycentre of the points of Λ that maximize each λ_k.
+        Each iteration takes a regularized projected Newton step; when that
+        step would not move λ (it is below rounding), or after two iterations
+        in a row without progress, it takes the cutting-plane step of
+        :meth:`kelley_step` instead. An iteration makes progress when it
+        shrinks the gap by more than 0.1 %; once more than 100 iterations in a
+        row have made none, the ascent stops (it stalls). If the budget runs out
+        or the ascent stalls, ``converged`` is false and the bounds reached so
+        far are kept: they remain certified.
 
         Returns
         -------
