@@ -546,8 +546,9 @@ def tabular_sup(v, eps) -> np.ndarray | float:
     Every add-β tabular model has q ≥ ε = β/(m + nβ), so this is the exact
     supremum of L − L̂ over that class for the draw. Where v(x) ≥ 0 the term
     falls as q(x) grows, so the optimum puts q(x) = ε there; on {v < 0} it
-    maximizes the concave Σ|v| log q under the remaining mass, q = max(ε, |v|/ν)
-    with ν set by the mass (water-filling, found by bisection).
+    maximizes the concave :math:`\sum_x |v(x)| \log q(x)` under the remaining
+    mass, :math:`q(x) = \max(\varepsilon, |v(x)|/\nu)` with ν set by the mass
+    (water-filling, found by bisection).
 
     Parameters
     ----------
