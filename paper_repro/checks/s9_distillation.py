@@ -1,7 +1,8 @@
 """Verify rows S9–S9e: structural distillation and exact samplers (THEORY §9).
 
 Instances are small random tries (words over {a, b, c}, including the empty word
-and words that are prefixes of others) with random experts, some with zeros.
+and words that are prefixes of others) with random experts, some with zeros; S9b
+also checks a few fixed tries whose probabilities reach the smallest subnormal.
 The sampler rows run a χ² goodness-of-fit test per instance and pool the
 statistics of all instances (a sum of independent χ² variables is χ² with the
 summed degrees of freedom) into one test at level ``LEVEL``; their worst error
@@ -17,6 +18,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from paper_repro.checks import Outcome, check
+from sims.adversarial import SMALLEST
 from sims.distill import (
     Trie,
     distill_router,
@@ -40,11 +42,47 @@ _INSTANCES = (
 )
 
 
-def _words(rng, n: int) -> list[str]:
+#: Seeds of the tiny-probability tries (:func:`_tiny_trie`) that S9b checks on every run.
+TINY_SEEDS = (12486, 22836, 26670, 27261)
+_TINY = (
+    "four fixed tiny-probability tries (seeds 12486, 22836, 26670, 27261 of a generator "
+    "written here: 2–11 words of length ≤ 3, K ∈ 2..5, half of the probabilities of "
+    "experts and target between 5e-324 and 1e-150, 30 % exact zeros), checked on every "
+    "run on top of the trials: children of target weight 1e-323 to 1e-90 written by one "
+    "expert only, or only through products r_k p_k(a|s) that underflow, and flat "
+    "directions whose step length to the boundary overflows"
+)
+
+
+def _words(rng, n: int, longest: int = 4) -> list[str]:
     out: set[str] = set()
     while len(out) < n:
-        out.add("".join(rng.choice(list("abc"), rng.integers(0, 5))))
+        out.add("".join(rng.choice(list("abc"), rng.integers(0, longest + 1))))
     return sorted(out)
+
+
+def _tiny_rows(rng, K: int, n: int) -> np.ndarray:
+    """K distributions on n points: Dirichlet(0.7) rows with half of the entries replaced
+    by 10^-u, u uniform in [150, 323.3] (30 % of those by 5e-324), 30 % of all entries
+    set to 0, and 0.1 added to one entry per row before renormalizing."""
+    A = rng.dirichlet(np.full(n, 0.7), size=K)
+    tiny = rng.random((K, n)) < 0.5
+    A[tiny] = 10.0 ** rng.uniform(-323.3, -150.0, size=int(tiny.sum()))
+    A[tiny & (rng.random((K, n)) < 0.3)] = SMALLEST
+    A *= rng.random((K, n)) < 0.7
+    A[np.arange(K), rng.integers(0, n, K)] += 0.1
+    return A / A.sum(axis=1, keepdims=True)
+
+
+def _tiny_trie(seed: int):
+    """(strings, P, target): tiny-probability experts and a target of the same kind on
+    the strings some expert covers."""
+    rng = np.random.default_rng(seed)
+    n, K = int(rng.integers(2, 12)), int(rng.integers(2, 6))
+    strings = _words(rng, n, longest=3)
+    P = _tiny_rows(rng, K, n)
+    target = _tiny_rows(rng, 1, n)[0] * (P.max(axis=0) > 0)
+    return strings, P, target / target.sum()
 
 
 def _experts(rng, K: int, n: int, zeros: bool) -> np.ndarray:
@@ -171,45 +209,53 @@ def s9_constant_gate(rng, trials):
     return Outcome(trials, worst)
 
 
+def _em_error(trie: Trie, P: np.ndarray, target: np.ndarray) -> float:
+    """The worst S9b error of one instance (see the row's method)."""
+    res = distill_router(trie, P, target, tol=1e-12)
+    problems = _prefix_problems(trie, P, target)
+    optima = _cvxpy_optima(problems) if problems else []
+    tm = trie.prefix_mass(target)
+    worst = 0.0
+    best_kl = 0.0
+    for (s, W, A), opt in zip(problems, optima, strict=True):
+        ours = float(W @ np.log(A @ res.router[s]))
+        # Ours within 1e-8 of the conic optimum, and never below it by more than gap(s).
+        worst = max(worst, abs(ours - opt), opt - ours - res.prefix_gap[s])
+        best_kl += tm[s] * (float(W @ np.log(W)) - opt)
+    worst = max(worst, abs(res.kl - best_kl), float(not res.converged))
+    # A loose run still brackets the optimum: lower ≤ min KL ≤ kl, kl − lower ≤ gap bound.
+    loose = distill_router(trie, P, target, tol=1e-2, max_iter=3)
+    return max(
+        worst,
+        loose.lower - best_kl,
+        best_kl - loose.kl,
+        (loose.kl - loose.lower) - loose.gap_bound,
+    )
+
+
 @check(
     "S9b",
     "EM router: per-prefix optimum = cvxpy's, certified gap covers it; KL matches the sum",
     1e-8,
     method="for every prefix the target reaches, distill_router's per-prefix objective "
     "against a Clarabel solve written here; the certified per-prefix gap must cover the "
-    "difference; the total KL against the sum of the per-prefix optima; +∞ if not "
-    "converged. Targets with no internal prefix are checked too (KL against 0). A "
+    "difference; the total KL against the sum of the per-prefix optima; an error of 1 "
+    "if some prefix has not converged. Targets with no internal prefix are checked too (KL against 0). A "
     "loose run (tol 1e-2, 3 iterations) must still bracket the optimum: lower ≤ min KL ≤ "
     "kl, with kl − lower ≤ its gap bound.",
     instances=_INSTANCES + "; targets random on the experts' support, or a mixture of "
-    "experts (30 %)",
+    "experts (30 %); plus " + _TINY,
 )
 def s9b_em_optimal(rng, trials):
     worst = 0.0
     for strings, P in _instances(rng, trials):
-        trie = Trie(strings)
         target = _target(rng, P)
         if rng.random() < 0.3:
             target = rng.dirichlet(np.ones(P.shape[0])) @ P
-        res = distill_router(trie, P, target, tol=1e-12)
-        problems = _prefix_problems(trie, P, target)
-        optima = _cvxpy_optima(problems) if problems else []
-        tm = trie.prefix_mass(target)
-        best_kl = 0.0
-        for (s, W, A), opt in zip(problems, optima, strict=True):
-            ours = float(W @ np.log(A @ res.router[s]))
-            # Ours within 1e-8 of the conic optimum, and never below it by more than gap(s).
-            worst = max(worst, abs(ours - opt), opt - ours - res.prefix_gap[s])
-            best_kl += tm[s] * (float(W @ np.log(W)) - opt)
-        worst = max(worst, abs(res.kl - best_kl), float(not res.converged))
-        # A loose run still brackets the optimum: lower ≤ min KL ≤ kl, kl − lower ≤ gap bound.
-        loose = distill_router(trie, P, target, tol=1e-2, max_iter=3)
-        worst = max(
-            worst,
-            loose.lower - best_kl,
-            best_kl - loose.kl,
-            (loose.kl - loose.lower) - loose.gap_bound,
-        )
+        worst = max(worst, _em_error(Trie(strings), P, target))
+    for seed in TINY_SEEDS:
+        strings, P, target = _tiny_trie(seed)
+        worst = max(worst, _em_error(Trie(strings), P, target))
     return Outcome(trials, worst)
 
 
