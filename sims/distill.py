@@ -515,7 +515,9 @@ def _solve_prefix(w, A, x, tol, max_iter):
     Every step picks one of the Newton, held-Newton, flat, Frank–Wolfe and pairwise
     candidates as the module docstring describes, so f increases at every step. A step is
     counted only when it is taken; the solver stops early when no candidate
-    increases f (the gap is then at the level of rounding). Returns the
+    increases f (usually with a gap at the level of rounding; on weights far below
+    1e-60 the line search cannot resolve the step and the gap may stay large, which
+    the caller reports as not converged). Returns the
     weights, their certified gap and the number of steps.
     """
     m, K = A.shape
@@ -698,6 +700,8 @@ def distill_router(
     theory.InfeasibleError
         If the target puts mass on a string where every expert has probability 0
         (the KL is then infinite for every router).
+    FloatingPointError
+        If the solve breaks down with NaN (never reported as a KL of 0).
 
     Examples
     --------
@@ -750,7 +754,11 @@ def distill_router(
         log_mix = logsumexp(np.log(router[trie.parent]) + np.log(cond.T), axis=1)
         log_student = trie._path_sums(log_mix + np.log(scale))[trie.leaf]
     on = target > 0
-    value = max(0.0, float(target[on] @ (np.log(target[on]) - log_student[on])))
+    value = float(target[on] @ (np.log(target[on]) - log_student[on]))
+    if np.isnan(value) or np.isnan(gap).any():
+        # never report a failed solve as KL = 0: max(0, NaN) would be 0
+        raise FloatingPointError("distill_router: the router or its certificate became NaN")
+    value = max(0.0, value)
     bound = float(tmass[nodes] @ gap)
     return RouterResult(
         router=router,

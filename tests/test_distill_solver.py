@@ -338,3 +338,16 @@ def test_S9_the_router_does_not_depend_on_the_number_of_threads():
     np.testing.assert_array_equal(serial.router, split.router)
     np.testing.assert_array_equal(serial.prefix_iterations, split.prefix_iterations)
     assert serial.value == split.value and serial.converged and split.converged
+
+
+def test_a_solve_that_breaks_down_with_nan_is_an_error_not_a_kl_of_zero(monkeypatch):
+    import sims.distill as distill
+
+    def broken(nodes, *args):
+        return np.full(len(nodes), np.nan), np.zeros(len(nodes), dtype=np.int64)
+
+    monkeypatch.setattr(distill, "_solve_prefixes", broken)
+    strings = ["a", "ab", "b"]
+    P = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    with pytest.raises(FloatingPointError, match="NaN"):
+        distill_router(strings, P, P.mean(axis=0))
