@@ -706,6 +706,12 @@ def main(argv=None) -> int:
         help="killing commands to run (verify, tests, or both); a pass with one keeps the "
         "other's earlier verdicts",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated module paths (e.g. sims/distill.py): judge only the sampled "
+        "mutants of these modules (the report still covers the whole sample)",
+    )
     parser.add_argument("--list", action="store_true", help="print the sample and stop")
     parser.add_argument(
         "--report",
@@ -807,10 +813,12 @@ def main(argv=None) -> int:
             print(f"{cmd}: {s['killed']}/{s['non_equivalent']} killed ({s['score']:.1%})")
         return 0
     earlier = everything
+    only = tuple(p.strip() for p in args.only.split(",") if p.strip())
     todo = [
         m
         for m in chosen
-        if m.key not in done or any(done[m.key][c]["status"] == "pending" for c in commands)
+        if (m.key not in done or any(done[m.key][c]["status"] == "pending" for c in commands))
+        and (not only or m.path in only)
     ]
     with tempfile.TemporaryDirectory(prefix="modgate-mutants-") as tmp:
         first = Path(tmp) / "tree0"
