@@ -325,6 +325,14 @@ def _module_name(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 
 
+def _imports(test_file: Path, path: str) -> bool:
+    """Whether a test file imports the module at ``path`` (by its dotted name)."""
+    module = _module_name(path)
+    package, _, name = module.rpartition(".")
+    text = test_file.read_text()
+    return module in text or f"from {package} import {name}" in text
+
+
 def _ordered_tests(tree: Path, path: str) -> list[str]:
     """The test files, those that import or name the mutated module first."""
     module = _module_name(path)
@@ -489,12 +497,24 @@ def _killing_commands(tree: Path, m: Mutant, cov: dict, numba: set[str]) -> dict
         verify = verify + ["--only", ",".join(rows)] if rows else None
     tests = _covering(cov["tests"], m, m.path in numba)
     base = [py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    # A test that calls a compiled function directly runs no Python line of its module
+    # inside the test, so coverage cannot tie it to the module: for a mutated line
+    # without a record in such a module, every test file that imports the module runs.
+    unseen = m.path in numba and not any(
+        cov["tests"].get(m.path, {}).get(line) for line in range(m.line, m.end_line + 1)
+    )
+    files = (
+        [f for f in _ordered_tests(tree, m.path) if _imports(tree / f, m.path)] if unseen else []
+    )
     if tests is None:
         pytest = base + _ordered_tests(tree, m.path)
-    elif tests:
+    elif tests or files:
         order = {f: i for i, f in enumerate(_ordered_tests(tree, m.path))}
-        nodes = sorted(map(_test_node, tests), key=lambda t: (order.get(t.split("::")[0], 0), t))
-        pytest = base + nodes
+        nodes = sorted(
+            (t for t in map(_test_node, tests) if t.split("::")[0] not in files),
+            key=lambda t: (order.get(t.split("::")[0], 0), t),
+        )
+        pytest = base + files + nodes
     else:
         pytest = None
     return {"verify": verify, "tests": pytest}
