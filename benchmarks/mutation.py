@@ -549,7 +549,10 @@ def _summary(records: list[dict], cfg: dict, meta: dict) -> dict:
     gaps = {e["id"]: e for e in cfg.get("closed", [])}
     open_gaps = {e["id"]: e["why"] for e in cfg.get("open", [])}
     out = {**meta, "sampled": len(records)}
-    out["judged_at"] = sorted({r.get("commit", meta["commit"]) for r in records})
+    out["judged_at"] = sorted(
+        {r.get("commit", meta["commit"]) for r in records}
+        | {r[c]["commit"] for r in records for c in ("verify", "tests") if r[c].get("commit")}
+    )
     eq_ids = {r["id"] for r in records if r["id"] in equivalent}
     out["equivalent"] = sorted(eq_ids)
     for cmd in ("verify", "tests"):
