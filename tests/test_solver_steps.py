@@ -26,8 +26,8 @@ from scipy.optimize import linprog
 from paper_repro.checks.t05_ascent_engine import Kink as _Kink
 from paper_repro.checks.t05_ascent_engine import Variance as _Variance
 from paper_repro.checks.t05_ascent_engine import WeightRecorder as _WeightRecorder
-from paper_repro.checks.t05_ascent_engine import box_lp as _box_kelley_value
 from paper_repro.checks.t05_ascent_engine import box_support as _box_support
+from paper_repro.checks.t05_ascent_engine import kelley_instance as _kelley_instance
 from sims.adversarial import FAMILIES, boundary_mixtures, pair
 from theory import _kernels
 from theory._conic import solve_conic
@@ -35,7 +35,7 @@ from theory._dual_newton import _MAX_IDLE, _PROGRESS, Cut, NewtonAscent
 from theory._kernels import entropy_rows
 from theory.capacity import _evaluate, _newton_candidate
 from theory.minimax import _FACE_ETA, _GateDual, dual_function, objective_offsets, water_fill
-from theory.mixtures import Box, Polytope, Simplex, _fix_sum
+from theory.mixtures import Polytope, Simplex, _fix_sum
 
 # ---------------------------------------------------------------------------
 # NewtonAscent.combine: the Kelley cutting-plane LP
@@ -70,28 +70,12 @@ def test_kelley_step_solves_the_cutting_plane_lp_over_all_of_the_box(seed, value
     model's maximum is at least the best d seen, ``lower``), and −1 (``lower`` above the
     model, e.g. cuts kept from another function), where the contract is the same.
     """
-    rng = np.random.default_rng(seed)
-    K, J = 4, 6
-    lo = rng.uniform(0.0, 0.15, K)
-    hi = np.minimum(1.0, lo + rng.uniform(0.3, 0.7, K))
-    Lam = Box(lo, hi)
-    lams = rng.dirichlet(np.ones(K), size=J)
-    G = rng.normal(size=(J, K))
-    # Σλ = 1 on Λ, so a constant added to G moves the LP value by the same constant
-    G += value - _box_kelley_value(G, lo, hi)
-    lower = float(rng.normal())
-    oracle = _WeightRecorder(K)
-    ascent = NewtonAscent(oracle, Lam, tol=1e-9, max_iter=1)
-    ascent.lower, ascent.lam = lower, Lam.project(lams[0])
-    ascent.cuts = deque(Cut(lam, lower, g + lower) for lam, g in zip(lams, G, strict=True))
-    # the working set of run(): the points of Λ that maximize each λ_k
-    ascent.working_set = [np.asarray(Lam.argmax_linear(e)[1], float) for e in np.eye(K)]
-    point = ascent.combine()
+    lo, hi, G, point, mu = _kelley_instance(np.random.default_rng(seed), value)
+    J = G.shape[0]
     assert point is not None
     assert np.all(point >= lo - 1e-12) and np.all(point <= hi + 1e-12)
     assert abs(point.sum() - 1.0) <= 1e-12
     assert (point @ G.T).min() >= value - 1e-9
-    mu = oracle.weights
     assert mu is not None and mu.shape == (J,)
     assert np.all(mu >= 0.0) and abs(mu.sum() - 1.0) <= 1e-12
     assert _box_support(mu @ G, lo, hi) <= value + 1e-9

@@ -120,8 +120,12 @@ def box_support(c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     return -res.fun if res.status == 0 else np.nan
 
 
-def kelley_errors(rng, value: float) -> float:
-    """The cutting-plane step on a random box with J = 6 cuts whose LP value is ``value``."""
+def kelley_instance(rng, value: float):
+    """One cutting-plane step on a random box with J = 6 cuts whose LP value is ``value``.
+
+    Returns (lo, hi, G, point, mu): the box, the cuts' gradients minus ``lower``, the
+    point ``combine`` returned and the cut weights μ it offered (None if it offered none).
+    """
     K, J = 4, 6
     lo = rng.uniform(0.0, 0.15, K)
     hi = np.minimum(1.0, lo + rng.uniform(0.3, 0.7, K))
@@ -138,8 +142,13 @@ def kelley_errors(rng, value: float) -> float:
     # the working set run() starts from: the points of Λ that maximize each λ_k
     ascent.working_set = [np.asarray(Lam.argmax_linear(e)[1], float) for e in np.eye(K)]
     point = ascent.combine()
-    mu = oracle.weights
-    if point is None or mu is None or mu.shape != (J,):
+    return lo, hi, G, point, oracle.weights
+
+
+def kelley_errors(rng, value: float) -> float:
+    """The largest violation of the cutting-plane step's contract on one random box."""
+    lo, hi, G, point, mu = kelley_instance(rng, value)
+    if point is None or mu is None or mu.shape != (G.shape[0],):
         return np.inf
     return max(
         float(np.maximum(lo - point, 0).max()),
