@@ -1,7 +1,8 @@
 """Compile (or load from numba's cache) every kernel the experiments use, up front.
 
 The divergences, the dual solver's passes, Blahut–Arimoto, the input checks of
-``theory`` and the distillation/sampling loops of ``sims.distill`` are numba
+``theory``, the primal-dual steps of ``sims.primal_dual`` and the
+distillation/sampling loops of ``sims.distill`` are numba
 kernels compiled with ``cache=True``: the first call in a fresh environment
 compiles them, later processes load them from the on-disk cache in well under
 a second. Numba compiles one version per argument type, and for arrays the type
@@ -28,6 +29,7 @@ from sims.distill import (
     sample_rejection,
     sample_router,
 )
+from sims.primal_dual import stochastic_primal_dual
 from theory import objectives
 from theory.capacity import blahut_arimoto
 from theory.divergences import (
@@ -89,8 +91,16 @@ def _distillation() -> None:
     sample_router(trie, P, res.router, 20, seed=0)
 
 
+def _primal_dual(D: np.ndarray, P: np.ndarray) -> None:
+    for gate in ("tabular", "loglik"):
+        stochastic_primal_dual(D, P, gate=gate, steps=2, batch=2, reference=False)
+
+
 def warm_up_theory() -> None:
-    """Compile (or load) the kernels of ``theory``: divergences, solvers, checks.
+    """Compile (or load) the kernels of ``theory`` and the primal-dual steps of ``sims``.
+
+    The divergences, the solvers, the input checks, and the compiled steps of
+    :func:`sims.primal_dual.stochastic_primal_dual`.
 
     Examples
     --------
@@ -99,6 +109,7 @@ def warm_up_theory() -> None:
     D, P = _instance(3, 8, seed=0)
     _divergences(D, P)
     _solvers(D, P)
+    _primal_dual(D, P)
 
 
 def warm_up_distillation() -> None:

@@ -237,3 +237,78 @@ def test_class_loss_gradients_match_central_differences(renormalize):
         [(losses(W + h * e) - losses(W - h * e)) / (2 * h) for e in np.eye(W.size)], axis=1
     )
     np.testing.assert_allclose(grad.reshape(K, -1), numeric, rtol=1e-6, atol=1e-8)
+
+
+class _PythonGate:
+    """A gate object that is not one of the built-in classes: its steps run in Python."""
+
+    def __init__(self, inner):
+        self.inner, self.K, self.n = inner, inner.K, inner.n
+
+    def columns(self, idx):
+        return self.inner.columns(idx)
+
+    def descend(self, idx, grad, lr):
+        self.inner.descend(idx, grad, lr)
+
+    def table(self, average=False):
+        return self.inner.table(average)
+
+
+@pytest.mark.parametrize("objective", ["regret", "cross_entropy", "divergence"])
+@pytest.mark.parametrize("kind", ["tabular", "loglik"])
+def test_T12_compiled_steps_take_the_python_loops_steps(kind, objective):
+    # The compiled runner (built-in gates on the simplex) against the Python loop
+    # (the same gate behind a wrapper), from the same seed: the same draws and
+    # steps, so the same run up to rounding, at every checkpoint. With the
+    # "divergence" objective a large step on λ drives it onto its floor 1e-6/K;
+    # such steps also magnify rounding (the Python loop's projection onto Δ_K
+    # moves λ by up to 1 ulp), hence the looser tolerance there.
+    D, P = _instance(61, n=12)
+    lr = (1.0, 30.0, 1.0) if objective == "divergence" else None
+    tol = 1e-11 if lr is None else 1e-8
+
+    def make():
+        return TabularGate(3, 12) if kind == "tabular" else SoftmaxLinearGate(3, "loglik", P)
+
+    runs = [
+        stochastic_primal_dual(
+            D, P, objective=objective, gate=g, steps=700, batch=5, seed=3, lr=lr, reference=False
+        )
+        for g in (make(), _PythonGate(make()))
+    ]
+    fast, slow = runs
+    np.testing.assert_allclose(fast.gate, slow.gate, rtol=0, atol=tol)
+    np.testing.assert_allclose(fast.lam, slow.lam, rtol=0, atol=tol)
+    np.testing.assert_allclose(fast.history.lam, slow.history.lam, rtol=0, atol=tol)
+    np.testing.assert_allclose(fast.history.mu, slow.history.mu, rtol=0, atol=tol)
+    np.testing.assert_allclose(fast.history.worst_case, slow.history.worst_case, atol=tol)
+    np.testing.assert_array_equal(fast.history.step, slow.history.step)
+    assert fast.mu == pytest.approx(slow.mu, abs=1e-11)
+    # Not a trivial agreement: the run moved away from its uniform start.
+    assert np.ptp(fast.gate) > 0.05
+    if lr is not None:
+        assert fast.history.lam.min() < 1e-6
+
+
+def test_T12_compiled_steps_only_for_built_in_gates_objectives_and_the_simplex():
+    from sims.primal_dual import _compiled_steps
+    from theory.objectives import Objective
+    from theory.objectives import get as get_objective
+
+    D, P = _instance(62, n=6)
+    parts = (_RowSampler(D), _RowSampler(P), P, np.log(P), np.zeros(3), (1.0, 1.0, 1.0))
+    regret = get_objective("regret")
+    assert callable(_compiled_steps(TabularGate(3, 6), regret, Simplex(3), *parts))
+    assert callable(_compiled_steps(SoftmaxLinearGate(3, "loglik", P), regret, Simplex(3), *parts))
+    # Another Λ needs its projection, a subclass may change a step, and an objective
+    # with its own estimate must be called: all three run in Python.
+    box = Box(lo=[0.1, 0.1, 0.1], hi=[0.8, 0.8, 0.8])
+    assert _compiled_steps(TabularGate(3, 6), regret, box, *parts) is None
+
+    class Tweaked(TabularGate):
+        pass
+
+    assert _compiled_steps(Tweaked(3, 6), regret, Simplex(3), *parts) is None
+    own = Objective("half", "CE/2", regret.offsets, estimate=lambda a: a.mean(axis=1) / 2)
+    assert _compiled_steps(TabularGate(3, 6), own, Simplex(3), *parts) is None

@@ -289,6 +289,16 @@ def register(objective: Objective, *, replace: bool = False) -> Objective:
     return objective
 
 
+def _zero_estimate(neg_log_own: np.ndarray) -> np.ndarray:
+    """c = 0, whatever the sample (the cross-entropy has no offset)."""
+    return np.zeros(neg_log_own.shape[0])
+
+
+def _mean_estimate(neg_log_own: np.ndarray) -> np.ndarray:
+    """ĉ_k = mean_i −log p_k(x_{k,i}): the unbiased minibatch estimate of CE(D_k, p_k)."""
+    return neg_log_own.mean(axis=1)
+
+
 register(
     Objective(
         "divergence",
@@ -301,7 +311,7 @@ register(
         "cross_entropy",
         "CE(D_k, q)",
         lambda D, P: np.zeros(D.shape[0]),
-        estimate=lambda neg_log_own: np.zeros(neg_log_own.shape[0]),
+        estimate=_zero_estimate,
     )
 )
 register(
@@ -310,7 +320,7 @@ register(
         "KL(D_k‖q) − KL(D_k‖p_k)",
         _regret_offsets,
         needs_experts=True,
-        estimate=lambda neg_log_own: neg_log_own.mean(axis=1),
+        estimate=_mean_estimate,
     )
 )
 
