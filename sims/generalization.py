@@ -82,6 +82,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from sims.primal_dual import loglik_features
 from theory import bounds
@@ -361,7 +362,7 @@ def empirical_rademacher(
         _ascend_gap(v, start, Phi, P, B, steps, lr),
     )
     w = _sign_sums(c, a, rng, (signs, K))
-    lin = B * np.sqrt((np.einsum("rkn,nd->rkd", w, Phi) ** 2).sum(axis=(1, 2)))
+    lin = B * np.sqrt((_weight_gradient(w, Phi) ** 2).sum(axis=(1, 2)))
     root = math.sqrt(signs)
     return RademacherEstimate(
         loss=float(sup.mean()),
@@ -465,13 +466,40 @@ def log_log_slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def _small_products():
+    """One BLAS thread for the loops below: their matrix products have an inner or outer
+    size of K·d or d (a few units), where threads cost more than they save (several
+    times more when the cores are busy)."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _logits(W, Phi):
+    """U[r, k, x] = Σ_e W[r, k, e] φ(x)_e for a stack of weight matrices, as one matrix product."""
+    r, K, d = W.shape
+    return (W.reshape(r * K, d) @ Phi.T).reshape(r, K, Phi.shape[0])
+
+
+def _weight_gradient(dU, Phi):
+    """dW[r, k, e] = Σ_x dU[r, k, x] φ(x)_e (chain rule from the logits), as one matrix product."""
+    r, K, n = dU.shape
+    return (dU.reshape(r * K, n) @ Phi).reshape(r, K, Phi.shape[1])
+
+
 def _gate_terms(W, Phi, P):
-    """Gate values (r, K, n), model p_g (r, n) and the logit Jacobian factor g_k(1 − p_k/p_g)."""
-    U = np.einsum("rkd,nd->rkn", W, Phi)
-    G = np.exp(U - U.max(axis=1, keepdims=True))
+    """Gate values (r, K, n), model p_g (r, n) and the logit Jacobian factor g_k(1 − p_k/p_g).
+
+    In place where it can: every step of the loops below calls it on arrays of
+    shape (draws, K, n).
+    """
+    G = _logits(W, Phi)
+    G -= G.max(axis=1, keepdims=True)
+    np.exp(G, out=G)
     G /= G.sum(axis=1, keepdims=True)
-    pg = (G * P[None]).sum(axis=1)
-    return G, pg, G * (1.0 - P[None] / pg[:, None, :])
+    pg = np.einsum("rkn,kn->rn", G, P)
+    J = P[None] / pg[:, None, :]
+    np.subtract(1.0, J, out=J)
+    J *= G
+    return G, pg, J
 
 
 def _project(W, B):
@@ -489,13 +517,18 @@ def _train_gates(w_hat, Phi, P, B, steps, lr):
     W = np.zeros((r, K, Phi.shape[1]))
     sq = np.zeros_like(W)
     mu = np.ones(r)
-    for t in range(1, steps + 1):
-        G, pg, J = _gate_terms(W, Phi, P)
-        dU = w_hat[:, None, :] * J + mu[:, None, None] * G * (P[None] - pg[:, None, :])
-        dW = np.einsum("rkn,nd->rkd", dU, Phi)
-        sq += dW**2
-        W = _project(W - lr * dW / np.sqrt(sq + 1e-12), B)
-        mu += (lr / math.sqrt(t)) * (pg.sum(axis=1) - 1.0)
+    with _small_products():
+        for t in range(1, steps + 1):
+            G, pg, J = _gate_terms(W, Phi, P)
+            # dU = ŵ·J + μ·G·(P − p_g), built in the buffer of G.
+            J *= w_hat[:, None, :]
+            G *= P[None] - pg[:, None, :]
+            G *= mu[:, None, None]
+            G += J
+            dW = _weight_gradient(G, Phi)
+            sq += dW**2
+            W = _project(W - lr * dW / np.sqrt(sq + 1e-12), B)
+            mu += (lr / math.sqrt(t)) * (pg.sum(axis=1) - 1.0)
     return W
 
 
@@ -505,13 +538,15 @@ def _ascend_gap(v, W0, Phi, P, B, steps, lr):
     W = W0.copy()
     sq = np.zeros_like(W)
     best = np.full(W.shape[0], -np.inf)
-    for _ in range(steps):
-        _, pg, J = _gate_terms(W, Phi, P)
-        best = np.maximum(best, -(v * np.log(pg)).sum(axis=1))
-        dW = np.einsum("rkn,nd->rkd", v[:, None, :] * J, Phi)
-        sq += dW**2
-        W = _project(W + lr * dW / np.sqrt(sq + 1e-12), B)
-    _, pg, _ = _gate_terms(W, Phi, P)
+    with _small_products():
+        for _ in range(steps):
+            _, pg, J = _gate_terms(W, Phi, P)
+            best = np.maximum(best, -(v * np.log(pg)).sum(axis=1))
+            J *= v[:, None, :]
+            dW = _weight_gradient(J, Phi)
+            sq += dW**2
+            W = _project(W + lr * dW / np.sqrt(sq + 1e-12), B)
+        _, pg, _ = _gate_terms(W, Phi, P)
     return np.maximum(best, -(v * np.log(pg)).sum(axis=1))
 
 

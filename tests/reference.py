@@ -102,3 +102,47 @@ def first_infeasible(D, u, active):
     """First (k, x) in row-major order with active[k] and D[k, x] > 0 = u[x], or None."""
     bad = (D > 0) & (u == 0)[None, :] & np.asarray(active, bool)[:, None]
     return tuple(int(v) for v in np.argwhere(bad)[0]) if bad.any() else None
+
+
+def _gate_terms(W, Phi, P):
+    """Softmax-linear gates of a stack of weights W (r, K, d): G (r, K, n), p_g (r, n), and
+    the logit derivative of −log p_g, G (1 − P/p_g), by vectorized numpy."""
+    U = np.einsum("rkd,nd->rkn", W, Phi)
+    G = np.exp(U - U.max(axis=1, keepdims=True))
+    G /= G.sum(axis=1, keepdims=True)
+    pg = (G * P[None]).sum(axis=1)
+    return G, pg, G * (1.0 - P[None] / pg[:, None, :])
+
+
+def _ball(W, B):
+    norm = np.sqrt((W**2).sum(axis=(1, 2), keepdims=True))
+    return W * np.minimum(1.0, B / np.maximum(norm, 1e-300))
+
+
+def train_gates(w_hat, Phi, P, B, steps, lr):
+    """Descent–ascent on Σ_x ŵ(x)(−log p_g(x)) + μ(Z − 1), all draws at once (numpy)."""
+    W = np.zeros((w_hat.shape[0], P.shape[0], Phi.shape[1]))
+    sq = np.zeros_like(W)
+    mu = np.ones(w_hat.shape[0])
+    for t in range(1, steps + 1):
+        G, pg, J = _gate_terms(W, Phi, P)
+        dU = w_hat[:, None, :] * J + mu[:, None, None] * G * (P[None] - pg[:, None, :])
+        dW = np.einsum("rkn,nd->rkd", dU, Phi)
+        sq += dW**2
+        W = _ball(W - lr * dW / np.sqrt(sq + 1e-12), B)
+        mu += (lr / np.sqrt(t)) * (pg.sum(axis=1) - 1.0)
+    return W
+
+
+def ascend_gap(v, W0, Phi, P, B, steps, lr):
+    """Best value of Σ_x v(x)(−log p_g(x)) met by projected AdaGrad ascent from W0 (numpy)."""
+    W, sq = W0.copy(), np.zeros_like(W0)
+    best = np.full(W.shape[0], -np.inf)
+    for _ in range(steps):
+        _, pg, J = _gate_terms(W, Phi, P)
+        best = np.maximum(best, -(v * np.log(pg)).sum(axis=1))
+        dW = np.einsum("rkn,nd->rkd", v[:, None, :] * J, Phi)
+        sq += dW**2
+        W = _ball(W + lr * dW / np.sqrt(sq + 1e-12), B)
+    _, pg, _ = _gate_terms(W, Phi, P)
+    return np.maximum(best, -(v * np.log(pg)).sum(axis=1))
