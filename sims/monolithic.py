@@ -72,13 +72,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
 from theory import Cut, NewtonAscent, evaluate
 from theory.divergences import cross_entropy_rows, entropy_rows, mixture
 from theory.gates import envelope, in_envelope
-from theory.monolithic import ModelClass, model_class, parse_family, window_marginals
+from theory.monolithic import ModelClass, _window_marginals, model_class, parse_family
 from theory.objectives import get as get_objective
 from theory.objectives import losses, payoff
 from theory.results import CROSS_RTOL, Bounded, Layout, Readable
@@ -250,8 +249,12 @@ class TrainingTrace:
 
 
 def _moments(rows: np.ndarray, shape: tuple[int, int], r: int) -> np.ndarray:
-    """Mean parameters: the window marginals of each row, concatenated, shape (rows, dim)."""
-    parts = window_marginals(rows, shape, r)
+    """Mean parameters: the window marginals of each row, concatenated, shape (rows, dim).
+
+    ``rows`` are laws the caller has checked (or built as such): this runs at
+    every step of the descent.
+    """
+    parts = _window_marginals(rows, shape[0], shape[1], r)
     return np.concatenate([p.reshape(rows.shape[0], -1) for p in parts], axis=1)
 
 
@@ -261,7 +264,8 @@ def _log_model(theta: np.ndarray, T: int, V: int, r: int) -> np.ndarray:
     for s in range(T - r):
         logits = logits + theta[s].reshape((1,) * s + (V,) * (r + 1) + (1,) * (T - r - 1 - s))
     flat = logits.reshape(-1)
-    return flat - logsumexp(flat)
+    top = flat.max()
+    return flat - (top + np.log(np.exp(flat - top).sum()))
 
 
 def train_monolithic(

@@ -470,6 +470,11 @@ def window_marginals(D, shape, r: int = 0) -> list[np.ndarray]:
         raise ValueError(
             f"r: the window length r + 1 = {r + 1} exceeds the sequence length T = {T}"
         )
+    return _window_marginals(D, T, V, r)
+
+
+def _window_marginals(D: np.ndarray, T: int, V: int, r: int) -> list[np.ndarray]:
+    """:func:`window_marginals` of a checked (K, V**T) stack, without the checks."""
     tensor = D.reshape((D.shape[0],) + (V,) * T)
     out = []
     for s in range(T - r):
