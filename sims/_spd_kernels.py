@@ -129,50 +129,57 @@ def tabular_steps(
     pg = np.empty(K * b)
     loss_k = np.empty(K)
     z = np.empty(K)
-    col = np.empty(K)
     touched = np.empty(2 * K * b, dtype=np.int64)
-    step = np.zeros((K, 2 * K * b))
+    # Per visited column r: the gate g(x) before the step and the summed gradient.
+    gate = np.empty((2 * K * b, K))
+    step = np.empty((2 * K * b, K))
     for s in range(steps):
         _draw(cumD, lastD, U[s, 0], xs)
         _draw(cumP, lastP, U[s, 1], ys)
-        for i in range(K * b):
-            _softmax_into(logits[:, xs[i]], col)
-            G[:, i] = col
-        _payoffs(xs, P, logP, pg, G, offset_mode, c_exact, K, b, loss_k)
-        mass = 0.0
-        for i in range(K * b):
-            _softmax_into(logits[:, ys[i]], col)
-            mass += col[i // b]
-        mass /= b
-
-        # The summed gradient of every visited column (repeated points add up).
+        # The visited columns, each once: the gate is computed once per column.
         m = 0
         for i in range(2 * K * b):
             x = xs[i] if i < K * b else ys[i - K * b]
             if slot[x] < 0:
                 slot[x] = m
                 touched[m] = x
-                step[:, m] = 0.0
-                m += 1
-            if i < K * b:
-                weight = -(lam[i // b] / b) / pg[i]
+                _softmax_into(logits[:, x], gate[m])
                 for j in range(K):
-                    step[j, slot[x]] += weight * P[j, x]
-            else:
-                step[(i - K * b) // b, slot[x]] += mu / b
+                    step[m, j] = 0.0
+                m += 1
+        for i in range(K * b):
+            r = slot[xs[i]]
+            for j in range(K):
+                G[j, i] = gate[r, j]
+        _payoffs(xs, P, logP, pg, G, offset_mode, c_exact, K, b, loss_k)
+        mass = 0.0
+        for i in range(K * b):
+            mass += gate[slot[ys[i]], i // b]
+        mass /= b
+
+        # The summed gradient of every visited column (repeated points add up).
+        for i in range(K * b):
+            x = xs[i]
+            weight = -(lam[i // b] / b) / pg[i]
+            for j in range(K):
+                step[slot[x], j] += weight * P[j, x]
+        for i in range(K * b):
+            step[slot[ys[i]], i // b] += mu / b
         for r in range(m):
             x = touched[r]
             slot[x] = -1
-            _softmax_into(logits[:, x], col)
             for j in range(K):
-                gsum[j, x] += col[j] * (gate_t - last[x])
+                gsum[j, x] += gate[r, j] * (gate_t - last[x])
             last[x] = gate_t
-            spread = step[:, r].max() - step[:, r].min()
-            sq[x] += spread * spread
+            high, low = step[r, 0], step[r, 0]
+            for j in range(1, K):
+                high, low = max(high, step[r, j]), min(low, step[r, j])
+            sq[x] += (high - low) * (high - low)
             scale = lr_theta / math.sqrt(sq[x] + 1e-300)
+            top = -math.inf
             for j in range(K):
-                logits[j, x] -= scale * step[j, r]
-            top = logits[:, x].max()
+                logits[j, x] -= scale * step[r, j]
+                top = max(top, logits[j, x])
             for j in range(K):
                 logits[j, x] -= top
         gate_t += 1
