@@ -164,7 +164,8 @@ def test_tabular_sup_refuses_bad_input(v, eps, name):
 def test_T11_training_and_ascent_follow_the_textbook_formulas():
     # The in-place, matrix-product loops against the plain formulas of
     # tests/reference.py (einsum, softmax over K, the ball projection), on
-    # random draws, including starts on the sphere ‖W‖ = B and a tiny B.
+    # random draws, including starts on the sphere ‖W‖ = B, a tiny B, and a B so
+    # large that the softmax needs its shift (logits beyond the range of exp).
     from sims.generalization import _ascend_gap, _train_gates
     from sims.primal_dual import loglik_features
 
@@ -174,7 +175,7 @@ def test_T11_training_and_ascent_follow_the_textbook_formulas():
     rng = np.random.default_rng(73)
     w_hat = rng.dirichlet(np.ones(15), size=6)
     v = D.mean(axis=0)[None, :] - w_hat
-    for B in (10.0, 0.05):
+    for B in (10.0, 0.05, 2000.0):
         W = _train_gates(w_hat, Phi, P, B, 40, 0.5)
         np.testing.assert_allclose(W, ref.train_gates(w_hat, Phi, P, B, 40, 0.5), atol=1e-10)
         assert np.linalg.norm(W, axis=(1, 2)).max() <= B * (1 + 1e-12)
