@@ -726,8 +726,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--commands",
         default="verify,tests",
-        help="killing commands to run (verify, tests, or both); a pass with one keeps the "
-        "other's earlier verdicts",
+        help="killing commands to run: verify, tests, or verify,tests (both, the default); a "
+        "pass with one keeps the other's earlier verdicts",
     )
     parser.add_argument(
         "--only",
@@ -761,7 +761,9 @@ def main(argv=None) -> int:
 
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     if not commands or any(c not in ("verify", "tests") for c in commands):
-        raise SystemExit(f"--commands: expected verify, tests or both, got {args.commands!r}")
+        raise SystemExit(
+            f"--commands: expected verify, tests or verify,tests (both), got {args.commands!r}"
+        )
     commit = _commit(args.commit)
     listed = subprocess.run(
         ["git", "ls-tree", "--name-only", commit, *(f"{d}/" for d in run_cfg["paths"])],

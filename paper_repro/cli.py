@@ -8,7 +8,7 @@
   cluster (:mod:`paper_repro.distributed`);
 * ``solve`` computes the robust gate (T3–T7, :func:`theory.minimax.robust_gate`)
   for the user's own domains D and experts P;
-* ``bench`` runs the benchmarks B1–B5 (:mod:`benchmarks`).
+* ``bench`` runs the benchmarks B1–B6 (:mod:`benchmarks`).
 
 The CLI only wires functions together: experiments, checks and solvers live in
 their own modules. It never shows a traceback (unless ``--debug``): a bad
@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser(
-        "bench", help="run the benchmarks B1–B5 (writes benchmarks/results/)", parents=[common]
+        "bench", help="run the benchmarks B1–B6 (writes benchmarks/results/)", parents=[common]
     )
     p.add_argument("--only", help="comma-separated benchmark IDs, e.g. B1,B3")
     p.set_defaults(func=cmd_bench)

@@ -221,7 +221,7 @@ def test_bench_rejects_an_unknown_benchmark_and_runs_nothing(capsys):
     captured = capsys.readouterr()
     assert code == EXIT_ERROR and captured.out == ""
     assert captured.err.strip() == (
-        "modgate bench: error: --only: unknown benchmark(s) B9; valid benchmarks: B1, B2, B3, B4, B5"
+        "modgate bench: error: --only: unknown benchmark(s) B9; valid benchmarks: B1, B2, B3, B4, B5, B6"
     )
 
 

@@ -203,7 +203,9 @@ def t11_violation_rate(rng, trials):
     "domination, and looseness of contraction), R_m/(√2·2·R̂_lin) ∈ [1, 2] (vector "
     "contraction with Lipschitz constant 2, T11c; 2 = R/min‖φ‖ times Khintchine's √2), "
     "and R_m/(√2·2·B sqrt(K Σ a_i²‖φ(x_i)‖²)) ∈ [1, √2] (the exact second moment: "
-    "½ ≤ ‖φ‖² ≤ 1 = R²); at m = 4000 a small class (B = 0.1) must be dominated too. A constant that is too small (e.g. √2 or 0.1·2√2) fails the "
+    "½ ≤ ‖φ‖² ≤ 1 = R²); at m = 4000 a small class (B = 0.1) must be dominated too, and so "
+    "must a class so large (B = 2000, 50 sign draws) that its logits leave the range of exp, "
+    "with a finite estimate. A constant that is too small (e.g. √2 or 0.1·2√2) fails the "
     "lower ends, one that is too large (10·2√2) the upper ends. The error (log-factor) is "
     "how far the worst ratio lies outside its window, as |log| of the factor.",
     measure="log-factor",
@@ -247,6 +249,19 @@ def t11_complexity(rng, trials):
                 worst = max(
                     worst,
                     _outside(bound / max(small.loss - 3 * small.loss_se, 1e-300), 1.0, math.inf),
+                )
+                # A class so large (B = 2000) that its logits leave the range of exp:
+                # the estimate must stay finite and dominated.
+                huge = empirical_rademacher(
+                    counts, P, lam, 2000.0, signs=50, steps=40, seed=int(rng.integers(2**31))
+                )
+                bound = bounds.rademacher_softmax_linear(2000.0, R, K, lam, mk)
+                lower = huge.loss - 3 * huge.loss_se
+                worst = max(
+                    worst,
+                    _outside(bound / max(lower, 1e-300), 1.0, math.inf)
+                    if math.isfinite(lower)
+                    else math.inf,
                 )
         count += 1
     return Outcome(count, worst)
