@@ -622,26 +622,46 @@ def _warm_up_kernels(compile_here) -> None:
         print(f"kernels ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
-def _uses_distillation(exp: Experiment) -> bool:
+#: Kernels compiled in a background process next to the experiments that come
+#: before their first user (module → the warm-up of :mod:`paper_repro.warmup`).
+_BACKGROUND = {
+    "sims.primal_dual": "warm_up_primal_dual",
+    "sims.distill": "warm_up_distillation",
+}
+
+
+def _uses(exp: Experiment, module: str) -> bool:
     """Whether the code of ``exp`` (its module and the experiment modules it uses)
-    calls into :mod:`sims.distill`, whose kernels compile in a background process."""
+    refers to ``module``."""
     homes = _experiment_modules_used(getattr(exp.run, "__module__", ""))
-    return any("sims.distill" in _modules_referenced(name) for name in homes)
+    return any(module in _modules_referenced(name) for name in homes)
+
+
+def _uses_distillation(exp: Experiment) -> bool:
+    """Whether ``exp`` calls into :mod:`sims.distill`, whose kernels compile in a
+    background process."""
+    return _uses(exp, "sims.distill")
 
 
 class _BackgroundWarmUp:
-    """The distillation kernels compiled by a separate Python process.
+    """Kernels compiled by a separate Python process: by default those of the distillation.
 
-    A first run spends most of its compilation time on them, and only the
-    distillation experiments need them: compiled next to the experiments that
-    come first, on the other core, they cost little wall time. The process
-    fills numba's on-disk cache; :meth:`wait` is called before the first
-    experiment that uses them, which then loads them from the cache. A failed
-    warm-up is harmless (the experiment compiles what it needs itself).
+    A first run spends much of its compilation time on the kernels of the
+    distillation and of the primal-dual algorithm, and only some experiments
+    need them: compiled next to the experiments that come first, on the other
+    core, they cost little wall time. The process fills numba's on-disk cache;
+    :meth:`wait` is called before the first experiment that uses them, which
+    then loads them from the cache. A failed warm-up is harmless (the
+    experiment compiles what it needs itself).
+
+    Parameters
+    ----------
+    target : str, default "warm_up_distillation"
+        The function of :mod:`paper_repro.warmup` the process calls.
     """
 
-    def __init__(self):
-        code = "from paper_repro.warmup import warm_up_distillation; warm_up_distillation()"
+    def __init__(self, target: str = "warm_up_distillation"):
+        code = f"from paper_repro.warmup import {target}; {target}()"
         self.process = subprocess.Popen(
             [sys.executable, "-c", code],
             stdin=subprocess.DEVNULL,
@@ -761,28 +781,32 @@ def reproduce(
     if warm_up is None:
         warm_up = experiments is None
     to_compute = [e for e, _, cf in tasks if force or not cf.exists()]
-    background, distilling = None, []
+    # Background warm-ups: module → (the experiments that need its kernels, the process).
+    backgrounds: dict[str, tuple[set[str], _BackgroundWarmUp]] = {}
     if warm_up and to_compute:
         from paper_repro import warmup
 
-        distilling = [e.id for e in to_compute if _uses_distillation(e)]
-        if jobs == 1 and distilling and distilling[0] != to_compute[0].id:
-            # The distillation kernels compile on the other core while the
-            # experiments before the first one that needs them run.
-            _warm_up_kernels(warmup.warm_up_theory)
-            background = _BackgroundWarmUp()
-        else:
-            _warm_up_kernels(warmup.warm_up if distilling else warmup.warm_up_theory)
+        here = [warmup.warm_up_theory]
+        for module, target in _BACKGROUND.items():
+            users = [e.id for e in to_compute if _uses(e, module)]
+            if not users:
+                continue
+            if jobs == 1 and users[0] != to_compute[0].id:
+                # Compiled on the other core while the experiments before the first
+                # one that needs them run.
+                backgrounds[module] = (set(users), _BackgroundWarmUp(target))
+            else:
+                here.append(getattr(warmup, target))
+        _warm_up_kernels(lambda: [step() for step in here])
 
     results: dict[str, _Computed] = {}
     bar = tqdm(total=len(tasks), desc=f"reproduce ({mode})", unit="exp")
     try:
         if jobs == 1 or len(tasks) <= 1:
             for e, p, cf in tasks:
-                if background is not None and e.id in distilling:
+                for module in [m for m, (users, _) in backgrounds.items() if e.id in users]:
                     bar.set_postfix_str(f"{e.id} (waiting for its kernels to compile)")
-                    background.wait()
-                    background = None
+                    backgrounds.pop(module)[1].wait()
                 bar.set_postfix_str(e.id)
                 results[e.id] = _compute(e, p, cf, show_progress=True, force=force)
                 bar.update()
@@ -796,8 +820,8 @@ def reproduce(
                 bar.update()
     finally:
         bar.close()
-        if background is not None:
-            background.stop()
+        for _, process in backgrounds.values():
+            process.stop()
 
     notes = [note for res in results.values() for note in res.notes]
     _acquire(folder_lock, waiting)

@@ -44,7 +44,7 @@ from theory.divergences import (
 )
 from theory.minimax import dual_function, fixed_mixture, robust_gate
 
-__all__ = ["warm_up", "warm_up_theory", "warm_up_distillation"]
+__all__ = ["warm_up", "warm_up_theory", "warm_up_primal_dual", "warm_up_distillation"]
 
 
 def _instance(K: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,16 +91,8 @@ def _distillation() -> None:
     sample_router(trie, P, res.router, 20, seed=0)
 
 
-def _primal_dual(D: np.ndarray, P: np.ndarray) -> None:
-    for gate in ("tabular", "loglik"):
-        stochastic_primal_dual(D, P, gate=gate, steps=2, batch=2, reference=False)
-
-
 def warm_up_theory() -> None:
-    """Compile (or load) the kernels of ``theory`` and the primal-dual steps of ``sims``.
-
-    The divergences, the solvers, the input checks, and the compiled steps of
-    :func:`sims.primal_dual.stochastic_primal_dual`.
+    """Compile (or load) the kernels of ``theory``: divergences, solvers, checks.
 
     Examples
     --------
@@ -109,7 +101,22 @@ def warm_up_theory() -> None:
     D, P = _instance(3, 8, seed=0)
     _divergences(D, P)
     _solvers(D, P)
-    _primal_dual(D, P)
+
+
+def warm_up_primal_dual() -> None:
+    """Compile (or load) the steps of :func:`sims.primal_dual.stochastic_primal_dual`.
+
+    The compiled runs of the two built-in gates; ``modgate reproduce`` compiles
+    them in a separate process while the experiments before the first one that
+    needs them run.
+
+    Examples
+    --------
+    >>> warm_up_primal_dual()
+    """
+    D, P = _instance(3, 8, seed=0)
+    for gate in ("tabular", "loglik"):
+        stochastic_primal_dual(D, P, gate=gate, steps=2, batch=2, reference=False)
 
 
 def warm_up_distillation() -> None:
@@ -138,4 +145,5 @@ def warm_up() -> None:
     >>> warm_up()
     """
     warm_up_theory()
+    warm_up_primal_dual()
     warm_up_distillation()

@@ -118,7 +118,7 @@ def test_a_fast_warm_up_is_silent(tmp_path, toys, monkeypatch, capsys):
 
 
 def test_toy_runs_skip_the_warm_up_by_default(tmp_path, toys, monkeypatch):
-    for name in ("warm_up", "warm_up_theory", "warm_up_distillation"):
+    for name in ("warm_up", "warm_up_theory", "warm_up_primal_dual", "warm_up_distillation"):
         monkeypatch.setattr(warmup, name, lambda: pytest.fail("warmed up for toys"))
     assert rp.reproduce(out=tmp_path, experiments=toys) == 0
 
@@ -128,6 +128,42 @@ def test_only_the_distillation_experiments_wait_for_the_background_compilation()
 
     uses = {e.id: rp._uses_distillation(e) for e in registry(None)}
     assert {i for i, used in uses.items() if used} == {"E9", "E10"}
+
+
+def test_only_the_primal_dual_experiments_wait_for_its_background_compilation():
+    from paper_repro.experiments import registry
+
+    uses = {e.id: rp._uses(e, "sims.primal_dual") for e in registry(None)}
+    assert {i for i, used in uses.items() if used} == {"E6", "E10"}
+    assert set(rp._BACKGROUND) == {"sims.primal_dual", "sims.distill"}
+
+
+def test_a_quick_run_compiles_the_later_kernels_in_the_background(tmp_path, toys, monkeypatch):
+    # Toys that use sims.primal_dual and sims.distill after a first one that uses
+    # neither: one background process per module, each waited for before its first
+    # user; nothing is compiled for them in the foreground.
+    started, waited = [], []
+
+    class Probe:
+        def __init__(self, target="warm_up_distillation"):
+            self.target = target
+            started.append(target)
+
+        def wait(self):
+            waited.append(self.target)
+
+        def stop(self):
+            pass
+
+    users = {"E92": {"sims.primal_dual"}, "E93": {"sims.distill"}}
+    monkeypatch.setattr(rp, "_BackgroundWarmUp", Probe)
+    monkeypatch.setattr(rp, "_uses", lambda e, module: module in users.get(e.id, set()))
+    monkeypatch.setattr(warmup, "warm_up_theory", lambda: None)
+    for name in ("warm_up_primal_dual", "warm_up_distillation"):
+        monkeypatch.setattr(warmup, name, lambda: pytest.fail("compiled in the foreground"))
+    assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
+    assert sorted(started) == ["warm_up_distillation", "warm_up_primal_dual"]
+    assert sorted(waited) == sorted(started)
 
 
 def test_the_background_warm_up_fills_the_cache_a_new_process_then_loads(tmp_path):
