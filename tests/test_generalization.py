@@ -165,7 +165,7 @@ def test_T11_training_and_ascent_follow_the_textbook_formulas():
     # The in-place, matrix-product loops against the plain formulas of
     # tests/reference.py (einsum, softmax over K, the ball projection), on
     # random draws, including starts on the sphere ‖W‖ = B, a tiny B, and a B so
-    # large that the softmax needs its shift (logits beyond the range of exp).
+    # large that the logits leave the range of exp (the softmax needs its shift).
     from sims.generalization import _ascend_gap, _train_gates
     from sims.primal_dual import loglik_features
 

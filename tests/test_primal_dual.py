@@ -4,6 +4,7 @@ deterministic class optimum; averaging, determinism, sampling and input validati
 import numpy as np
 import pytest
 
+from sims import _spd_kernels
 from sims.domains import dirichlet_domains, noisy_experts
 from sims.primal_dual import (
     SoftmaxLinearGate,
@@ -285,8 +286,11 @@ def test_T12_compiled_steps_take_the_python_loops_steps(kind, objective):
     np.testing.assert_allclose(fast.history.worst_case, slow.history.worst_case, atol=tol)
     np.testing.assert_array_equal(fast.history.step, slow.history.step)
     assert fast.mu == pytest.approx(slow.mu, abs=1e-11)
-    # Not a trivial agreement: the run moved away from its uniform start.
+    # Not a trivial agreement: the run moved away from its uniform start, and the
+    # compiled kernel of this gate did run.
     assert np.ptp(fast.gate) > 0.05
+    kernel = _spd_kernels.tabular_steps if kind == "tabular" else _spd_kernels.linear_steps
+    assert kernel.signatures
     if lr is not None:
         assert fast.history.lam.min() < 1e-6
 
