@@ -25,6 +25,7 @@ from sims.generalization import (
     weighted_counts,
 )
 from sims.primal_dual import (
+    SoftmaxLinearGate,
     TabularGate,
     loglik_features,
     softmax_linear_optimum,
@@ -452,6 +453,23 @@ def _tabular_reference(K, n, calls, lr):
     return gates[-1], np.mean(gates, axis=0)
 
 
+class _PlainGate:
+    """A gate object outside the built-in classes (so its steps run in Python) that
+    delegates every call to a built-in gate."""
+
+    def __init__(self, inner):
+        self.inner, self.K, self.n = inner, inner.K, inner.n
+
+    def columns(self, idx):
+        return self.inner.columns(idx)
+
+    def descend(self, idx, grad, lr):
+        self.inner.descend(idx, grad, lr)
+
+    def table(self, average=False):
+        return self.inner.table(average)
+
+
 @check(
     "T12c",
     "the learned gates are the documented ones: TabularGate's AdaGrad-scaled exponentiated "
@@ -464,7 +482,9 @@ def _tabular_reference(K, n, calls, lr):
     "included) against the update rule written here; loglik_features against "
     "(r/S, 1)/√2 with r the centred log-likelihoods and S = max ‖r(x)‖₂; "
     "stochastic_primal_dual with lr=None against lr=(1, 1, 1) (same gate, 15 steps) and its "
-    "recorded seed (the int, or 0 for a Generator); softmax_linear_optimum (simplex and an "
+    "recorded seed (the int, or 0 for a Generator); its compiled steps (built-in gates on the "
+    "simplex) against its Python loop (the same gate behind a plain object, same seed): the "
+    "same gate, λ and μ; softmax_linear_optimum (simplex and an "
     "ℓ1 ball, 2 restarts): ‖W‖ ≤ B, Z(g_W) = 1, its value at most the payoff of W = 0 (the "
     "uniform gate, Z = 1) and at least V* of robust_gate, its renormalized value at most "
     "that of SLSQP with finite-difference gradients from the same W; largest violation.",
@@ -503,6 +523,14 @@ def t12_documented_updates(rng, trials):
             )
             worst = max(worst, float(np.abs(a.gate - b.gate).max()), abs(a.mu - b.mu))
             worst = max(worst, abs(a.seed - seed))
+            # The compiled steps against the Python loop: the same gate behind a plain
+            # object takes the loop, from the same seed, and must make the same run.
+            inner = TabularGate(K, n) if kind == "tabular" else SoftmaxLinearGate(K, "loglik", P)
+            c = stochastic_primal_dual(
+                D, P, gate=_PlainGate(inner), steps=15, seed=seed, reference=False
+            )
+            worst = max(worst, float(np.abs(a.gate - c.gate).max()), abs(a.mu - c.mu))
+            worst = max(worst, float(np.abs(a.lam - c.lam).max()))
         g = stochastic_primal_dual(D, P, steps=2, seed=np.random.default_rng(seed), reference=False)
         worst = max(worst, float(g.seed != 0))
         Lam = Simplex(K) if t % 2 == 0 else L1Ball(rng.dirichlet(np.ones(K)), 0.5)
