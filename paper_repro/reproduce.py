@@ -678,6 +678,40 @@ class _BackgroundWarmUp:
             self.process.wait()
 
 
+#: The experiments that take longest at full size, longest first: without a
+#: record of an earlier run they are handed to the workers first.
+_LONGEST = ("E11", "E7", "E10", "E6")
+
+
+def _longest_first(tasks: list, out: Path, mode: str) -> list:
+    """``tasks`` in the order to hand them to parallel workers: longest first.
+
+    Two workers finish together when the long experiments start first (the
+    longest-processing-time rule); the one started last should be short. The
+    durations are those recorded by an earlier run of the same mode into
+    ``out``; experiments without such a record come first in the order of
+    :data:`_LONGEST` when the mode is ``full``, otherwise in their own order.
+    """
+    try:
+        records, _ = _read_records(out)
+    except OSError:
+        records = {}
+    known = {
+        eid: o.seconds
+        for eid, o in records.items()
+        if o.mode == mode and isinstance(o.seconds, float) and math.isfinite(o.seconds)
+    }
+    hint = {eid: len(_LONGEST) - i for i, eid in enumerate(_LONGEST)} if mode == "full" else {}
+
+    def rank(item):
+        i, (e, _, _) = item
+        if e.id in known:
+            return (0, -known[e.id], i)
+        return (1, -hint.get(e.id, 0), i)
+
+    return [task for _, task in sorted(enumerate(tasks), key=rank)]
+
+
 def _error_line(error: str) -> str:
     """The last line of a traceback: the exception and its message."""
     lines = [line for line in error.strip().splitlines() if line.strip()]
@@ -814,7 +848,8 @@ def reproduce(
             from joblib import Parallel, delayed
 
             parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
-            for eid, res in parallel(delayed(_task)(e, p, cf, force) for e, p, cf in tasks):
+            ordered = _longest_first(tasks, out, mode)
+            for eid, res in parallel(delayed(_task)(e, p, cf, force) for e, p, cf in ordered):
                 results[eid] = res
                 bar.set_postfix_str(eid)
                 bar.update()
@@ -826,7 +861,7 @@ def reproduce(
     notes = [note for res in results.values() for note in res.notes]
     _acquire(folder_lock, waiting)
     try:
-        outcomes = _finish(selected, results, params, mode, out)
+        outcomes = _finish(selected, results, params, mode, out, jobs)
         records, unreadable = _read_records(out)
         notes += unreadable
         _write_text(out / "REPORT.md", _report(records, {o.id for o in outcomes}, known, mode))
@@ -850,8 +885,31 @@ def reproduce(
     return 0 if outcomes and all(o.passed for o in outcomes) else 1
 
 
-def _finish(selected, results: dict[str, _Computed], params: dict, mode: str, out: Path):
-    """Write every selected experiment's outputs and record; return their outcomes."""
+def _outputs(exp: Experiment, data: dict, params: dict, mode: str, out: Path):
+    """:func:`_write_outputs`, or the traceback of its failure: ``(result, error)``."""
+    try:
+        return _write_outputs(exp, data, params, mode, out), None
+    except Exception:
+        return None, traceback.format_exc()
+
+
+def _finish(
+    selected, results: dict[str, _Computed], params: dict, mode: str, out: Path, jobs: int = 1
+):
+    """Write every selected experiment's outputs and record; return their outcomes.
+
+    With ``jobs`` > 1 the figures and tables are drawn by that many worker
+    processes (the caller holds the folder's lock meanwhile).
+    """
+    ready = [e for e in selected if isinstance(e, Experiment) and not results[e.id].error]
+    calls = [(e, results[e.id].data, params[e.id], mode, out) for e in ready]
+    if jobs > 1 and len(calls) > 1:
+        from joblib import Parallel, delayed
+
+        drawn = Parallel(n_jobs=jobs, backend="loky")(delayed(_outputs)(*c) for c in calls)
+    else:
+        drawn = [_outputs(*c) for c in calls]
+    written = {e.id: w for e, w in zip(ready, drawn, strict=True)}
     outcomes: list[Outcome] = []
     for e in selected:
         finished = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -871,13 +929,13 @@ def _finish(selected, results: dict[str, _Computed], params: dict, mode: str, ou
                     e.id, e.name, e.claim, False, "run raised", error=res.error, **common
                 )
             else:
-                try:
-                    passed, measured, files = _write_outputs(e, res.data, p, mode, out)
+                result, error = written[e.id]
+                if error is None:
+                    passed, measured, files = result
                     outcome = Outcome(
                         e.id, e.name, e.claim, passed, measured, files=files, **common
                     )
-                except Exception:
-                    error = traceback.format_exc()
+                else:
                     outcome = Outcome(
                         e.id, e.name, e.claim, False, "output failed", error=error, **common
                     )

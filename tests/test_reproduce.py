@@ -474,3 +474,25 @@ def test_E5_check_fails_when_a_heuristic_mixture_beats_the_robust_gate(e5):
     kl = d["kl"].copy()
     kl[d["names"].index("uniform mixture")] *= 0.1
     assert not e5_robustness.check(e5 | {"synthetic": d | {"kl": kl}})[0]
+
+
+def test_parallel_runs_hand_out_the_longest_experiments_first(tmp_path, monkeypatch):
+    # Longest-processing-time order: by the seconds an earlier run of the same mode
+    # recorded, else (full mode) the known long experiments first; the rest keep
+    # their order.
+    from types import SimpleNamespace as NS
+
+    tasks = [(NS(id=f"E{i}"), None, None) for i in range(1, 12)]
+    ids = lambda order: [e.id for e, _, _ in order]  # noqa: E731
+    fresh = ids(rp._longest_first(tasks, tmp_path, "full"))
+    assert fresh[: len(rp._LONGEST)] == list(rp._LONGEST)
+    assert fresh[len(rp._LONGEST) :] == [i for i in ids(tasks) if i not in rp._LONGEST]
+    assert ids(rp._longest_first(tasks, tmp_path, "quick")) == ids(tasks)
+
+    seconds = {"E3": 30.0, "E9": 50.0, "E1": 1.0}
+    records = {k: NS(mode="quick", seconds=v) for k, v in seconds.items()}
+    records["E5"] = NS(mode="full", seconds=99.0)  # another mode: not used for quick
+    monkeypatch.setattr(rp, "_read_records", lambda out: (records, []))
+    order = ids(rp._longest_first(tasks, tmp_path, "quick"))
+    assert order[:3] == ["E9", "E3", "E1"]
+    assert order[3:] == [i for i in ids(tasks) if i not in seconds]
