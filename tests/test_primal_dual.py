@@ -4,6 +4,7 @@ deterministic class optimum; averaging, determinism, sampling and input validati
 import numpy as np
 import pytest
 
+from paper_repro.checks.t11_t12_learning import _PlainGate
 from sims import _spd_kernels
 from sims.domains import dirichlet_domains, noisy_experts
 from sims.primal_dual import (
@@ -240,22 +241,6 @@ def test_class_loss_gradients_match_central_differences(renormalize):
     np.testing.assert_allclose(grad.reshape(K, -1), numeric, rtol=1e-6, atol=1e-8)
 
 
-class _PythonGate:
-    """A gate object that is not one of the built-in classes: its steps run in Python."""
-
-    def __init__(self, inner):
-        self.inner, self.K, self.n = inner, inner.K, inner.n
-
-    def columns(self, idx):
-        return self.inner.columns(idx)
-
-    def descend(self, idx, grad, lr):
-        self.inner.descend(idx, grad, lr)
-
-    def table(self, average=False):
-        return self.inner.table(average)
-
-
 @pytest.mark.parametrize("objective", ["regret", "cross_entropy", "divergence"])
 @pytest.mark.parametrize("kind", ["tabular", "loglik"])
 def test_T12_compiled_steps_take_the_python_loops_steps(kind, objective):
@@ -276,7 +261,7 @@ def test_T12_compiled_steps_take_the_python_loops_steps(kind, objective):
         stochastic_primal_dual(
             D, P, objective=objective, gate=g, steps=700, batch=5, seed=3, lr=lr, reference=False
         )
-        for g in (make(), _PythonGate(make()))
+        for g in (make(), _PlainGate(make()))
     ]
     fast, slow = runs
     np.testing.assert_allclose(fast.gate, slow.gate, rtol=0, atol=tol)
