@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from paper_repro.checks.t05_ascent_engine import Kink as _Kink
 from paper_repro.checks.t05_ascent_engine import Variance as _Variance
 from paper_repro.checks.t05_ascent_engine import WeightRecorder as _WeightRecorder
 from paper_repro.checks.t05_ascent_engine import box_support as _box_support
+from paper_repro.checks.t05_ascent_engine import first_iteration_on_kink as _first_iteration_on_kink
 from paper_repro.checks.t05_ascent_engine import kelley_instance as _kelley_instance
 from sims.adversarial import FAMILIES, boundary_mixtures, pair
 from theory import _kernels
@@ -121,19 +121,7 @@ def test_a_null_newton_step_is_replaced_by_a_cutting_plane_step():
     """At the kink the Newton step moves λ by less than an ulp: that iteration must not
     spend an evaluation of d at the current point, but take the cutting-plane step (its
     LP over the single cut g = (0, 1) − ½ is maximized at the vertex e_2)."""
-    log = []
-
-    class Spy(NewtonAscent):
-        def kelley_step(self, cur):
-            log.append(("cutting plane", self.iterations, None))
-            return super().kelley_step(cur)
-
-        def evaluate(self, lam):
-            log.append(("evaluate", self.iterations, np.array(lam, copy=True)))
-            return super().evaluate(lam)
-
-    Spy(_Kink(), Simplex(2), tol=1e-12, max_iter=1).run()
-    first = [(kind, lam) for kind, it, lam in log if it == 1]
+    first = _first_iteration_on_kink()
     start = np.array([0.5, 0.5])
     for kind, lam in first:
         if kind == "evaluate":

@@ -161,9 +161,10 @@ def kelley_errors(rng, value: float) -> float:
     )
 
 
-def null_step_error() -> float:
-    """0 if the first iteration on the kink skips the null Newton step and takes the
-    cutting-plane step to the vertex e_2 (its LP over the one cut); else 1."""
+def first_iteration_on_kink() -> list[tuple[str, np.ndarray | None]]:
+    """What the first iteration of a NewtonAscent on :class:`Kink` does, in order:
+    ``("cutting plane", None)`` for a cutting-plane step and ``("evaluate", λ)`` for
+    each evaluation of d, recorded by a subclass that spies on both."""
     log = []
 
     class Spy(NewtonAscent):
@@ -176,7 +177,13 @@ def null_step_error() -> float:
             return super().evaluate(lam)
 
     Spy(Kink(), Simplex(2), tol=1e-12, max_iter=1).run()
-    first = [(kind, lam) for kind, it, lam in log if it == 1]
+    return [(kind, lam) for kind, it, lam in log if it == 1]
+
+
+def null_step_error() -> float:
+    """0 if the first iteration on the kink skips the null Newton step and takes the
+    cutting-plane step to the vertex e_2 (its LP over the one cut); else 1."""
+    first = first_iteration_on_kink()
     start = np.array([0.5, 0.5])
     wasted = any(
         kind == "evaluate" and np.abs(lam - start).max() <= 4 * np.finfo(float).eps
