@@ -637,12 +637,6 @@ def _uses(exp: Experiment, module: str) -> bool:
     return any(module in _modules_referenced(name) for name in homes)
 
 
-def _uses_distillation(exp: Experiment) -> bool:
-    """Whether ``exp`` calls into :mod:`sims.distill`, whose kernels compile in a
-    background process."""
-    return _uses(exp, "sims.distill")
-
-
 class _BackgroundWarmUp:
     """Kernels compiled by a separate Python process: by default those of the distillation.
 

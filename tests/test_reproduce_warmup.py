@@ -126,7 +126,7 @@ def test_toy_runs_skip_the_warm_up_by_default(tmp_path, toys, monkeypatch):
 def test_only_the_distillation_experiments_wait_for_the_background_compilation():
     from paper_repro.experiments import registry
 
-    uses = {e.id: rp._uses_distillation(e) for e in registry(None)}
+    uses = {e.id: rp._uses(e, "sims.distill") for e in registry(None)}
     assert {i for i, used in uses.items() if used} == {"E9", "E10"}
 
 
