@@ -683,18 +683,20 @@ def _longest_first(tasks: list, out: Path, mode: str) -> list:
     Two workers finish together when the long experiments start first (the
     longest-processing-time rule); the one started last should be short. The
     durations are those recorded by an earlier run of the same mode into
-    ``out``; experiments without such a record come first in the order of
+    ``out`` (read without the folder's lock, and without writing anything); experiments without such a record come first in the order of
     :data:`_LONGEST` when the mode is ``full``, otherwise in their own order.
     """
-    try:
-        records, _ = _read_records(out)
-    except OSError:
-        records = {}
-    known = {
-        eid: o.seconds
-        for eid, o in records.items()
-        if o.mode == mode and isinstance(o.seconds, float) and math.isfinite(o.seconds)
-    }
+    known = {}
+    folder = out / RECORDS_DIR
+    # Read only (no lock held here): a record that cannot be read gives no hint.
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            seconds = float(raw["seconds"])
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if raw.get("mode") == mode and math.isfinite(seconds):
+            known[raw.get("id")] = seconds
     hint = {eid: len(_LONGEST) - i for i, eid in enumerate(_LONGEST)} if mode == "full" else {}
 
     def rank(item):

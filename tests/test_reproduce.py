@@ -476,7 +476,7 @@ def test_E5_check_fails_when_a_heuristic_mixture_beats_the_robust_gate(e5):
     assert not e5_robustness.check(e5 | {"synthetic": d | {"kl": kl}})[0]
 
 
-def test_parallel_runs_hand_out_the_longest_experiments_first(tmp_path, monkeypatch):
+def test_parallel_runs_hand_out_the_longest_experiments_first(tmp_path):
     # Longest-processing-time order: by the seconds an earlier run of the same mode
     # recorded, else (full mode) the known long experiments first; the rest keep
     # their order.
@@ -490,9 +490,15 @@ def test_parallel_runs_hand_out_the_longest_experiments_first(tmp_path, monkeypa
     assert ids(rp._longest_first(tasks, tmp_path, "quick")) == ids(tasks)
 
     seconds = {"E3": 30.0, "E9": 50.0, "E1": 1.0}
-    records = {k: NS(mode="quick", seconds=v) for k, v in seconds.items()}
-    records["E5"] = NS(mode="full", seconds=99.0)  # another mode: not used for quick
-    monkeypatch.setattr(rp, "_read_records", lambda out: (records, []))
+    folder = tmp_path / rp.RECORDS_DIR
+    folder.mkdir()
+    for eid, sec in seconds.items():
+        (folder / f"{eid}.json").write_text(
+            json.dumps({"id": eid, "mode": "quick", "seconds": sec})
+        )
+    # another mode, and an unreadable record: neither is used for quick
+    (folder / "E5.json").write_text(json.dumps({"id": "E5", "mode": "full", "seconds": 99.0}))
+    (folder / "E7.json").write_text("{not json")
     order = ids(rp._longest_first(tasks, tmp_path, "quick"))
     assert order[:3] == ["E9", "E3", "E1"]
     assert order[3:] == [i for i in ids(tasks) if i not in seconds]
