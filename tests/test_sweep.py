@@ -22,6 +22,7 @@ from paper_repro.cli import main
 from paper_repro.distributed import plot_sweep
 from sims import sweep as sw
 from sims.domains import dirichlet_domains, noisy_experts
+from theory.minimax import robust_gate
 
 # ----------------------------------------------------------------------------- toy study
 
@@ -284,6 +285,27 @@ def test_modular_vs_monolithic_scores_against_an_independent_computation():
     assert row["uniform_worst_case"] == pytest.approx(rel_entr(D, uniform).sum(1).max(), abs=1e-12)
     assert row["expert_error"] == pytest.approx(rel_entr(D, P).sum(1).max(), abs=1e-12)
     assert row["margin"] == pytest.approx(row["aggregate_worst_case"] - row["robust_worst_case"])
+
+
+def test_modular_vs_monolithic_reuses_the_domain_side_across_noise_levels():
+    """The capacity and the aggregate's terms depend on the domains only: a grid over
+    the noise computes them once per domain draw, and the reused values are those of
+    a fresh computation (capacity against its own robust gate of P = D)."""
+    sw._domain_side.cache_clear()
+    base = {**MVM.defaults, "K": 3, "n": 16, "separation": 1.5, "monolithic": "product"}
+    rows = sw.compute_rows(MVM, [{**base, "noise": e, "seed": 3} for e in (0.0, 0.2, 0.5)])
+    info = sw._domain_side.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    inst = sw.study_instance({**base, "noise": 0.2}, 3)
+    perfect = robust_gate(inst.D, inst.D, mixtures=inst.mixtures)
+    for row in rows:
+        assert row["capacity"] == perfect.value
+        assert row["margin_upper"] == row["aggregate_worst_case"] - perfect.lower
+    sw._domain_side.cache_clear()
+    (fresh,) = sw.compute_rows(MVM, [{**base, "noise": 0.5, "seed": 3}])
+    assert fresh == rows[-1]
+    other = sw.compute_rows(MVM, [{**base, "noise": 0.5, "seed": 4}])[0]
+    assert other["capacity"] != rows[-1]["capacity"]  # another draw is not served from the cache
 
 
 def test_T10_no_model_of_the_envelope_beats_the_robust_gate():
