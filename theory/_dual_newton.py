@@ -210,9 +210,20 @@ def _qp_hull(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray):
     m = V.shape[0]
     if m == 1:
         return V[0].copy(), np.ones(1)
-    Q = sparse.csc_matrix(np.triu(V @ B @ V.T))
-    A = sparse.csc_matrix(np.vstack([np.ones((1, m)), -np.eye(m)]))
-    b = np.r_[1.0, np.zeros(m)]
+    # Both matrices in compressed-column form from their index arrays (no dense
+    # conversion): Q's upper triangle, column j holding rows 0..j; A's column j
+    # holding 1 in row 0 (Σ w = 1) and −1 in row j + 1 (w_j ≥ 0).
+    rows, cols = np.tril_indices(m)
+    starts = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.arange(1, m + 1), out=starts[1:])
+    Q = sparse.csc_matrix(((V @ B @ V.T)[cols, rows], cols, starts), shape=(m, m))
+    signs = np.ones(2 * m)
+    signs[1::2] = -1.0
+    entries = np.zeros(2 * m, dtype=np.int64)
+    entries[1::2] = np.arange(1, m + 1)
+    A = sparse.csc_matrix((signs, entries, np.arange(0, 2 * m + 1, 2)), shape=(m + 1, m))
+    b = np.zeros(m + 1)
+    b[0] = 1.0
     cones = [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(m)]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
@@ -231,7 +242,9 @@ def _qp_hull(V: np.ndarray, lam: np.ndarray, g: np.ndarray, B: np.ndarray):
     kkt = np.zeros((f + 1, f + 1))
     kkt[:f, :f] = V[face] @ B @ V[face].T
     kkt[:f, f] = kkt[f, :f] = 1.0
-    polished = np.linalg.lstsq(kkt, np.r_[lin[face], 1.0], rcond=None)[0][:f]
+    rhs = np.ones(f + 1)
+    rhs[:f] = lin[face]
+    polished = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:f]
     if np.all(polished >= 0.0):
         w = np.zeros(m)
         w[face] = polished
