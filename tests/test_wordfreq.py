@@ -50,6 +50,25 @@ def test_D_is_proportional_to_the_published_frequencies(small):
     assert small.D[1, i_und] > small.D[0, i_und]
 
 
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es", "it", "nl", "pt", "sv", "tr"])
+def test_table_lookup_gives_word_frequency_exactly(lang):
+    """The fast lookup returns wordfreq.word_frequency's numbers bit for bit: on the
+    language's own top words, on words of the other languages (zeros included), on
+    accented, capitalized and multi-token strings (which go through word_frequency);
+    Turkish lower-cases its dotted and dotless i differently."""
+    from sims.wordfreq import _frequencies
+
+    words = set(wordfreq.top_n_list(lang, 3000)[::3])
+    for other in ("en", "de", "fr", "sv"):
+        words |= set(wordfreq.top_n_list(other, 1500)[::5])
+    words |= {"für", "är", "The", "don't", "new york", "zzzqqq", "a1b", "ß", ""}
+    words = sorted(words)
+    fast = _frequencies(words, lang)
+    slow = [wordfreq.word_frequency(w, lang) for w in words]
+    assert fast == slow
+    assert any(f == 0.0 for f in fast) and any(f > 0.0 for f in fast)
+
+
 def test_words_foreign_to_a_language_may_have_zero_mass(small):
     assert np.any(small.D == 0)
     assert np.all(small.D.max(axis=0) > 0)
