@@ -910,11 +910,18 @@ class ClassOptimum:
     W: np.ndarray
 
 
-def _class_losses(W, Phi, D, P, c, renormalize):
+def _weighted_features(D, Phi):
+    """DΦ[(k, e), x] = D_k(x) φ(x)_e, shape (K·d, n): the fixed factor of the class gradients."""
+    K, n = D.shape
+    return (D[:, None, :] * Phi.T[None, :, :]).reshape(K * Phi.shape[1], n)
+
+
+def _class_losses(W, Phi, D, P, c, renormalize, DPhi=None):
     """Per-domain losses of softmax(WΦᵀ) and their gradients in W, shape (K,), (K, K, d).
 
-    ∂L_k/∂W_j = Σ_x D_k(x) H_j(x) φ(x) with H_j = g_j (1 − p_j/p_g): one product
-    (D ⊙ H_j) Φ per expert j, so no array of size K·K·n is formed.
+    ∂L_k/∂W_j = Σ_x D_k(x) H_j(x) φ(x) with H_j = g_j (1 − p_j/p_g): one matrix
+    product DΦ Hᵀ of the weighted features ``DPhi`` (:func:`_weighted_features`,
+    fixed for given D and Φ, computed here when not given) with the K rows of H.
     """
     K = P.shape[0]
     U = W.reshape(K, -1) @ Phi.T
@@ -922,7 +929,9 @@ def _class_losses(W, Phi, D, P, c, renormalize):
     pg = (G * P).sum(axis=0)
     L = -(D * np.log(pg)).sum(axis=1) - c
     H = G * (1.0 - P / pg)
-    grad = np.stack([(D * H[j]) @ Phi for j in range(K)], axis=1)
+    if DPhi is None:
+        DPhi = _weighted_features(D, Phi)
+    grad = (DPhi @ H.T).reshape(K, -1, K).transpose(0, 2, 1)
     if renormalize:
         Z = pg.sum()
         L = L + np.log(Z)
@@ -1004,6 +1013,7 @@ def softmax_linear_optimum(
     check_feasible(D, P, Lam.support())
     Phi = loglik_features(P)[0] if isinstance(features, str) else np.asarray(features, float)
     c = obj.offsets(D, P)
+    DPhi = _weighted_features(D, Phi)
     points = [np.asarray(Lam.argmax_linear(e)[1], dtype=np.float64) for e in np.eye(K)]
     rng = check_seed(seed)
     dim = K * Phi.shape[1]
@@ -1013,7 +1023,7 @@ def softmax_linear_optimum(
 
     def solve(renorm: bool, starts: list[np.ndarray]) -> tuple[float, np.ndarray]:
         def worst(W):
-            return float(Lam.argmax_linear(_class_losses(W, Phi, D, P, c, renorm)[0])[0])
+            return float(Lam.argmax_linear(_class_losses(W, Phi, D, P, c, renorm, DPhi)[0])[0])
 
         def local(W0, V):
             last = {}
@@ -1024,7 +1034,7 @@ def softmax_linear_optimum(
                 key = z.tobytes()
                 if key not in last:
                     last.clear()
-                    last[key] = _class_losses(z[:-1], Phi, D, P, c, renorm)
+                    last[key] = _class_losses(z[:-1], Phi, D, P, c, renorm, DPhi)
                 return last[key]
 
             constraints = [
@@ -1063,7 +1073,7 @@ def softmax_linear_optimum(
         for W in starts:
             for _ in range(_CUT_ROUNDS):
                 W, t = local(W, np.array(points))
-                L = _class_losses(W, Phi, D, P, c, renorm)[0]
+                L = _class_losses(W, Phi, D, P, c, renorm, DPhi)[0]
                 top, v = Lam.argmax_linear(L)
                 if top <= t + 1e-10 * max(1.0, abs(t)):
                     break
