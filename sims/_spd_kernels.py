@@ -54,7 +54,9 @@ def _draw(cum, last, u, out):
 @numba.njit(**_JIT)
 def _softmax_into(z, out):
     """out = softmax(z) = exp(z − max z)/Σ exp(z − max z)."""
-    top = z.max()
+    top = z[0]
+    for k in range(1, z.size):
+        top = max(top, z[k])
     total = 0.0
     for k in range(z.size):
         out[k] = math.exp(z[k] - top)
@@ -226,14 +228,17 @@ def linear_steps(
                     acc += W[j, e] * Phi[x, e]
                 u[j] = acc
             _softmax_into(u, col)
-            G[:, i] = col
+            for j in range(K):
+                G[j, i] = col[j]
         _payoffs(xs, P, logP, pg, G, offset_mode, c_exact, K, b, loss_k)
         mass = 0.0
         for i in range(K * b):
             mass += G[i // b, K * b + i]
         mass /= b
 
-        dW[:, :] = 0.0
+        for j in range(K):
+            for e in range(d):
+                dW[j, e] = 0.0
         for i in range(2 * K * b):
             if i < K * b:
                 x = xs[i]
@@ -242,7 +247,8 @@ def linear_steps(
                     grad[j] = weight * P[j, x]
             else:
                 x = ys[i - K * b]
-                grad[:] = 0.0
+                for j in range(K):
+                    grad[j] = 0.0
                 grad[(i - K * b) // b] = mu / b
             mean = 0.0
             for j in range(K):
