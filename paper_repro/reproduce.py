@@ -638,38 +638,61 @@ def _uses(exp: Experiment, module: str) -> bool:
 
 
 class _BackgroundWarmUp:
-    """Kernels compiled by a separate Python process: by default those of the distillation.
+    """Kernels compiled by a separate Python process, one warm-up after the other.
 
     A first run spends much of its compilation time on the kernels of the
     distillation and of the primal-dual algorithm, and only some experiments
     need them: compiled next to the experiments that come first, on the other
-    core, they cost little wall time. The process fills numba's on-disk cache;
-    :meth:`wait` is called before the first experiment that uses them, which
-    then loads them from the cache. A failed warm-up is harmless (the
-    experiment compiles what it needs itself).
+    core, they cost little wall time. The process runs the warm-ups in the
+    order given (that of their first users), each at full speed on the spare
+    core, fills numba's on-disk cache and reports each one as it finishes;
+    :meth:`wait` is called before the first experiment that uses a warm-up,
+    which then loads its kernels from the cache. It runs at a lower priority,
+    so that it takes the core the experiments leave idle rather than slowing
+    them down. A failed warm-up is harmless (the experiment compiles what it
+    needs itself).
 
     Parameters
     ----------
-    target : str, default "warm_up_distillation"
-        The function of :mod:`paper_repro.warmup` the process calls.
+    targets : str or sequence of str, default "warm_up_distillation"
+        The functions of :mod:`paper_repro.warmup` the process calls, in order.
     """
 
-    def __init__(self, target: str = "warm_up_distillation"):
-        code = f"from paper_repro.warmup import {target}; {target}()"
+    _DONE = "modgate warm-up done: "
+
+    def __init__(self, targets: str | Sequence[str] = "warm_up_distillation"):
+        self.targets = (targets,) if isinstance(targets, str) else tuple(targets)
+        self._done: set[str] = set()
+        lines = ["import os", "if hasattr(os, 'nice'):", "    os.nice(10)"]
+        lines.append("import paper_repro.warmup as warmup")
+        for target in self.targets:
+            lines += [f"warmup.{target}()", f"print({self._DONE + target!r}, flush=True)"]
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code],
+            [sys.executable, "-c", "\n".join(lines)],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
 
-    def wait(self) -> None:
-        self.process.wait()
+    def wait(self, target: str | None = None) -> None:
+        """Return once ``target`` has finished (default: the whole process), or the
+        process has ended, whether or not it succeeded."""
+        wanted = set(self.targets if target is None else (target,))
+        while not wanted <= self._done:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            if line.startswith(self._DONE):
+                self._done.add(line[len(self._DONE) :].strip())
+        if target is None:
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self.process.stdout.close()
 
 
 #: The experiments that take longest at full size, longest first: without a
@@ -811,12 +834,16 @@ def reproduce(
     if warm_up is None:
         warm_up = experiments is None
     to_compute = [e for e, _, cf in tasks if force or not cf.exists()]
-    # Background warm-ups: module → (the experiments that need its kernels, the process).
-    backgrounds: dict[str, tuple[set[str], _BackgroundWarmUp]] = {}
+    # Background warm-ups: module → (the experiments that need its kernels, its warm-up),
+    # all run by one process in the order of their first users.
+    backgrounds: dict[str, tuple[set[str], str]] = {}
+    background = None
     if warm_up and to_compute:
         from paper_repro import warmup
 
         here = [warmup.warm_up_theory]
+        first = {e.id: i for i, e in enumerate(to_compute)}
+        later = []
         for module, target in _BACKGROUND.items():
             users = [e.id for e in to_compute if _uses(e, module)]
             if not users:
@@ -824,9 +851,13 @@ def reproduce(
             if jobs == 1 and users[0] != to_compute[0].id:
                 # Compiled on the other core while the experiments before the first
                 # one that needs them run.
-                backgrounds[module] = (set(users), _BackgroundWarmUp(target))
+                later.append((first[users[0]], module, target, users))
             else:
                 here.append(getattr(warmup, target))
+        if later:
+            later.sort()
+            backgrounds = {module: (set(users), target) for _, module, target, users in later}
+            background = _BackgroundWarmUp([target for _, _, target, _ in later])
         _warm_up_kernels(lambda: [step() for step in here])
 
     results: dict[str, _Computed] = {}
@@ -836,7 +867,7 @@ def reproduce(
             for e, p, cf in tasks:
                 for module in [m for m, (users, _) in backgrounds.items() if e.id in users]:
                     bar.set_postfix_str(f"{e.id} (waiting for its kernels to compile)")
-                    backgrounds.pop(module)[1].wait()
+                    background.wait(backgrounds.pop(module)[1])
                 bar.set_postfix_str(e.id)
                 results[e.id] = _compute(e, p, cf, show_progress=True, force=force)
                 bar.update()
@@ -851,8 +882,8 @@ def reproduce(
                 bar.update()
     finally:
         bar.close()
-        for _, process in backgrounds.values():
-            process.stop()
+        if background is not None:
+            background.stop()
 
     notes = [note for res in results.values() for note in res.notes]
     _acquire(folder_lock, waiting)

@@ -140,30 +140,53 @@ def test_only_the_primal_dual_experiments_wait_for_its_background_compilation():
 
 def test_a_quick_run_compiles_the_later_kernels_in_the_background(tmp_path, toys, monkeypatch):
     # Toys that use sims.primal_dual and sims.distill after a first one that uses
-    # neither: one background process per module, each waited for before its first
-    # user; nothing is compiled for them in the foreground.
-    started, waited = [], []
+    # neither: one background process compiles both, in the order of their first
+    # users, and each is waited for before its first user; nothing is compiled for
+    # them in the foreground.
+    started, waited, order = [], [], []
 
     class Probe:
-        def __init__(self, target="warm_up_distillation"):
-            self.target = target
-            started.append(target)
+        def __init__(self, targets):
+            started.append(list(targets))
 
-        def wait(self):
-            waited.append(self.target)
+        def wait(self, target=None):
+            waited.append(target)
 
         def stop(self):
             pass
 
-    users = {"E92": {"sims.primal_dual"}, "E93": {"sims.distill"}}
+    users = {"E92": {"sims.distill"}, "E93": {"sims.primal_dual"}}
     monkeypatch.setattr(rp, "_BackgroundWarmUp", Probe)
     monkeypatch.setattr(rp, "_uses", lambda e, module: module in users.get(e.id, set()))
     monkeypatch.setattr(warmup, "warm_up_theory", lambda: None)
     for name in ("warm_up_primal_dual", "warm_up_distillation"):
         monkeypatch.setattr(warmup, name, lambda: pytest.fail("compiled in the foreground"))
+    run = rp._compute
+
+    def compute(exp, *args, **kwargs):
+        order.append((exp.id, list(waited)))
+        return run(exp, *args, **kwargs)
+
+    monkeypatch.setattr(rp, "_compute", compute)
     assert rp.reproduce(out=tmp_path, experiments=toys, warm_up=True) == 0
-    assert sorted(started) == ["warm_up_distillation", "warm_up_primal_dual"]
-    assert sorted(waited) == sorted(started)
+    assert started == [["warm_up_distillation", "warm_up_primal_dual"]]
+    seen = dict(order)
+    assert seen["E92"] == ["warm_up_distillation"]
+    assert seen["E93"] == ["warm_up_distillation", "warm_up_primal_dual"]
+
+
+def test_the_background_process_reports_each_warm_up_as_it_finishes():
+    # Waiting for the first warm-up returns while the process still has the
+    # second to do; waiting for all of them returns when it has ended.
+    b = rp._BackgroundWarmUp(["warm_up_theory", "warm_up_distillation"])
+    try:
+        b.wait("warm_up_theory")
+        assert b._done == {"warm_up_theory"}
+        b.wait()
+        assert b._done == {"warm_up_theory", "warm_up_distillation"}
+        assert b.process.returncode == 0
+    finally:
+        b.stop()
 
 
 def test_the_background_warm_up_fills_the_cache_a_new_process_then_loads(tmp_path):
