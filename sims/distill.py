@@ -281,8 +281,10 @@ def _derivatives(w, A, x, mix, grad, curv, share):
     entries w_a A_ak A_aj / m_a², can overflow.
     """
     m, K = A.shape
-    grad[:] = 0.0
-    curv[:] = 0.0
+    for k in range(K):
+        grad[k] = 0.0
+        for j in range(K):
+            curv[k, j] = 0.0
     for a in range(m):
         s = 0.0
         for k in range(K):
@@ -384,27 +386,45 @@ def _face_directions(curv, grad, x, hold, rcond):
     no curvature at all: its row of C is 0 (it is scaled by the largest diagonal
     entry instead of its own), so it moves only along the flat direction.
     """
+    # Written as loops: numba's array expressions compile much more code.
     K = grad.size
     d = np.zeros(K)
     flat = np.zeros(K)
-    free = np.flatnonzero((x > 0.0) & ~hold)
-    nf = free.size
+    nf = 0
+    for k in range(K):
+        nf += x[k] > 0.0 and not hold[k]
     if nf < 2:
         return d, flat
+    free = np.empty(nf, dtype=np.int64)
     diag = np.empty(nf)
+    a = 0
+    for k in range(K):
+        if x[k] > 0.0 and not hold[k]:
+            free[a] = k
+            diag[a] = curv[k, k]
+            a += 1
+    top = diag[0]
+    for a in range(1, nf):
+        top = max(top, diag[a])
+    root = np.empty(nf)
+    sigma = np.empty(nf)
+    norm2 = 0.0
     for a in range(nf):
-        diag[a] = curv[free[a], free[a]]
-    top = np.max(diag)
-    root = np.sqrt(np.where(diag > 0.0, diag, top))
-    sigma = x[free] / root
-    c = sigma / np.sqrt(np.sum(sigma * sigma))
+        root[a] = np.sqrt(diag[a] if diag[a] > 0.0 else top)
+        sigma[a] = x[free[a]] / root[a]
+        norm2 += sigma[a] * sigma[a]
+    c = np.empty(nf)
+    for a in range(nf):
+        c[a] = sigma[a] / np.sqrt(norm2)
     M = np.empty((nf, nf))
     g = np.empty(nf)
     for a in range(nf):
         g[a] = sigma[a] * grad[free[a]]
         for b in range(nf):
             M[a, b] = curv[free[a], free[b]] / (root[a] * root[b])
-    g -= np.dot(c, g) * c
+    cg = np.dot(c, g)
+    for a in range(nf):
+        g[a] -= cg * c[a]
     Mc = M @ c
     cMc = np.dot(c, Mc)
     trace = np.trace(M)
@@ -464,8 +484,11 @@ def _ray(w, A, mix, x, d, delta):
     """
     m, K = A.shape
     t_max, block = _first_block(x, d)
-    if block < 0 or not np.all(np.isfinite(d)):
+    if block < 0:
         return 0.0, 0.0, -1
+    for k in range(K):
+        if not np.isfinite(d[k]):
+            return 0.0, 0.0, -1
     for a in range(m):
         s = 0.0
         for k in range(K):
@@ -529,7 +552,8 @@ def _solve_prefix(w, A, x, tol, max_iter):
     gap = _certificate(wsum, grad)
     it = 0
     while gap > tol and it < max_iter:
-        hold[:] = False
+        for k in range(K):
+            hold[k] = False
         d, flat = _face_directions(curv, grad, x, hold, 1e-12)
         _tangent(d, x, hold)
         _tangent(flat, x, hold)
@@ -550,7 +574,9 @@ def _solve_prefix(w, A, x, tol, max_iter):
         if held is not d:
             t_h, gain_h, block_h = _ray(w, A, mix, x, held, delta)
         j = np.argmax(grad)
-        fw = -x
+        fw = np.empty(K)
+        for k in range(K):
+            fw[k] = -x[k]
         fw[j] += 1.0
         t_f, gain_f, _ = _ray(w, A, mix, x, fw, delta)
         i = j
@@ -587,10 +613,18 @@ def _solve_prefix(w, A, x, tol, max_iter):
             step, t, block = pw, t_p, block_p
         else:
             step, t, block = fw, t_f, -1
-        y = np.maximum(x + t * step, 0.0)
+        y = np.empty(K)
+        for k in range(K):
+            v = x[k] + t * step[k]
+            y[k] = 0.0 if v < 0.0 else v
         if block >= 0:
             y[block] = _kept_weight(w, A, y, block, wsum)
-        x = y / np.sum(y)
+        total = 0.0
+        for k in range(K):
+            total += y[k]
+        x = np.empty(K)
+        for k in range(K):
+            x[k] = y[k] / total
         _derivatives(w, A, x, mix, grad, curv, share)
         gap = _certificate(wsum, grad)
         it += 1
@@ -606,9 +640,15 @@ def _solve_node(lo, hi, W, Pc, x, tol, max_iter):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _solve_nodes(nodes, start, stop, W, Pc, r, tol, max_iter, gap, steps):
     """Solve the prefix problem of every node in ``nodes``, in place on r, gap and steps."""
+    K = r.shape[1]
     for i in range(nodes.size):
         s = nodes[i]
-        r[s], gap[i], steps[i] = _solve_node(start[s], stop[s], W, Pc, r[s].copy(), tol, max_iter)
+        x = np.empty(K)
+        for k in range(K):
+            x[k] = r[s, k]
+        x, gap[i], steps[i] = _solve_node(start[s], stop[s], W, Pc, x, tol, max_iter)
+        for k in range(K):
+            r[s, k] = x[k]
 
 
 def _solve_prefixes(nodes, start, stop, W, Pc, r, tol, max_iter):
