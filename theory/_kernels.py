@@ -94,6 +94,12 @@ _SUB = float(np.nextafter(0.0, 1.0))
 # block stay in L2 cache for the second look of the JSD kernel.
 _BLOCK = 2048
 _BLOCK_ENTRIES = 1 << 15
+# Columns per block of the kernels that stream over D once (the row divergences and
+# the mixture): short blocks keep each row's block and the block of log q (or of
+# the mixture being summed) in L1 cache. Measured by B1 at n = 2·10^6 and 10^7:
+# 256 columns cut these kernels' time by 5–40 % against 2048 (the JSD kernel,
+# which reads each block twice, is faster with the longer blocks).
+_STREAM_BLOCK = 256
 
 #: Inputs with fewer entries than this (K·n) run on the calling thread: below
 #: it, handing work to other threads costs more than the arithmetic.
@@ -167,10 +173,10 @@ def _in(a) -> np.ndarray:
     return a
 
 
-def _block(K: int, n: int) -> int:
-    """Columns per block for K rows of n: K blocks of rows must fit in L2 cache together
-    (and no block is longer than the input)."""
-    return max(1, min(n, max(256, min(_BLOCK, _BLOCK_ENTRIES // max(K, 1)))))
+def _block(K: int, n: int, columns: int = _BLOCK) -> int:
+    """Columns per block for K rows of n: K blocks of rows must fit in L2 cache together,
+    no block is longer than ``columns`` nor than the input."""
+    return max(1, min(n, max(256, min(columns, _BLOCK_ENTRIES // max(K, 1)))))
 
 
 def _total(parts: list) -> np.ndarray:
@@ -451,7 +457,8 @@ def checked_rows(mode: int, D: np.ndarray, q: np.ndarray | None):
     D = _in(D)
     K = D.shape[0]
     q = D[0] if q is None else _in(q)
-    acc = _total(over_columns(_rows_range, D.size, D.shape[1], mode, D, q, _block(*D.shape)))
+    block = _block(*D.shape, _STREAM_BLOCK)
+    acc = _total(over_columns(_rows_range, D.size, D.shape[1], mode, D, q, block))
     values = acc[:K] if mode == _KL else -acc[:K]
     scans = [_scan(acc[K : 2 * K], acc[2 * K])]
     if mode != _ENTROPY:
@@ -603,7 +610,8 @@ def checked_mixture(lam: np.ndarray, D: np.ndarray):
     D = _in(D)
     K, n = D.shape
     out = np.empty(n)
-    acc = _total(over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, _block(K, n)))
+    block = _block(K, n, _STREAM_BLOCK)
+    acc = _total(over_columns(_mixture_range, D.size, n, _in(lam), D, out, True, block))
     return out, _scan(acc[:K], acc[K])
 
 
@@ -630,7 +638,8 @@ def mixture(lam: np.ndarray, D: np.ndarray) -> np.ndarray:
     """
     D = _in(D)
     out = np.empty(D.shape[1])
-    over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, _block(*D.shape))
+    block = _block(*D.shape, _STREAM_BLOCK)
+    over_columns(_mixture_range, D.size, D.shape[1], _in(lam), D, out, False, block)
     return out
 
 
