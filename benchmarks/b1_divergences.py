@@ -16,6 +16,14 @@ load on the machine affects both alike; the load average is recorded with
 every size. The scipy paths (``scipy.special.rel_entr``/``entr``/``xlogy`` and a
 sum) are timed with fewer repeats.
 
+A third reference, ``logs`` (not a public function), is the sum of log d over
+the K·n entries of D with the package's vectorized logarithm, split over the
+threads like the functions, with no validation and nothing else computed: a
+lower bound on the time of every function that needs one logarithm per entry
+(the entropies, ``kl_rows``, ``jsd``). Its own multiple of the floor says how
+far a one-pass target is from reach for those functions on the machine; its
+peer is numpy's own SIMD ``np.log(D).sum()``.
+
 Our functions split large inputs over the numba threads, while ``np.sum`` runs
 on one: on a loaded machine the second thread may not get a core, which
 inflates ``over_floor``. ``cpu1_over_floor`` is the same ratio with numba
@@ -34,6 +42,7 @@ import numpy as np
 from scipy.special import entr, rel_entr, xlogy
 
 from benchmarks._common import save, table
+from theory import _kernels as kernels
 from theory import divergences as dv
 
 SIZES = [(8, 2_000_000), (8, 10_000_000)]
@@ -60,6 +69,25 @@ def _instance(K: int, n: int, kind: str, seed: int = 0) -> dict:
     return {"D": D, "q": q, "lam": lam, "flat": flat, "pair": pair}
 
 
+@numba.njit(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _log_sum_range(D, lo, hi):
+    """Σ log d over the columns [lo, hi) of D (entries > 0), the package's vectorized log."""
+    total = 0.0
+    for k in range(D.shape[0]):
+        row = D[k, lo:hi]
+        s = 0.0
+        for i in range(row.shape[0]):
+            e, f = kernels._log_parts(row[i])
+            s += e * kernels._LN2 + f
+        total += s
+    return total
+
+
+def _log_sum(D: np.ndarray) -> float:
+    """The logarithms alone, split over the threads as the public functions are."""
+    return sum(kernels.over_columns(_log_sum_range, D.size, D.shape[1], D))
+
+
 def _functions(x: dict) -> dict:
     """name → (our call, the scipy/numpy call computing the same value)."""
     D, q, lam, flat, (p, r) = x["D"], x["q"], x["lam"], x["flat"], x["pair"]
@@ -84,6 +112,7 @@ def _functions(x: dict) -> dict:
         "entropy": (lambda: dv.entropy(flat), lambda: entr(flat).sum()),
         "kl": (lambda: dv.kl(p, r), lambda: rel_entr(p, r).sum()),
         "cross_entropy": (lambda: dv.cross_entropy(p, r), scipy_ce1),
+        "logs": (lambda: _log_sum(D), lambda: np.log(D).sum()),
     }
 
 
@@ -170,7 +199,8 @@ def main() -> None:
     rows = run()
     print(
         "targets: over_floor ≤ 1.5 at n = 1e7 and ≤ 2 at n = 2e6 (every function); "
-        "kl_rows ≥ 10× faster than scipy's rel_entr(D, q).sum(1)"
+        "kl_rows ≥ 10× faster than scipy's rel_entr(D, q).sum(1); "
+        "'logs' is the cost of the logarithms alone (a lower bound, not a function)"
     )
     print(
         "saved",
@@ -179,6 +209,9 @@ def main() -> None:
             {
                 "rows": rows,
                 "floor": "median wall time of np.sum over the K×n array D (one pass over memory)",
+                "logs": "Σ log d over the entries of D with the package's vectorized log, "
+                "threaded as the functions, nothing else computed: a lower bound for the "
+                "functions that take one logarithm per entry; peer np.log(D).sum()",
                 "repeats": "medians of 7 rounds, the floor and our functions timed in alternation; "
                 "scipy paths: medians of 3",
                 "load": "1-minute load average (os.getloadavg) around each size and input; "
