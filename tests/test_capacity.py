@@ -118,9 +118,25 @@ def test_T6_capacity_bounds_and_certificate(seed, K, n):
     res = blahut_arimoto(D)
     # Both bounds are computed in floating point: they may cross by a few ulps.
     assert 0.0 <= res.lower <= res.upper + 1e-14 and res.upper <= np.log(K) + 1e-12
-    assert res.upper - res.lower <= 1e-12
     assert ref.jsd(res.prior, D) <= res.upper + 1e-12
     assert ref.kl_rows(D, res.output).max() >= res.lower - 1e-12
+    # The certificate closes to the tolerance, or the result says it ran out of steps.
+    if res.converged:
+        assert res.upper - res.lower <= 1e-12
+    else:
+        assert res.iterations == 10_000 and res.upper - res.lower > 1e-12
+
+
+def test_T6_slow_instance_reports_its_budget_then_converges_with_more_steps():
+    # Found by hypothesis: three of six inputs are driven to weight ~1e-305, which
+    # Blahut–Arimoto approaches only sublinearly (28,000 steps to a 1e-12 gap).
+    D = _channel(475712, 6, 3, kind="zeros")
+    res = blahut_arimoto(D)
+    assert not res.converged and res.iterations == 10_000
+    assert 0.0 < res.upper - res.lower < 1e-7
+    more = blahut_arimoto(D, max_iter=100_000)
+    assert more.converged and more.upper - more.lower <= 1e-12
+    assert res.lower - 1e-12 <= more.capacity <= res.upper + 1e-12
 
 
 def test_early_stop_returns_bounds_and_no_nan():
