@@ -706,7 +706,8 @@ def _longest_first(tasks: list, out: Path, mode: str) -> list:
     Two workers finish together when the long experiments start first (the
     longest-processing-time rule); the one started last should be short. The
     durations are those recorded by an earlier run of the same mode into
-    ``out`` (read without the folder's lock, and without writing anything); experiments without such a record come first in the order of
+    ``out`` (read without the folder's lock, and without writing anything);
+    experiments without such a record come first in the order of
     :data:`_LONGEST` when the mode is ``full``, otherwise in their own order.
     """
     known = {}
