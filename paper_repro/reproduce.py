@@ -835,16 +835,15 @@ def reproduce(
     if warm_up is None:
         warm_up = experiments is None
     to_compute = [e for e, _, cf in tasks if force or not cf.exists()]
-    # Background warm-ups: module → (the experiments that need its kernels, its warm-up),
-    # all run by one process in the order of their first users.
-    backgrounds: dict[str, tuple[set[str], str]] = {}
+    # Background warm-ups, run by one process in the order of their first users:
+    # experiment ID → the warm-ups to wait for before it (at their first user only).
+    waits: dict[str, list[str]] = {}
     background = None
     if warm_up and to_compute:
         from paper_repro import warmup
 
         here = [warmup.warm_up_theory]
-        first = {e.id: i for i, e in enumerate(to_compute)}
-        later = []
+        order = {e.id: i for i, e in enumerate(to_compute)}
         for module, target in _BACKGROUND.items():
             users = [e.id for e in to_compute if _uses(e, module)]
             if not users:
@@ -852,13 +851,12 @@ def reproduce(
             if jobs == 1 and users[0] != to_compute[0].id:
                 # Compiled on the other core while the experiments before the first
                 # one that needs them run.
-                later.append((first[users[0]], module, target, users))
+                waits.setdefault(users[0], []).append(target)
             else:
                 here.append(getattr(warmup, target))
-        if later:
-            later.sort()
-            backgrounds = {module: (set(users), target) for _, module, target, users in later}
-            background = _BackgroundWarmUp([target for _, _, target, _ in later])
+        if waits:
+            firsts = sorted(waits, key=order.__getitem__)
+            background = _BackgroundWarmUp([t for eid in firsts for t in waits[eid]])
         _warm_up_kernels(lambda: [step() for step in here])
 
     results: dict[str, _Computed] = {}
@@ -866,9 +864,9 @@ def reproduce(
     try:
         if jobs == 1 or len(tasks) <= 1:
             for e, p, cf in tasks:
-                for module in [m for m, (users, _) in backgrounds.items() if e.id in users]:
+                for target in waits.pop(e.id, []):
                     bar.set_postfix_str(f"{e.id} (waiting for its kernels to compile)")
-                    background.wait(backgrounds.pop(module)[1])
+                    background.wait(target)
                 bar.set_postfix_str(e.id)
                 results[e.id] = _compute(e, p, cf, show_progress=True, force=force)
                 bar.update()
